@@ -1,0 +1,357 @@
+"""Strict loaders for the clinical content in `sigmd/data`.
+
+Every file is checked as it is read: unknown keys, missing keys and unknown source ids are
+errors naming the file and the entry, so a threshold without a source cannot ship.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import io
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from sigmd.core.ages import AgeSpec
+from sigmd.core.intervals import ReferenceInterval, ReferenceSet, SexScope
+from sigmd.core.knowledge import (
+    Advice,
+    AgeCutoff,
+    CriterionSpec,
+    Knowledge,
+    Label,
+    LowLimitBasis,
+    PersistenceRule,
+    Role,
+    RuleProfile,
+    SecondaryCause,
+    Threshold,
+    Thresholds,
+)
+from sigmd.core.model import Analyte
+from sigmd.core.provenance import Source
+from sigmd.core.rules import CRITERIA
+from sigmd.core.units import UnitDef, UnitTable
+
+DATA_FILES = (
+    "sources.toml",
+    "units.toml",
+    "analytes.toml",
+    "thresholds.toml",
+    "profiles.toml",
+    "reference_sets.toml",
+    "reference_intervals.csv",
+    "secondary_causes.toml",
+    "advice.toml",
+)
+INTERVAL_COLUMNS = ["set_id", "analyte", "sex", "age_from", "age_to", "lower", "upper", "unit", "source_id", "gap_fill", "note"]
+
+
+class ContentError(ValueError):
+    """A data file breaks its schema."""
+
+
+def _read(name: str) -> str:
+    return resources.files("sigmd.data").joinpath(name).read_text(encoding="utf-8")
+
+
+def _toml(name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(_read(name))
+    except tomllib.TOMLDecodeError as error:
+        raise ContentError(f"{name}: {error}") from error
+
+
+class _Entry:
+    """A mapping read from a data file that must use every key it is given, and only known keys."""
+
+    def __init__(self, where: str, data: Mapping[str, Any], required: set[str], optional: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        if not isinstance(data, Mapping):
+            raise ContentError(f"{where}: expected a table, got {data!r}")
+        unknown = set(data) - required - optional
+        if unknown:
+            raise ContentError(f"{where}: unknown key(s) {sorted(unknown)}")
+        missing = required - set(data)
+        if missing:
+            raise ContentError(f"{where}: missing key(s) {sorted(missing)}")
+        self.where = where
+        self.data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+
+def _source(sources: dict[str, Source], where: str, source_id: str) -> Source:
+    if source_id not in sources:
+        raise ContentError(f"{where}: unknown source id {source_id!r}")
+    return sources[source_id]
+
+
+def _schema(where: str, data: Mapping[str, Any]) -> None:
+    if data.get("schema_version") != 1:
+        raise ContentError(f"{where}: schema_version must be 1, got {data.get('schema_version')!r}")
+
+
+def load_sources() -> dict[str, Source]:
+    data = _toml("sources.toml")
+    sources: dict[str, Source] = {}
+    for source_id, raw in data.items():
+        entry = _Entry(f"sources.toml [{source_id}]", raw, {"title"}, {"url", "note"})
+        sources[source_id] = Source(id=source_id, title=entry["title"], url=entry.get("url", ""), note=entry.get("note", ""))
+    return sources
+
+
+def _analyte(where: str, text: str) -> Analyte:
+    try:
+        return Analyte(text)
+    except ValueError:
+        raise ContentError(f"{where}: unknown analyte {text!r}") from None
+
+
+def _age(where: str, text: str) -> AgeSpec:
+    try:
+        return AgeSpec.parse(text)
+    except ValueError as error:
+        raise ContentError(f"{where}: {error}") from None
+
+
+def load_units(sources: dict[str, Source]) -> UnitTable:
+    data = _toml("units.toml")
+    _schema("units.toml", data)
+    units: list[UnitDef] = []
+    for ucum, raw in data["units"].items():
+        where = f"units.toml [units.{ucum!r}]"
+        entry = _Entry(where, raw, {"aliases", "source"}, {"factor_to_mg_dl", "per_analyte_factor_to_mg_dl", "verified", "note"})
+        factor = entry.get("factor_to_mg_dl")
+        per_analyte = {_analyte(where, k): float(v) for k, v in entry.get("per_analyte_factor_to_mg_dl", {}).items()}
+        if (factor is None) == (not per_analyte):
+            raise ContentError(f"{where}: give exactly one of factor_to_mg_dl or per_analyte_factor_to_mg_dl")
+        units.append(
+            UnitDef(
+                ucum=ucum,
+                aliases=tuple(entry["aliases"]),
+                factor_to_mg_dl=None if factor is None else float(factor),
+                per_analyte_factor=per_analyte,
+                source=_source(sources, where, entry["source"]),
+                verified=bool(entry.get("verified", True)),
+            )
+        )
+    return UnitTable(tuple(units))
+
+
+def _threshold(sources: dict[str, Source], where: str, raw: Mapping[str, Any], value_key: str = "value") -> Threshold:
+    entry = _Entry(where, raw, {value_key, "unit", "source"}, {"note"})
+    return Threshold(float(entry[value_key]), entry["unit"], _source(sources, where, entry["source"]), entry.get("note", ""))
+
+
+def load_thresholds(sources: dict[str, Source]) -> Thresholds:
+    data = _toml("thresholds.toml")
+    _schema("thresholds.toml", data)
+    _Entry("thresholds.toml", data, {"schema_version", "absent", "iga_deficiency_min_age", "cvid_min_age", "implausible_factor", "persistence"})
+    absent = {
+        _analyte("thresholds.toml [absent]", name): _threshold(sources, f"thresholds.toml [absent.{name}]", raw, "below")
+        for name, raw in data["absent"].items()
+    }
+    where = "thresholds.toml [persistence]"
+    p = _Entry(where, data["persistence"], {"min_low_results", "min_span_adult", "min_span_child", "child_below", "source", "note"})
+    return Thresholds(
+        absent=absent,
+        iga_deficiency_min_age=_threshold(sources, "thresholds.toml [iga_deficiency_min_age]", data["iga_deficiency_min_age"]),
+        cvid_min_age=_threshold(sources, "thresholds.toml [cvid_min_age]", data["cvid_min_age"]),
+        implausible_factor=_threshold(sources, "thresholds.toml [implausible_factor]", data["implausible_factor"]),
+        persistence=PersistenceRule(
+            min_low_results=int(p["min_low_results"]),
+            min_span_adult=_age(where, p["min_span_adult"]),
+            min_span_child=_age(where, p["min_span_child"]),
+            child_below=_age(where, p["child_below"]),
+            source=_source(sources, where, p["source"]),
+            note=p["note"],
+        ),
+    )
+
+
+def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], str]:
+    data = _toml("profiles.toml")
+    _schema("profiles.toml", data)
+    profiles: dict[str, RuleProfile] = {}
+    for profile_id, raw in data["profiles"].items():
+        where = f"profiles.toml [profiles.{profile_id}]"
+        entry = _Entry(where, raw, {"name", "version", "source", "description", "low_limit", "criteria"}, {"igm_cutoffs", "cutoff_source"})
+        criteria: list[CriterionSpec] = []
+        for criterion_id, craw in entry["criteria"].items():
+            cwhere = f"{where} criteria.{criterion_id}"
+            if criterion_id not in CRITERIA:
+                raise ContentError(f"{cwhere}: no criterion with id {criterion_id!r} (known: {sorted(CRITERIA)})")
+            c = _Entry(cwhere, craw, {"role", "requirement", "source"}, {"if_not_met"})
+            try:
+                role = Role(c["role"])
+                if_not_met = Label(c["if_not_met"]) if c.get("if_not_met") else None
+            except ValueError as error:
+                raise ContentError(f"{cwhere}: {error}") from None
+            if role is Role.CONFIRM and criterion_id not in ("igm_persistently_low",) and if_not_met is None:
+                raise ContentError(f"{cwhere}: a confirm criterion other than persistence needs if_not_met")
+            criteria.append(CriterionSpec(criterion_id, role, c["requirement"], _source(sources, cwhere, c["source"]), if_not_met))
+        cutoffs = []
+        for index, craw in enumerate(entry.get("igm_cutoffs", [])):
+            cwhere = f"{where} igm_cutoffs[{index}]"
+            c = _Entry(cwhere, craw, {"from", "to", "below_mg_dl", "published"})
+            cutoffs.append(AgeCutoff(_age(cwhere, c["from"]), _age(cwhere, c["to"]), float(c["below_mg_dl"]), c["published"]))
+        if cutoffs and "cutoff_source" not in entry.data:
+            raise ContentError(f"{where}: igm_cutoffs need a cutoff_source")
+        try:
+            low_limit = LowLimitBasis(entry["low_limit"])
+        except ValueError:
+            raise ContentError(f"{where}: unknown low_limit {entry['low_limit']!r}") from None
+        profiles[profile_id] = RuleProfile(
+            id=profile_id,
+            name=entry["name"],
+            version=entry["version"],
+            description=entry["description"],
+            source=_source(sources, where, entry["source"]),
+            low_limit=low_limit,
+            igm_cutoffs=tuple(cutoffs),
+            cutoff_source=_source(sources, where, entry["cutoff_source"]) if cutoffs else None,
+            criteria=tuple(criteria),
+        )
+        if profiles[profile_id].criterion("igm_low") is None:
+            raise ContentError(f"{where}: every profile needs the igm_low criterion")
+    default = data.get("default")
+    if default not in profiles:
+        raise ContentError(f"profiles.toml: default profile {default!r} is not defined")
+    return profiles, default
+
+
+def load_reference_sets(sources: dict[str, Source], units: UnitTable) -> tuple[dict[str, ReferenceSet], str]:
+    meta = _toml("reference_sets.toml")
+    _schema("reference_sets.toml", meta)
+    rows_by_set: dict[str, list[ReferenceInterval]] = {set_id: [] for set_id in meta["sets"]}
+    reader = csv.DictReader(io.StringIO(_read("reference_intervals.csv")))
+    if reader.fieldnames != INTERVAL_COLUMNS:
+        raise ContentError(f"reference_intervals.csv: columns must be {INTERVAL_COLUMNS}, got {reader.fieldnames}")
+    for line, row in enumerate(reader, start=2):
+        where = f"reference_intervals.csv line {line}"
+        if row["set_id"] not in rows_by_set:
+            raise ContentError(f"{where}: set_id {row['set_id']!r} is not declared in reference_sets.toml")
+        analyte = _analyte(where, row["analyte"])
+        try:
+            sex = SexScope(row["sex"])
+            unit = units.find(row["unit"])
+        except ValueError as error:
+            raise ContentError(f"{where}: {error}") from None
+        age_from, age_to = _age(where, row["age_from"]), _age(where, row["age_to"])
+        if not age_from < age_to:
+            raise ContentError(f"{where}: age_from {row['age_from']} is not below age_to {row['age_to']}")
+        factor = unit.factor(analyte)
+        lower = float(row["lower"]) * factor if row["lower"] else None
+        upper = float(row["upper"]) * factor if row["upper"] else None
+        if lower is not None and upper is not None and lower >= upper:
+            raise ContentError(f"{where}: lower {row['lower']} is not below upper {row['upper']}")
+        published = f"{row['lower'] or '?'}-{row['upper'] or '?'} {unit.ucum}" if row["lower"] else f"<= {row['upper']} {unit.ucum}"
+        rows_by_set[row["set_id"]].append(
+            ReferenceInterval(
+                set_id=row["set_id"], analyte=analyte, sex=sex, age_from=age_from, age_to=age_to,
+                lower_mg_dl=lower, upper_mg_dl=upper, published=published,
+                source=_source(sources, where, row["source_id"]), gap_fill=row["gap_fill"], note=row["note"],
+            )
+        )
+    sets: dict[str, ReferenceSet] = {}
+    for set_id, raw in meta["sets"].items():
+        where = f"reference_sets.toml [sets.{set_id}]"
+        e = _Entry(where, raw, {"name", "version", "region", "description", "percentiles", "gap_fills", "limitations"})
+        if not rows_by_set[set_id]:
+            raise ContentError(f"{where}: no rows in reference_intervals.csv")
+        sets[set_id] = ReferenceSet(
+            id=set_id, name=e["name"], version=e["version"], region=e["region"], description=e["description"],
+            percentiles=e["percentiles"], gap_fills=tuple(e["gap_fills"]), limitations=tuple(e["limitations"]),
+            intervals=tuple(rows_by_set[set_id]),
+        )
+    default = meta.get("default")
+    if default not in sets:
+        raise ContentError(f"reference_sets.toml: default set {default!r} is not defined")
+    return sets, default
+
+
+def load_secondary_causes(sources: dict[str, Source]) -> tuple[SecondaryCause, ...]:
+    data = _toml("secondary_causes.toml")
+    _schema("secondary_causes.toml", data)
+    causes = []
+    for cause_id, raw in data["causes"].items():
+        where = f"secondary_causes.toml [causes.{cause_id}]"
+        e = _Entry(where, raw, {"category", "name", "mechanism", "terms", "evidence", "source", "codes_verified"}, {"icd10", "atc", "note"})
+        causes.append(
+            SecondaryCause(
+                id=cause_id, category=e["category"], name=e["name"], mechanism=e["mechanism"],
+                icd10_prefixes=tuple(e.get("icd10", ())), atc_prefixes=tuple(e.get("atc", ())),
+                terms=tuple(e["terms"]), evidence=e["evidence"], source=_source(sources, where, e["source"]),
+            )
+        )
+    return tuple(causes)
+
+
+def load_advice(sources: dict[str, Source]) -> dict[str, Advice]:
+    data = _toml("advice.toml")
+    _schema("advice.toml", data)
+    advice = {}
+    for advice_id, raw in data["advice"].items():
+        where = f"advice.toml [advice.{advice_id}]"
+        e = _Entry(where, raw, {"kind", "text", "source"})
+        if e["kind"] not in ("workup", "recommendation"):
+            raise ContentError(f"{where}: kind must be workup or recommendation, got {e['kind']!r}")
+        advice[advice_id] = Advice(advice_id, e["kind"], e["text"], _source(sources, where, e["source"]))
+    return advice
+
+
+def load_analytes(sources: dict[str, Source]) -> tuple[dict[str, Analyte], dict[str, Analyte]]:
+    data = _toml("analytes.toml")
+    _schema("analytes.toml", data)
+    loinc: dict[str, Analyte] = {}
+    names: dict[str, Analyte] = {}
+    for name, raw in data["analytes"].items():
+        where = f"analytes.toml [analytes.{name}]"
+        e = _Entry(where, raw, {"loinc", "names", "source"})
+        analyte = _analyte(where, name)
+        _source(sources, where, e["source"])
+        for code in e["loinc"]:
+            loinc[code] = analyte
+        for alias in (analyte.value, *e["names"]):
+            names[alias.lower()] = analyte
+    return loinc, names
+
+
+def content_version() -> str:
+    """A digest of every data file: changes whenever clinical content changes."""
+    digest = hashlib.sha256()
+    for name in DATA_FILES:
+        digest.update(name.encode())
+        digest.update(_read(name).encode())
+    return digest.hexdigest()[:12]
+
+
+@functools.cache
+def load() -> Knowledge:
+    """Load and check all clinical content shipped with sigmd."""
+    sources = load_sources()
+    units = load_units(sources)
+    profiles, default_profile = load_profiles(sources)
+    sets, default_set = load_reference_sets(sources, units)
+    loinc, names = load_analytes(sources)
+    return Knowledge(
+        content_version=content_version(),
+        sources=sources,
+        reference_sets=sets,
+        default_reference_set=default_set,
+        profiles=profiles,
+        default_profile=default_profile,
+        thresholds=load_thresholds(sources),
+        secondary_causes=load_secondary_causes(sources),
+        advice=load_advice(sources),
+        loinc=loinc,
+        analyte_names=names,
+        units=units,
+    )

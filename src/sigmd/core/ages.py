@@ -1,0 +1,70 @@
+"""Calendar ages: exact band boundaries such as "5mo" or "18y" measured from a birth date."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_SPEC = re.compile(r"^(\d+)(d|w|mo|y)$")
+_DAYS_PER_YEAR = 365.2425
+
+
+@dataclass(frozen=True, order=True)
+class AgeSpec:
+    """An age written the way reference tables publish it: days, weeks, calendar months or years."""
+
+    months: int
+    days: int
+
+    @staticmethod
+    def parse(text: str) -> AgeSpec:
+        match = _SPEC.match(text.strip())
+        if match is None:
+            raise ValueError(f"age {text!r} is not of the form 14d, 2w, 5mo or 18y")
+        amount, unit = int(match.group(1)), match.group(2)
+        if unit == "y":
+            return AgeSpec(months=12 * amount, days=0)
+        if unit == "mo":
+            return AgeSpec(months=amount, days=0)
+        if unit == "w":
+            return AgeSpec(months=0, days=7 * amount)
+        return AgeSpec(months=0, days=amount)
+
+    def reached_on(self, birth_date: date) -> date:
+        """The date on which someone born on `birth_date` reaches this age."""
+        return add_months(birth_date, self.months) + timedelta(days=self.days)
+
+    @property
+    def approx_years(self) -> float:
+        return self.months / 12 + self.days / _DAYS_PER_YEAR
+
+    def __str__(self) -> str:
+        if self.days and not self.months:
+            return f"{self.days // 7} weeks" if self.days % 7 == 0 else f"{self.days} days"
+        if self.months % 12 == 0:
+            return f"{self.months // 12} years"
+        return f"{self.months} months"
+
+
+def add_months(start: date, months: int) -> date:
+    """Add calendar months; a day that does not exist in the target month becomes its last day."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+def age_in_years(birth_date: date, on: date) -> float:
+    """Age in (fractional) years, for display and for rules stated in years."""
+    return (on - birth_date).days / _DAYS_PER_YEAR
+
+
+def has_reached(birth_date: date, on: date, age: AgeSpec) -> bool:
+    return on >= age.reached_on(birth_date)
+
+
+def birth_date_from_age(age_years: float, on: date) -> date:
+    """Estimate a birth date from an age in years on a given date."""
+    return on - timedelta(days=round(age_years * _DAYS_PER_YEAR))

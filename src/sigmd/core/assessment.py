@@ -1,0 +1,239 @@
+"""Assessment of one patient: the entry point of the pure core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from sigmd.core.interpret import Interpretation, Status, interpret
+from sigmd.core.intervals import ReferenceSet
+from sigmd.core.knowledge import Advice, CriterionSpec, Knowledge, Label, Role, RuleProfile
+from sigmd.core.model import Analyte, Case
+from sigmd.core.patterns import Pattern, PatternFinding, classify
+from sigmd.core.rules import CRITERIA, CriterionResult, Evidence, Outcome, evaluate
+from sigmd.core.secondary import SecondaryMatch, match_secondary_causes
+from sigmd.core.timeline import by_analyte, latest, persistence
+
+
+class Certainty(StrEnum):
+    PROVISIONAL = "provisional"
+    CONFIRMED = "confirmed"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    label: Label
+    certainty: Certainty
+    profile: str
+    summary: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkupItem:
+    advice: Advice
+    reason: str
+    required_by_profile: bool
+
+
+@dataclass(frozen=True)
+class Assessment:
+    as_of: date
+    profile: RuleProfile
+    reference_set: ReferenceSet
+    diagnosis: Diagnosis
+    pattern: PatternFinding
+    interpretations: tuple[Interpretation, ...]
+    criteria: tuple[CriterionResult, ...]
+    workup: tuple[WorkupItem, ...]
+    recommendations: tuple[Advice, ...]
+    secondary_matches: tuple[SecondaryMatch, ...]
+    warnings: tuple[str, ...]
+    content_version: str
+
+    def latest(self, analyte: Analyte) -> Interpretation | None:
+        return latest(self.interpretations, analyte)
+
+
+class AssessmentError(ValueError):
+    """The case cannot be assessed (for example it has no IgM result on or before the as-of date)."""
+
+
+_SIGMD_PATTERNS = (Pattern.ISOLATED_LOW_IGM, Pattern.INCOMPLETE)
+_PATTERN_LABELS = {
+    Pattern.SELECTIVE_IGA_DEFICIENCY: Label.SELECTIVE_IGA_DEFICIENCY,
+    Pattern.CVID: Label.CVID_PATTERN,
+    Pattern.HYPER_IGM: Label.HYPER_IGM_PATTERN,
+    Pattern.PANHYPOGAMMAGLOBULINAEMIA: Label.OTHER_ABNORMAL,
+    Pattern.IGG_SUBCLASS_ONLY: Label.OTHER_ABNORMAL,
+    Pattern.OTHER: Label.OTHER_ABNORMAL,
+    Pattern.NORMAL: Label.NORMAL,
+}
+_OVERRIDE_PRECEDENCE = (Label.SECONDARY_LOW_IGM, Label.OTHER_ABNORMAL, Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY)
+_WORKUP_FOR_CRITERION = {
+    "igg_normal": "measure_igg",
+    "iga_normal": "measure_iga",
+    "igm_persistently_low": "repeat_igm",
+    "igg_subclasses_normal": "measure_igg_subclasses",
+    "vaccine_response_normal": "pneumococcal_vaccine_challenge",
+    "secondary_causes_excluded": "rule_out_secondary_causes",
+    "no_t_cell_defect": "assess_t_cells",
+}
+_ALWAYS_WORKED_UP = ("igg_normal", "iga_normal", "igm_persistently_low", "igg_subclasses_normal", "vaccine_response_normal", "secondary_causes_excluded")
+
+
+def assess(
+    case: Case,
+    knowledge: Knowledge,
+    *,
+    as_of: date,
+    profile_id: str | None = None,
+    reference_set_id: str | None = None,
+) -> Assessment:
+    """Assess one patient under one rule profile and one reference set, as of a date."""
+    profile = knowledge.profiles[profile_id or knowledge.default_profile]
+    reference_set = knowledge.reference_sets[reference_set_id or knowledge.default_reference_set]
+    warnings = list(case.warnings)
+
+    used = tuple(r for r in case.results if r.collected <= as_of)
+    later = [r for r in case.results if r.collected > as_of]
+    if later:
+        listed = ", ".join(f"{r.analyte} {r.collected} ({r.origin})" for r in later)
+        warnings.append(f"{len(later)} result(s) dated after the as-of date {as_of} were not used: {listed}")
+    if not any(r.analyte is Analyte.IGM for r in used):
+        raise AssessmentError(f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one")
+
+    interps = tuple(interpret(r, case.patient, reference_set, profile, knowledge.thresholds) for r in used)
+    for interp in interps:
+        warnings.extend(interp.notes)
+        if interp.status is Status.NO_INTERVAL:
+            warnings.append(f"{interp.result.analyte} on {interp.result.collected} was not judged: {interp.no_interval_reason}")
+
+    records = (case.conditions or ()) + (case.medications or ())
+    matches = match_secondary_causes(records, knowledge.secondary_causes)
+    evidence = Evidence(case=case, interpretations=interps, secondary_matches=matches, thresholds=knowledge.thresholds)
+    criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
+    pattern = classify(interps, knowledge.thresholds)
+
+    diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
+    workup = _workup(profile, pattern, criteria, evidence, knowledge)
+    recommendations = _recommendations(diagnosis, interps, knowledge)
+    return Assessment(
+        as_of=as_of,
+        profile=profile,
+        reference_set=reference_set,
+        diagnosis=diagnosis,
+        pattern=pattern,
+        interpretations=interps,
+        criteria=criteria,
+        workup=workup,
+        recommendations=recommendations,
+        secondary_matches=matches,
+        warnings=tuple(dict.fromkeys(warnings)),
+        content_version=knowledge.content_version,
+    )
+
+
+def _diagnose(
+    profile: RuleProfile,
+    pattern: PatternFinding,
+    criteria: tuple[CriterionResult, ...],
+    interps: tuple[Interpretation, ...],
+    case: Case,
+    knowledge: Knowledge,
+) -> Diagnosis:
+    by_id = {c.id: c for c in criteria}
+    igm = latest(interps, Analyte.IGM)
+    igm_low = by_id.get("igm_low")
+
+    if pattern.pattern in _SIGMD_PATTERNS and igm_low is not None and igm_low.outcome is Outcome.MET:
+        overrides = [c for c in criteria if c.role is Role.CONFIRM and c.outcome is Outcome.NOT_MET and c.if_not_met]
+        reasons = [f"{c.title}: {c.outcome.value} ({c.reason})" for c in criteria]
+        required = [c for c in criteria if c.role in (Role.ENTRY, Role.CONFIRM)]
+        open_items = [c.title for c in required if c.outcome is not Outcome.MET]
+        certainty = Certainty.CONFIRMED if not open_items else Certainty.PROVISIONAL
+        if overrides:
+            label = min((c.if_not_met for c in overrides if c.if_not_met), key=_OVERRIDE_PRECEDENCE.index)
+            cause = "; ".join(c.reason for c in overrides if c.if_not_met is label)
+            entry_open = [c.title for c in criteria if c.role is Role.ENTRY and c.outcome is not Outcome.MET]
+            persistent = by_id.get("igm_persistently_low")
+            confirmed = not entry_open and (persistent is None or persistent.outcome is Outcome.MET)
+            certainty = Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL
+            summary = f"Low IgM, but {cause}: {label.value.replace('_', ' ')} under profile '{profile.id}'"
+            return Diagnosis(label, certainty, profile.id, summary, tuple(reasons))
+        complete = igm is not None and igm.status is Status.ABSENT
+        label = Label.COMPLETE_SIGMD if complete else Label.PARTIAL_SIGMD
+        kind = "Complete" if complete else "Partial"
+        pending = f"; still open: {', '.join(open_items)}" if open_items else ""
+        summary = f"{kind} selective IgM deficiency ({certainty.value}) under profile '{profile.id}'{pending}"
+        return Diagnosis(label, certainty, profile.id, summary, tuple(reasons))
+
+    reasons = [f"pattern {pattern.pattern.value}: {pattern.reason}"]
+    if igm_low is not None:
+        reasons.append(f"{igm_low.title}: {igm_low.outcome.value} ({igm_low.reason})")
+    if pattern.pattern is Pattern.INCOMPLETE:
+        if igm is not None and igm.status in (Status.NORMAL, Status.HIGH):
+            return Diagnosis(
+                Label.NORMAL, Certainty.PROVISIONAL, profile.id,
+                "IgM is not low; IgG or IgA was not measured", tuple(reasons),
+            )
+        return Diagnosis(
+            Label.OTHER_ABNORMAL, Certainty.PROVISIONAL, profile.id,
+            f"IgM could not be classified under profile '{profile.id}'", tuple(reasons),
+        )
+    label = _PATTERN_LABELS[pattern.pattern]
+    rule = knowledge.thresholds.persistence
+    persistent = all(
+        persistence(by_analyte(interps, analyte), case.patient, rule).persistent for analyte in pattern.abnormal
+    )
+    confirmed = persistent if pattern.abnormal else True
+    summary = f"{pattern.pattern.value.replace('_', ' ')}: {pattern.reason}"
+    if label is Label.NORMAL and any(c.outcome is Outcome.NOT_MET and c.id == "igm_low" for c in criteria):
+        summary = f"IgM is not low under profile '{profile.id}'; {pattern.reason}"
+    return Diagnosis(label, Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL, profile.id, summary, tuple(reasons))
+
+
+def _workup(
+    profile: RuleProfile,
+    pattern: PatternFinding,
+    criteria: tuple[CriterionResult, ...],
+    evidence: Evidence,
+    knowledge: Knowledge,
+) -> tuple[WorkupItem, ...]:
+    igm = latest(evidence.interpretations, Analyte.IGM)
+    igm_not_normal = igm is not None and igm.status not in (Status.NORMAL, Status.HIGH)
+    if not igm_not_normal and pattern.pattern is not Pattern.INCOMPLETE:
+        return ()
+    in_profile = {c.id: c for c in criteria}
+    ids = list(dict.fromkeys([*in_profile, *_ALWAYS_WORKED_UP]))
+    items: list[WorkupItem] = []
+    for criterion_id in ids:
+        advice_id = _WORKUP_FOR_CRITERION.get(criterion_id)
+        if advice_id is None:
+            continue
+        result = in_profile.get(criterion_id)
+        if result is None:
+            result = evaluate(CriterionSpec(criterion_id, Role.REPORT, "", profile.source), evidence)
+        if result.outcome is Outcome.UNKNOWN:
+            required = criterion_id in in_profile and in_profile[criterion_id].role is not Role.REPORT
+            items.append(WorkupItem(knowledge.advice[advice_id], result.reason, required))
+    return tuple(items)
+
+
+def _recommendations(
+    diagnosis: Diagnosis, interps: tuple[Interpretation, ...], knowledge: Knowledge
+) -> tuple[Advice, ...]:
+    ids: list[str] = []
+    if diagnosis.label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD):
+        ids += ["follow_up", "no_routine_antibiotic_prophylaxis"]
+    if diagnosis.label is Label.SECONDARY_LOW_IGM:
+        ids.append("review_secondary_cause")
+    if diagnosis.label in (
+        Label.CVID_PATTERN, Label.HYPER_IGM_PATTERN, Label.SELECTIVE_IGA_DEFICIENCY,
+        Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY, Label.OTHER_ABNORMAL,
+    ):
+        ids.append("evaluate_other_antibody_deficiency")
+    if any("physiologically implausible" in note for i in interps for note in i.notes):
+        ids.append("check_unit")
+    return tuple(knowledge.advice[i] for i in ids)

@@ -1,0 +1,135 @@
+"""Age- and sex-specific reference intervals and their lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from sigmd.core.ages import AgeSpec, age_in_years, has_reached
+from sigmd.core.model import Analyte, LabRange, Patient, Sex
+from sigmd.core.provenance import LABORATORY_RANGE, Source
+
+MAX_AGE = AgeSpec.parse("120y")
+
+
+class SexScope(StrEnum):
+    ANY = "any"
+    FEMALE = "female"
+    MALE = "male"
+
+
+@dataclass(frozen=True)
+class ReferenceInterval:
+    """One published row: an analyte's interval for an age band (and sex), in mg/dL."""
+
+    set_id: str
+    analyte: Analyte
+    sex: SexScope
+    age_from: AgeSpec
+    age_to: AgeSpec
+    lower_mg_dl: float | None
+    upper_mg_dl: float | None
+    published: str
+    """The interval as published, in its own unit (for example `0.5-1.9 g/L`)."""
+    source: Source
+    gap_fill: str = ""
+    note: str = ""
+
+    def covers(self, patient: Patient, on: date) -> bool:
+        return has_reached(patient.birth_date, on, self.age_from) and not has_reached(
+            patient.birth_date, on, self.age_to
+        )
+
+    @property
+    def band(self) -> str:
+        return f"{self.age_from} to {self.age_to}"
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    id: str
+    name: str
+    version: str
+    region: str
+    description: str
+    percentiles: str
+    gap_fills: tuple[str, ...]
+    limitations: tuple[str, ...]
+    intervals: tuple[ReferenceInterval, ...]
+
+    @property
+    def analytes(self) -> frozenset[Analyte]:
+        return frozenset(interval.analyte for interval in self.intervals)
+
+    def lookup(self, analyte: Analyte, patient: Patient, on: date) -> IntervalLookup:
+        """Find the interval that applies to this patient on this date, or say why none does."""
+        if on < patient.birth_date:
+            return IntervalLookup(None, f"the result date {on} is before the birth date")
+        if has_reached(patient.birth_date, on, MAX_AGE):
+            age = age_in_years(patient.birth_date, on)
+            return IntervalLookup(None, f"no reference interval exists beyond 120 years (age {age:.0f})")
+        rows = [i for i in self.intervals if i.analyte is analyte and i.covers(patient, on)]
+        if not rows:
+            if analyte not in self.analytes:
+                reason = f"reference set '{self.id}' has no intervals for {analyte}"
+            else:
+                age = age_in_years(patient.birth_date, on)
+                reason = f"reference set '{self.id}' has no {analyte} interval at age {age:.2f} years"
+            return IntervalLookup(None, reason)
+        for row in rows:
+            if row.sex.value == patient.sex.value:
+                return IntervalLookup(row, "")
+        pooled = [row for row in rows if row.sex is SexScope.ANY]
+        if pooled:
+            return IntervalLookup(pooled[0], "")
+        if patient.sex in (Sex.OTHER, Sex.UNKNOWN):
+            return IntervalLookup(
+                None,
+                f"reference set '{self.id}' publishes only sex-specific {analyte} intervals at this age "
+                f"and the patient's sex is {patient.sex}",
+            )
+        return IntervalLookup(None, f"reference set '{self.id}' has no {analyte} interval for sex {patient.sex}")
+
+
+@dataclass(frozen=True)
+class IntervalLookup:
+    interval: ReferenceInterval | None
+    reason_missing: str
+
+
+@dataclass(frozen=True)
+class AppliedInterval:
+    """The interval actually used for a result: a reference-set row or the laboratory's own range."""
+
+    lower_mg_dl: float | None
+    upper_mg_dl: float | None
+    description: str
+    source: Source
+    from_laboratory: bool
+    row: ReferenceInterval | None = None
+
+    @staticmethod
+    def from_row(row: ReferenceInterval, reference_set: ReferenceSet) -> AppliedInterval:
+        gap = f"; gap fill: {row.gap_fill}" if row.gap_fill else ""
+        return AppliedInterval(
+            lower_mg_dl=row.lower_mg_dl,
+            upper_mg_dl=row.upper_mg_dl,
+            description=(
+                f"{row.published} for age {row.band}"
+                f"{'' if row.sex is SexScope.ANY else f' ({row.sex})'}, reference set '{reference_set.id}'{gap}"
+            ),
+            source=row.source,
+            from_laboratory=False,
+            row=row,
+        )
+
+    @staticmethod
+    def from_laboratory(lab_range: LabRange) -> AppliedInterval:
+        return AppliedInterval(
+            lower_mg_dl=lab_range.low_mg_dl,
+            upper_mg_dl=lab_range.high_mg_dl,
+            description=f"{lab_range.text} (the reporting laboratory's own range, used in preference to the reference set)",
+            source=LABORATORY_RANGE,
+            from_laboratory=True,
+        )

@@ -1,0 +1,154 @@
+"""Clinical content handed to the core: profiles, thresholds, reference sets, catalogues.
+
+These are plain frozen values. The loaders in `sigmd.content` build them from the package's
+data files; tests may build them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sigmd.core.ages import AgeSpec
+from sigmd.core.intervals import ReferenceSet
+from sigmd.core.model import Analyte
+from sigmd.core.provenance import Source
+from sigmd.core.units import UnitTable
+
+
+class Label(StrEnum):
+    """The diagnosis labels of the machine output."""
+
+    NORMAL = "normal"
+    PARTIAL_SIGMD = "partial_sigmd"
+    COMPLETE_SIGMD = "complete_sigmd"
+    SECONDARY_LOW_IGM = "secondary_low_igm"
+    SELECTIVE_IGA_DEFICIENCY = "selective_iga_deficiency"
+    CVID_PATTERN = "cvid_pattern"
+    HYPER_IGM_PATTERN = "hyper_igm_pattern"
+    UNCLASSIFIED_ANTIBODY_DEFICIENCY = "unclassified_antibody_deficiency"
+    OTHER_ABNORMAL = "other_abnormal"
+
+
+class LowLimitBasis(StrEnum):
+    """Which age-matched limit makes a result 'low'."""
+
+    MINUS_2SD = "minus_2sd"
+    """Geometric mean - 2 SD of the log-normal fitted to the published interval."""
+    LOWER_LIMIT = "lower_limit"
+    """The published lower reference limit itself."""
+
+
+class Role(StrEnum):
+    ENTRY = "entry"
+    """Must be met for a SIgMD label; unknown leaves the label provisional."""
+    CONFIRM = "confirm"
+    """Must be met for a confirmed label; not met changes the label to `if_not_met`."""
+    REPORT = "report"
+    """Reported for the clinician; does not change the label under this profile."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    unit: str
+    source: Source
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AgeCutoff:
+    """An absolute IgM cut-off published for an age range."""
+
+    age_from: AgeSpec
+    age_to: AgeSpec
+    below_mg_dl: float
+    published: str
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    id: str
+    role: Role
+    requirement: str
+    source: Source
+    if_not_met: Label | None = None
+
+
+@dataclass(frozen=True)
+class RuleProfile:
+    id: str
+    name: str
+    version: str
+    description: str
+    source: Source
+    low_limit: LowLimitBasis
+    igm_cutoffs: tuple[AgeCutoff, ...]
+    """Empty for age-matched profiles; otherwise the absolute IgM cut-offs by age."""
+    cutoff_source: Source | None
+    criteria: tuple[CriterionSpec, ...]
+
+    def criterion(self, criterion_id: str) -> CriterionSpec | None:
+        return next((c for c in self.criteria if c.id == criterion_id), None)
+
+
+@dataclass(frozen=True)
+class PersistenceRule:
+    """When is a low IgM 'repeatedly' or 'persistently' low?"""
+
+    min_low_results: int
+    min_span_adult: AgeSpec
+    min_span_child: AgeSpec
+    child_below: AgeSpec
+    source: Source
+    note: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    absent: dict[Analyte, Threshold]
+    """Below this an immunoglobulin counts as absent (IgM: complete SIgMD; IgA: selective IgA deficiency)."""
+    iga_deficiency_min_age: Threshold
+    cvid_min_age: Threshold
+    implausible_factor: Threshold
+    """A result more than this many times the upper reference limit is flagged as implausible."""
+    persistence: PersistenceRule
+
+
+@dataclass(frozen=True)
+class SecondaryCause:
+    id: str
+    category: str
+    name: str
+    mechanism: str
+    icd10_prefixes: tuple[str, ...]
+    atc_prefixes: tuple[str, ...]
+    terms: tuple[str, ...]
+    evidence: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Advice:
+    """A work-up item or recommendation: stable id, text for the clinician, and its source."""
+
+    id: str
+    kind: str
+    text: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    content_version: str
+    sources: dict[str, Source]
+    reference_sets: dict[str, ReferenceSet]
+    default_reference_set: str
+    profiles: dict[str, RuleProfile]
+    default_profile: str
+    thresholds: Thresholds
+    secondary_causes: tuple[SecondaryCause, ...]
+    advice: dict[str, Advice]
+    loinc: dict[str, Analyte]
+    analyte_names: dict[str, Analyte]
+    units: UnitTable

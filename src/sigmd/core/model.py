@@ -1,0 +1,167 @@
+"""Domain types of the pure core: analytes, quantities, lab results, patients and cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class Analyte(StrEnum):
+    """Serum immunoglobulins that sigmd interprets."""
+
+    IGM = "IgM"
+    IGG = "IgG"
+    IGA = "IgA"
+    IGG1 = "IgG1"
+    IGG2 = "IgG2"
+    IGG3 = "IgG3"
+    IGG4 = "IgG4"
+
+
+IGG_SUBCLASSES: tuple[Analyte, ...] = (Analyte.IGG1, Analyte.IGG2, Analyte.IGG3, Analyte.IGG4)
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Comparator(StrEnum):
+    """How a reported value relates to the true value (`<5` means the true value is below 5)."""
+
+    EQ = "="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class Truth(StrEnum):
+    """Three-valued answer: a censored result can leave a comparison undecided."""
+
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+    @staticmethod
+    def of(value: bool) -> Truth:
+        return Truth.YES if value else Truth.NO
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A value with its comparator, in canonical mg/dL."""
+
+    value: float
+    comparator: Comparator = Comparator.EQ
+
+    @property
+    def is_censored(self) -> bool:
+        return self.comparator is not Comparator.EQ
+
+    def below(self, threshold: float) -> Truth:
+        """Is the true value strictly below `threshold`?"""
+        match self.comparator:
+            case Comparator.EQ:
+                return Truth.of(self.value < threshold)
+            case Comparator.LT:
+                return Truth.YES if self.value <= threshold else Truth.UNKNOWN
+            case Comparator.LE:
+                return Truth.YES if self.value < threshold else Truth.UNKNOWN
+            case Comparator.GT:
+                return Truth.NO if self.value >= threshold else Truth.UNKNOWN
+            case Comparator.GE:
+                return Truth.NO if self.value >= threshold else Truth.UNKNOWN
+        raise AssertionError(self.comparator)  # pragma: no cover
+
+    def above(self, threshold: float) -> Truth:
+        """Is the true value strictly above `threshold`?"""
+        match self.comparator:
+            case Comparator.EQ:
+                return Truth.of(self.value > threshold)
+            case Comparator.GT:
+                return Truth.YES if self.value >= threshold else Truth.UNKNOWN
+            case Comparator.GE:
+                return Truth.YES if self.value > threshold else Truth.UNKNOWN
+            case Comparator.LT:
+                return Truth.NO if self.value <= threshold else Truth.UNKNOWN
+            case Comparator.LE:
+                return Truth.NO if self.value <= threshold else Truth.UNKNOWN
+        raise AssertionError(self.comparator)  # pragma: no cover
+
+    def describe(self, unit: str = "mg/dL") -> str:
+        prefix = "" if self.comparator is Comparator.EQ else self.comparator.value
+        return f"{prefix}{self.value:g} {unit}"
+
+
+@dataclass(frozen=True)
+class LabRange:
+    """A laboratory's own reference range, as printed on its report, converted to mg/dL."""
+
+    low_mg_dl: float | None
+    high_mg_dl: float | None
+    text: str
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """One immunoglobulin result as reported and in canonical mg/dL."""
+
+    analyte: Analyte
+    collected: date
+    quantity: Quantity
+    reported_value: str
+    reported_unit: str
+    lab_range: LabRange | None = None
+    origin: str = ""
+    """Where the result came from (`results[2]`, `OBX 4`, an Observation id), for explanations."""
+
+
+@dataclass(frozen=True)
+class Patient:
+    sex: Sex
+    birth_date: date
+    birth_date_is_estimated: bool = False
+    """True when only an age in years was given and the birth date was estimated from it."""
+
+
+@dataclass(frozen=True)
+class CodedText:
+    """A condition or medication as recorded: free text and, optionally, a code."""
+
+    text: str
+    code: str = ""
+    system: str = ""
+    origin: str = ""
+
+
+class VaccineResult(StrEnum):
+    NORMAL = "normal"
+    IMPAIRED = "impaired"
+
+
+@dataclass(frozen=True)
+class VaccineResponse:
+    """A summary of a diagnostic-vaccination result (pneumococcal polysaccharide, tetanus...)."""
+
+    antigen: str
+    result: VaccineResult
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything known about one patient, as handed to the core."""
+
+    patient: Patient
+    results: tuple[LabResult, ...]
+    conditions: tuple[CodedText, ...] | None = None
+    """None when the case says nothing about conditions; () when it says there are none."""
+    medications: tuple[CodedText, ...] | None = None
+    vaccine_responses: tuple[VaccineResponse, ...] = ()
+    t_cell_defect: bool | None = None
+    warnings: tuple[str, ...] = field(default=())
+    """Warnings raised while reading the input (for example an estimated birth date)."""

@@ -1,0 +1,201 @@
+"""Criteria: each defined once, with an id and a version; profiles choose and cite them.
+
+A criterion looks at the evidence in an `Evidence` bundle and answers met, not met or unknown,
+with the reason and the facts it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sigmd.core import explain
+from sigmd.core.interpret import Interpretation, Status
+from sigmd.core.knowledge import CriterionSpec, Label, Role, Thresholds
+from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, VaccineResult
+from sigmd.core.provenance import Source
+from sigmd.core.secondary import SecondaryMatch
+from sigmd.core.timeline import LOW_STATUSES, NOT_LOW_STATUSES, by_analyte, latest, persistence
+
+
+class Outcome(StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the criteria look at."""
+
+    case: Case
+    interpretations: tuple[Interpretation, ...]
+    secondary_matches: tuple[SecondaryMatch, ...]
+    thresholds: Thresholds
+
+
+@dataclass(frozen=True)
+class Finding:
+    outcome: Outcome
+    reason: str
+    facts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    id: str
+    version: int
+    title: str
+    role: Role
+    outcome: Outcome
+    reason: str
+    facts: tuple[str, ...]
+    requirement: str
+    source: Source
+    if_not_met: Label | None
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: str
+    version: int
+    title: str
+    evaluate: Callable[[Evidence], Finding]
+
+
+def _latest_is_normal(analyte: Analyte) -> Callable[[Evidence], Finding]:
+    def evaluate(evidence: Evidence) -> Finding:
+        interp = latest(evidence.interpretations, analyte)
+        if interp is None:
+            return Finding(Outcome.UNKNOWN, explain.not_measured(analyte))
+        fact = (explain.describe_result(interp),)
+        if interp.status in NOT_LOW_STATUSES:
+            return Finding(Outcome.MET, f"latest {analyte} is {interp.status.value}", fact)
+        if interp.status in LOW_STATUSES:
+            return Finding(Outcome.NOT_MET, f"latest {analyte} is {interp.status.value}", fact)
+        return Finding(Outcome.UNKNOWN, f"latest {analyte} could not be judged ({interp.status.value})", fact)
+
+    return evaluate
+
+
+def _igm_low(evidence: Evidence) -> Finding:
+    interp = latest(evidence.interpretations, Analyte.IGM)
+    if interp is None:
+        return Finding(Outcome.UNKNOWN, explain.not_measured(Analyte.IGM))
+    facts = (explain.describe_result(interp), *interp.notes)
+    if interp.status in LOW_STATUSES:
+        return Finding(Outcome.MET, f"latest IgM is {interp.status.value}", facts)
+    if interp.status in NOT_LOW_STATUSES:
+        earlier = [i for i in by_analyte(evidence.interpretations, Analyte.IGM)[:-1] if i.status in LOW_STATUSES]
+        extra = f"; IgM was low earlier ({len(earlier)} result(s)) and has normalised" if earlier else ""
+        return Finding(Outcome.NOT_MET, f"latest IgM is {interp.status.value}{extra}", facts)
+    return Finding(Outcome.UNKNOWN, f"latest IgM could not be judged ({interp.status.value})", facts)
+
+
+def _igm_persistently_low(evidence: Evidence) -> Finding:
+    series = by_analyte(evidence.interpretations, Analyte.IGM)
+    if not series:
+        return Finding(Outcome.UNKNOWN, explain.not_measured(Analyte.IGM))
+    rule = evidence.thresholds.persistence
+    state = persistence(series, evidence.case.patient, rule)
+    facts = tuple(explain.describe_result(i) for i in series)
+    heuristic = f" (sigmd default rule: {rule.note})"
+    if state.persistent:
+        return Finding(Outcome.MET, state.explanation + heuristic, facts)
+    if state.normalised or series[-1].status in NOT_LOW_STATUSES:
+        return Finding(Outcome.NOT_MET, state.explanation, facts)
+    return Finding(Outcome.UNKNOWN, state.explanation + heuristic, facts)
+
+
+def _secondary_causes_excluded(evidence: Evidence) -> Finding:
+    case = evidence.case
+    if evidence.secondary_matches:
+        facts = tuple(
+            f"{m.record.text or m.record.code} ({m.record.origin}) matches {m.cause.name} by {m.matched_on}: "
+            f"{m.cause.mechanism}"
+            for m in evidence.secondary_matches
+        )
+        names = ", ".join(sorted({m.cause.name for m in evidence.secondary_matches}))
+        return Finding(Outcome.NOT_MET, f"possible secondary cause: {names}", facts)
+    missing = [name for name, value in (("conditions", case.conditions), ("medications", case.medications)) if value is None]
+    if missing:
+        return Finding(
+            Outcome.UNKNOWN,
+            f"no secondary cause found, but the case does not list {' or '.join(missing)}",
+        )
+    counted = f"{len(case.conditions or ())} condition(s) and {len(case.medications or ())} medication(s)"
+    return Finding(Outcome.MET, f"no secondary cause among the {counted} recorded")
+
+
+def _igg_subclasses_normal(evidence: Evidence) -> Finding:
+    latest_by_subclass = {a: latest(evidence.interpretations, a) for a in IGG_SUBCLASSES}
+    measured = {a: i for a, i in latest_by_subclass.items() if i is not None}
+    facts = tuple(explain.describe_result(i) for i in measured.values())
+    low = [a for a, i in measured.items() if i.status in LOW_STATUSES]
+    if low:
+        return Finding(Outcome.NOT_MET, f"low IgG subclass(es): {', '.join(low)}", facts)
+    if not measured:
+        return Finding(Outcome.UNKNOWN, "IgG subclasses were not measured")
+    unjudged = [a for a, i in measured.items() if i.status not in NOT_LOW_STATUSES]
+    missing = [a for a in IGG_SUBCLASSES if a not in measured]
+    if unjudged or missing:
+        gaps = [f"{a} not measured" for a in missing] + [f"{a} could not be judged" for a in unjudged]
+        return Finding(Outcome.UNKNOWN, "; ".join(gaps), facts)
+    return Finding(Outcome.MET, "IgG1-4 all normal", facts)
+
+
+def _vaccine_response_normal(evidence: Evidence) -> Finding:
+    responses = evidence.case.vaccine_responses
+    if not responses:
+        return Finding(Outcome.UNKNOWN, "no vaccine response was recorded")
+    facts = tuple(f"{r.antigen}: {r.result.value} ({r.origin})" for r in responses)
+    impaired = [r.antigen for r in responses if r.result is VaccineResult.IMPAIRED]
+    if impaired:
+        return Finding(Outcome.NOT_MET, f"impaired response to {', '.join(impaired)}", facts)
+    return Finding(Outcome.MET, "all recorded vaccine responses are normal", facts)
+
+
+def _no_t_cell_defect(evidence: Evidence) -> Finding:
+    defect = evidence.case.t_cell_defect
+    if defect is None:
+        return Finding(Outcome.UNKNOWN, "T-cell immunity was not reported")
+    if defect:
+        return Finding(Outcome.NOT_MET, "a T-cell defect is reported")
+    return Finding(Outcome.MET, "no T-cell defect is reported")
+
+
+CRITERIA: dict[str, Criterion] = {
+    c.id: c
+    for c in (
+        Criterion("igm_low", 1, "IgM below the limit", _igm_low),
+        Criterion("igg_normal", 1, "IgG normal", _latest_is_normal(Analyte.IGG)),
+        Criterion("iga_normal", 1, "IgA normal", _latest_is_normal(Analyte.IGA)),
+        Criterion("igm_persistently_low", 1, "IgM persistently low", _igm_persistently_low),
+        Criterion("secondary_causes_excluded", 1, "Secondary causes excluded", _secondary_causes_excluded),
+        Criterion("igg_subclasses_normal", 1, "IgG subclasses normal", _igg_subclasses_normal),
+        Criterion("vaccine_response_normal", 1, "Vaccine responses normal", _vaccine_response_normal),
+        Criterion("no_t_cell_defect", 1, "No T-cell defect", _no_t_cell_defect),
+    )
+}
+
+
+def evaluate(spec: CriterionSpec, evidence: Evidence) -> CriterionResult:
+    criterion = CRITERIA[spec.id]
+    finding = criterion.evaluate(evidence)
+    return CriterionResult(
+        id=criterion.id,
+        version=criterion.version,
+        title=criterion.title,
+        role=spec.role,
+        outcome=finding.outcome,
+        reason=finding.reason,
+        facts=finding.facts,
+        requirement=spec.requirement,
+        source=spec.source,
+        if_not_met=spec.if_not_met,
+    )
+
+
+def status_is(interp: Interpretation | None, *statuses: Status) -> bool:
+    return interp is not None and interp.status in statuses
