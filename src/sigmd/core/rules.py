@@ -100,7 +100,7 @@ def _igm_persistently_low(evidence: Evidence) -> Finding:
     rule = evidence.thresholds.persistence
     state = persistence(series, evidence.case.patient, rule)
     facts = tuple(explain.describe_result(i) for i in series)
-    heuristic = f" (sigmd default rule: {rule.note})"
+    heuristic = "; sigmd default rule, no published interval" if not rule.source.has_published_basis else ""
     if state.persistent:
         return Finding(Outcome.MET, state.explanation + heuristic, facts)
     if state.normalised or series[-1].status in NOT_LOW_STATUSES:

@@ -1,0 +1,3 @@
+from sigmd.cli import main
+
+main()

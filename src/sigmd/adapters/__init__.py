@@ -1,0 +1,1 @@
+"""Inbound and outbound translation between outside formats and the core's case model."""

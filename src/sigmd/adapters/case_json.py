@@ -1,0 +1,118 @@
+"""The native JSON case format (schema: `sigmd/data/case.schema.json`, copied to docs/)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from sigmd.adapters.results import build_result, parse_date, resolve_analyte
+from sigmd.core.ages import birth_date_from_age
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Case, CodedText, LabResult, Patient, Sex, VaccineResponse, VaccineResult
+from sigmd.errors import InputError
+
+
+def case_schema() -> dict[str, Any]:
+    text = resources.files("sigmd.data").joinpath("case.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _path(error: ValidationError) -> str:
+    text = ""
+    for part in error.absolute_path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(case)"
+
+
+def validate_case(document: Any) -> None:
+    """Check a parsed document against the case schema; the first error names field and value."""
+    validator = Draft202012Validator(case_schema())
+    errors: Iterable[ValidationError] = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    for error in errors:
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            field = f"{_path(error)}.{extra[0]}" if _path(error) != "(case)" else extra[0]
+            raise InputError(field, error.instance[extra[0]], "is not a field of the sigmd case format")
+        if error.validator == "oneOf" and _path(error) == "patient":
+            raise InputError("patient", error.instance, "needs exactly one of birth_date or age_years")
+        raise InputError(_path(error), error.instance, error.message.replace(repr(error.instance), "").strip() or "is invalid")
+
+
+def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
+    """Validate and convert a case document into the core's `Case`."""
+    validate_case(document)
+    warnings: list[str] = []
+    results: list[LabResult] = []
+    for index, raw in enumerate(document["results"]):
+        field = f"results[{index}]"
+        analyte = resolve_analyte(raw["analyte"], f"{field}.analyte", knowledge)
+        rng = raw.get("reference_range", {})
+        result, result_warnings = build_result(
+            analyte=analyte,
+            value=raw["value"],
+            unit=raw["unit"],
+            collected=parse_date(raw["date"], f"{field}.date"),
+            knowledge=knowledge,
+            field=field,
+            comparator=raw.get("comparator"),
+            range_low=rng.get("low"),
+            range_high=rng.get("high"),
+            range_unit=rng.get("unit"),
+            range_text=rng.get("text"),
+            origin=raw.get("id", field),
+        )
+        results.append(result)
+        warnings.extend(result_warnings)
+
+    raw_patient = document["patient"]
+    if "birth_date" in raw_patient:
+        birth_date = parse_date(raw_patient["birth_date"], "patient.birth_date")
+        estimated = False
+    else:
+        latest = max(r.collected for r in results)
+        birth_date = birth_date_from_age(float(raw_patient["age_years"]), latest)
+        estimated = True
+        warnings.append(
+            f"birth date estimated as {birth_date} from age {raw_patient['age_years']} years on {latest}; "
+            "age bands near a boundary may be misassigned"
+        )
+    for result in results:
+        if result.collected < birth_date:
+            raise InputError(f"{result.origin}.date", result.collected.isoformat(), f"is before the birth date {birth_date}")
+    patient = Patient(sex=Sex(raw_patient["sex"]), birth_date=birth_date, birth_date_is_estimated=estimated)
+
+    return Case(
+        patient=patient,
+        results=tuple(results),
+        conditions=_coded(document, "conditions"),
+        medications=_coded(document, "medications"),
+        vaccine_responses=tuple(
+            VaccineResponse(r["antigen"], VaccineResult(r["result"]), f"vaccine_responses[{i}]")
+            for i, r in enumerate(document.get("vaccine_responses", []))
+        ),
+        t_cell_defect=document.get("t_cell_defect"),
+        warnings=tuple(warnings),
+    )
+
+
+def _coded(document: dict[str, Any], key: str) -> tuple[CodedText, ...] | None:
+    if key not in document:
+        return None
+    return tuple(
+        CodedText(text=r.get("text", ""), code=r.get("code", ""), system=r.get("system", ""), origin=f"{key}[{i}]")
+        for i, r in enumerate(document[key])
+    )
+
+
+def load_case(text: str, knowledge: Knowledge) -> Case:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError("(file)", text[:40], f"is not valid JSON: {error}") from None
+    return case_from_dict(document, knowledge)

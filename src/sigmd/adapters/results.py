@@ -1,0 +1,112 @@
+"""Building core lab results from reported fields, shared by every input format."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte, Comparator, LabRange, LabResult, Quantity
+from sigmd.core.units import UnitError
+from sigmd.core.values import ValueFormatError, parse_reported_value
+from sigmd.errors import InputError
+
+
+def resolve_analyte(text: str, field: str, knowledge: Knowledge) -> Analyte:
+    """An analyte from its name (`IgM`, `immunoglobulin M`) or LOINC code (`2472-9`)."""
+    key = str(text).strip()
+    if key in knowledge.loinc:
+        return knowledge.loinc[key]
+    if key.lower() in knowledge.analyte_names:
+        return knowledge.analyte_names[key.lower()]
+    known = ", ".join(a.value for a in Analyte)
+    raise InputError(field, text, f"is not a known analyte (use {known} or a LOINC code such as 2472-9)")
+
+
+def parse_date(text: str, field: str) -> date:
+    """An ISO date, or the date part of an ISO date-time."""
+    value = str(text).strip()
+    try:
+        if len(value) > 10:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(field, text, "is not an ISO date (YYYY-MM-DD)") from None
+
+
+def build_result(
+    *,
+    analyte: Analyte,
+    value: str | float | int,
+    unit: str,
+    collected: date,
+    knowledge: Knowledge,
+    field: str,
+    comparator: str | None = None,
+    range_low: float | str | None = None,
+    range_high: float | str | None = None,
+    range_unit: str | None = None,
+    range_text: str | None = None,
+    origin: str = "",
+) -> tuple[LabResult, list[str]]:
+    """Check and convert one reported result; returns the result and any warnings about it."""
+    warnings: list[str] = []
+    try:
+        parsed_comparator, number = parse_reported_value(value)
+    except ValueFormatError as error:
+        raise InputError(f"{field}.value", value, str(error)) from None
+    if comparator not in (None, ""):
+        try:
+            separate = Comparator(str(comparator).strip())
+        except ValueError:
+            raise InputError(f"{field}.comparator", comparator, "is not one of <, <=, =, >=, >") from None
+        if parsed_comparator is not Comparator.EQ and parsed_comparator is not separate:
+            raise InputError(f"{field}.comparator", comparator, f"contradicts the comparator in the value {value!r}")
+        parsed_comparator = separate
+    try:
+        unit_def = knowledge.units.find(unit)
+        factor = unit_def.factor(analyte)
+    except UnitError as error:
+        raise InputError(f"{field}.unit", unit, str(error).replace(f"unit {unit!r}", "").strip() or "is not a known unit") from None
+    if not unit_def.verified:
+        warnings.append(
+            f"{analyte} on {collected} was converted from {unit} with a factor that is not verified: "
+            f"{unit_def.source.title} ({unit_def.source.note})"
+        )
+    lab_range = None
+    if range_low not in (None, "") or range_high not in (None, ""):
+        range_unit_text = range_unit or unit
+        try:
+            range_factor = knowledge.units.find(range_unit_text).factor(analyte)
+        except UnitError:
+            raise InputError(f"{field}.reference_range.unit", range_unit_text, "is not a known unit") from None
+        low = _range_bound(range_low, f"{field}.reference_range.low")
+        high = _range_bound(range_high, f"{field}.reference_range.high")
+        if low is not None and high is not None and low >= high:
+            raise InputError(f"{field}.reference_range", f"{range_low}-{range_high}", "has a low limit not below its high limit")
+        text = range_text or f"{'' if low is None else f'{low:g}'}-{'' if high is None else f'{high:g}'} {range_unit_text}"
+        lab_range = LabRange(
+            low_mg_dl=None if low is None else low * range_factor,
+            high_mg_dl=None if high is None else high * range_factor,
+            text=text,
+        )
+        if low is None:
+            warnings.append(f"{analyte} on {collected}: the laboratory range has no low limit, so the reference set is used")
+    result = LabResult(
+        analyte=analyte,
+        collected=collected,
+        quantity=Quantity(number * factor, parsed_comparator),
+        reported_value=str(value),
+        reported_unit=unit,
+        lab_range=lab_range,
+        origin=origin or field,
+    )
+    return result, warnings
+
+
+def _range_bound(value: float | str | None, field: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_reported_value(value)[1]
+    except ValueFormatError as error:
+        raise InputError(field, value, str(error)) from None

@@ -1,0 +1,40 @@
+"""Reported values as laboratories write them: `30`, `<5`, `< 0.05`, `>=200`."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from sigmd.core.model import Comparator
+
+_VALUE = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_SYMBOLS = {"≤": Comparator.LE, "≥": Comparator.GE}
+
+
+class ValueFormatError(ValueError):
+    """A reported value that is not a number with an optional comparator."""
+
+
+def parse_reported_value(text: str | float | int) -> tuple[Comparator, float]:
+    """Split a reported value into its comparator and number; reject negatives and non-numbers."""
+    if isinstance(text, bool):
+        raise ValueFormatError("is not a number")
+    if isinstance(text, int | float):
+        number = float(text)
+        comparator = Comparator.EQ
+    else:
+        match = _VALUE.match(text)
+        if match is None:
+            if "," in text:
+                raise ValueFormatError("contains a comma; write decimals with a dot and no thousands separator")
+            if text.strip().startswith("-"):
+                raise ValueFormatError("is negative; a concentration cannot be below zero")
+            raise ValueFormatError("is not a number (expected for example 30, '<5', '< 0.05' or '>200')")
+        symbol, digits = match.group(1), match.group(2)
+        comparator = _SYMBOLS.get(symbol or "", Comparator(symbol) if symbol else Comparator.EQ)
+        number = float(digits)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueFormatError("is not a finite number")
+    if number < 0:
+        raise ValueFormatError("is negative; a concentration cannot be below zero")
+    return comparator, number

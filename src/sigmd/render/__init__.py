@@ -1,0 +1,1 @@
+"""Front-end renderings of an assessment: machine JSON and the terminal report."""

@@ -1,0 +1,159 @@
+"""The stable machine output of `sigmd assess --json` (documented in docs/output.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sigmd import __version__
+from sigmd.core.ages import age_in_years
+from sigmd.core.assessment import Assessment
+from sigmd.core.explain import DISCLAIMER
+from sigmd.core.interpret import Interpretation
+from sigmd.core.model import Analyte, Case
+from sigmd.core.provenance import Source
+
+OUTPUT_VERSION = 1
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def source_json(source: Source) -> dict[str, str]:
+    data = {"id": source.id, "title": source.title}
+    if source.url:
+        data["url"] = source.url
+    if not source.has_published_basis:
+        data["note"] = "no published source: sigmd default"
+    return data
+
+
+def interpretation_json(interp: Interpretation) -> dict[str, Any]:
+    result = interp.result
+    interval = interp.interval
+    return {
+        "analyte": result.analyte.value,
+        "date": result.collected.isoformat(),
+        "origin": result.origin,
+        "reported": f"{result.reported_value} {result.reported_unit}",
+        "value_mg_dl": _round(result.quantity.value, 3),
+        "comparator": result.quantity.comparator.value,
+        "age_years": _round(interp.age_years),
+        "status": interp.status.value,
+        "lower_limit_mg_dl": _round(interval.lower_mg_dl if interval else None),
+        "upper_limit_mg_dl": _round(interval.upper_mg_dl if interval else None),
+        "minus_2sd_mg_dl": _round(interp.minus_2sd_mg_dl),
+        "z_score": _round(interp.z_score),
+        "z_score_is_bound": result.quantity.is_censored and interp.z_score is not None,
+        "percentile": _round(interp.percentile, 1),
+        "limit_used_mg_dl": _round(interp.low_limit.value_mg_dl) if interp.low_limit else None,
+        "limit_basis": interp.low_limit.basis if interp.low_limit else None,
+        "interval": None
+        if interval is None
+        else {
+            "description": interval.description,
+            "from_laboratory": interval.from_laboratory,
+            "source": source_json(interval.source),
+        },
+        "not_judged_because": interp.no_interval_reason or interp.no_low_limit_reason or None,
+        "notes": list(interp.notes),
+    }
+
+
+def _igm_block(assessment: Assessment) -> dict[str, Any] | None:
+    interp = assessment.latest(Analyte.IGM)
+    if interp is None:
+        return None
+    full = interpretation_json(interp)
+    keys = (
+        "value_mg_dl", "comparator", "reported", "date", "status", "lower_limit_mg_dl", "upper_limit_mg_dl",
+        "minus_2sd_mg_dl", "z_score", "z_score_is_bound", "percentile", "limit_used_mg_dl", "limit_basis", "interval",
+    )
+    return {key: full[key] for key in keys}
+
+
+def assessment_json(assessment: Assessment, case: Case, patient_id: str | None = None) -> dict[str, Any]:
+    """The assessment as a JSON-ready dictionary."""
+    diagnosis = assessment.diagnosis
+    reference_set = assessment.reference_set
+    profile = assessment.profile
+    return {
+        "output_version": OUTPUT_VERSION,
+        "sigmd_version": __version__,
+        "content_version": assessment.content_version,
+        "disclaimer": DISCLAIMER,
+        "as_of": assessment.as_of.isoformat(),
+        "patient": {
+            "id": patient_id,
+            "sex": case.patient.sex.value,
+            "birth_date": case.patient.birth_date.isoformat(),
+            "birth_date_is_estimated": case.patient.birth_date_is_estimated,
+            "age_years": _round(age_in_years(case.patient.birth_date, assessment.as_of)),
+        },
+        "diagnosis": {
+            "label": diagnosis.label.value,
+            "certainty": diagnosis.certainty.value,
+            "profile": diagnosis.profile,
+            "summary": diagnosis.summary,
+            "reasons": list(diagnosis.reasons),
+        },
+        "profile": {
+            "id": profile.id,
+            "name": profile.name,
+            "version": profile.version,
+            "low_limit": profile.low_limit.value,
+            "source": source_json(profile.source),
+        },
+        "reference_set": {
+            "id": reference_set.id,
+            "name": reference_set.name,
+            "version": reference_set.version,
+            "percentiles": reference_set.percentiles,
+            "gap_fills": list(reference_set.gap_fills),
+            "limitations": list(reference_set.limitations),
+        },
+        "igm": _igm_block(assessment),
+        "pattern": {"id": assessment.pattern.pattern.value, "reason": assessment.pattern.reason},
+        "criteria": [
+            {
+                "id": c.id,
+                "version": c.version,
+                "title": c.title,
+                "role": c.role.value,
+                "outcome": c.outcome.value,
+                "reason": c.reason,
+                "facts": list(c.facts),
+                "requirement": c.requirement,
+                "source": source_json(c.source),
+            }
+            for c in assessment.criteria
+        ],
+        "results": [interpretation_json(i) for i in sorted(assessment.interpretations, key=lambda i: (i.result.collected, i.result.analyte.value))],
+        "secondary_causes": [
+            {
+                "id": m.cause.id,
+                "name": m.cause.name,
+                "category": m.cause.category,
+                "mechanism": m.cause.mechanism,
+                "matched_on": m.matched_on,
+                "record": {"text": m.record.text, "code": m.record.code, "system": m.record.system, "origin": m.record.origin},
+                "evidence": m.cause.evidence,
+                "source": source_json(m.cause.source),
+            }
+            for m in assessment.secondary_matches
+        ],
+        "workup": [
+            {
+                "id": w.advice.id,
+                "text": w.advice.text,
+                "reason": w.reason,
+                "required_by_profile": w.required_by_profile,
+                "source": source_json(w.advice.source),
+            }
+            for w in assessment.workup
+        ],
+        "recommendations": [
+            {"id": r.id, "text": r.text, "source": source_json(r.source)} for r in assessment.recommendations
+        ],
+        "warnings": list(assessment.warnings),
+    }

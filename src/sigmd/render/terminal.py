@@ -1,0 +1,85 @@
+"""A readable terminal report (Rich) built from the machine output, so both say the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+_OUTCOME_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
+_STATUS_STYLE = {"absent": "bold red", "low": "red", "normal": "green", "high": "magenta"}
+
+
+def render(report: dict[str, Any], console: Console) -> None:
+    diagnosis = report["diagnosis"]
+    headline = Text(f"{diagnosis['label']}  ({diagnosis['certainty']})", style="bold")
+    header = Group(
+        headline,
+        Text(diagnosis["summary"]),
+        Text(
+            f"Profile: {report['profile']['name']} [{report['profile']['id']}]   "
+            f"Reference set: {report['reference_set']['name']} [{report['reference_set']['id']}]   "
+            f"As of {report['as_of']}",
+            style="dim",
+        ),
+    )
+    console.print(Panel(header, title="sigmd assessment", expand=True))
+
+    igm = report.get("igm")
+    if igm:
+        table = Table(title="Latest IgM", show_header=False, box=None)
+        table.add_row("value", f"{igm['reported']} = {igm['comparator'] if igm['comparator'] != '=' else ''}{igm['value_mg_dl']} mg/dL on {igm['date']}")
+        table.add_row("status", Text(igm["status"], style=_STATUS_STYLE.get(igm["status"], "yellow")))
+        table.add_row("mean - 2 SD", _num(igm["minus_2sd_mg_dl"]))
+        table.add_row("published lower limit", _num(igm["lower_limit_mg_dl"]))
+        table.add_row("limit used", f"{_num(igm['limit_used_mg_dl'])} ({igm['limit_basis'] or 'none'})")
+        bound = "bound " if igm["z_score_is_bound"] else ""
+        table.add_row("z-score / percentile", f"{bound}{_num(igm['z_score'])} / {_num(igm['percentile'])}")
+        if igm["interval"]:
+            table.add_row("interval", igm["interval"]["description"])
+            table.add_row("interval source", _cite(igm["interval"]["source"]))
+        console.print(table)
+
+    results = Table(title="Results", show_lines=False)
+    for column in ("date", "analyte", "reported", "mg/dL", "limit", "z", "status"):
+        results.add_column(column)
+    for r in report["results"]:
+        results.add_row(
+            r["date"], r["analyte"], r["reported"], f"{'' if r['comparator'] == '=' else r['comparator']}{r['value_mg_dl']}",
+            _num(r["limit_used_mg_dl"]), _num(r["z_score"]), Text(r["status"], style=_STATUS_STYLE.get(r["status"], "yellow")),
+        )
+    console.print(results)
+    console.print(Text(f"Pattern: {report['pattern']['id']}: {report['pattern']['reason']}"))
+
+    criteria = Table(title=f"Criteria ({report['profile']['id']})", show_lines=True)
+    for column in ("criterion", "role", "outcome", "reason", "source"):
+        criteria.add_column(column, overflow="fold")
+    for c in report["criteria"]:
+        criteria.add_row(c["title"], c["role"], Text(c["outcome"], style=_OUTCOME_STYLE[c["outcome"]]), c["reason"], c["source"]["title"])
+    console.print(criteria)
+
+    for title, items in (("Missing work-up", report["workup"]), ("Recommendations", report["recommendations"])):
+        if items:
+            console.print(Text(title, style="bold"))
+            for item in items:
+                console.print(f"  - [{item['id']}] {item['text']}  (source: {item['source']['title']})", markup=False)
+    if report["secondary_causes"]:
+        console.print(Text("Possible secondary causes", style="bold"))
+        for m in report["secondary_causes"]:
+            console.print(f"  - {m['name']} ({m['matched_on']} in {m['record']['origin']}): {m['mechanism']}", markup=False)
+    if report["warnings"]:
+        console.print(Text("Warnings", style="bold yellow"))
+        for warning in report["warnings"]:
+            console.print(f"  - {warning}", markup=False)
+    console.print(Text(report["disclaimer"], style="italic"))
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def _cite(source: dict[str, str]) -> str:
+    return f"{source['title']} {source.get('url', '')}".strip()
