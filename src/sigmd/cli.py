@@ -40,8 +40,12 @@ def assess_command(
     case_file: Annotated[Path, typer.Argument(help="A case file (sigmd case JSON).", show_default=False)],
     profile: Annotated[str | None, typer.Option(help="Rule profile id (see `sigmd profiles`).")] = None,
     reference: Annotated[str | None, typer.Option(help="Reference set id (see `sigmd reference-sets`).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD); default today.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the machine output (JSON) instead of the report.")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD); default today.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the machine output (JSON) instead of the report.")
+    ] = False,
 ) -> None:
     """Assess one patient from all the results in a case file."""
     knowledge = content.load()

@@ -47,7 +47,19 @@ DATA_FILES = (
     "secondary_causes.toml",
     "advice.toml",
 )
-INTERVAL_COLUMNS = ["set_id", "analyte", "sex", "age_from", "age_to", "lower", "upper", "unit", "source_id", "gap_fill", "note"]
+INTERVAL_COLUMNS = [
+    "set_id",
+    "analyte",
+    "sex",
+    "age_from",
+    "age_to",
+    "lower",
+    "upper",
+    "unit",
+    "source_id",
+    "gap_fill",
+    "note",
+]
 
 
 class ContentError(ValueError):
@@ -68,7 +80,9 @@ def _toml(name: str) -> dict[str, Any]:
 class _Entry:
     """A mapping read from a data file that must use every key it is given, and only known keys."""
 
-    def __init__(self, where: str, data: Mapping[str, Any], required: set[str], optional: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(
+        self, where: str, data: Mapping[str, Any], required: set[str], optional: frozenset[str] | set[str] = frozenset()
+    ) -> None:
         if not isinstance(data, Mapping):
             raise ContentError(f"{where}: expected a table, got {data!r}")
         unknown = set(data) - required - optional
@@ -103,7 +117,9 @@ def load_sources() -> dict[str, Source]:
     sources: dict[str, Source] = {}
     for source_id, raw in data.items():
         entry = _Entry(f"sources.toml [{source_id}]", raw, {"title"}, {"url", "note"})
-        sources[source_id] = Source(id=source_id, title=entry["title"], url=entry.get("url", ""), note=entry.get("note", ""))
+        sources[source_id] = Source(
+            id=source_id, title=entry["title"], url=entry.get("url", ""), note=entry.get("note", "")
+        )
     return sources
 
 
@@ -127,7 +143,9 @@ def load_units(sources: dict[str, Source]) -> UnitTable:
     units: list[UnitDef] = []
     for ucum, raw in data["units"].items():
         where = f"units.toml [units.{ucum!r}]"
-        entry = _Entry(where, raw, {"aliases", "source"}, {"factor_to_mg_dl", "per_analyte_factor_to_mg_dl", "verified", "note"})
+        entry = _Entry(
+            where, raw, {"aliases", "source"}, {"factor_to_mg_dl", "per_analyte_factor_to_mg_dl", "verified", "note"}
+        )
         factor = entry.get("factor_to_mg_dl")
         per_analyte = {_analyte(where, k): float(v) for k, v in entry.get("per_analyte_factor_to_mg_dl", {}).items()}
         if (factor is None) == (not per_analyte):
@@ -147,22 +165,36 @@ def load_units(sources: dict[str, Source]) -> UnitTable:
 
 def _threshold(sources: dict[str, Source], where: str, raw: Mapping[str, Any], value_key: str = "value") -> Threshold:
     entry = _Entry(where, raw, {value_key, "unit", "source"}, {"note"})
-    return Threshold(float(entry[value_key]), entry["unit"], _source(sources, where, entry["source"]), entry.get("note", ""))
+    return Threshold(
+        float(entry[value_key]), entry["unit"], _source(sources, where, entry["source"]), entry.get("note", "")
+    )
 
 
 def load_thresholds(sources: dict[str, Source]) -> Thresholds:
     data = _toml("thresholds.toml")
     _schema("thresholds.toml", data)
-    _Entry("thresholds.toml", data, {"schema_version", "absent", "iga_deficiency_min_age", "cvid_min_age", "implausible_factor", "persistence"})
+    _Entry(
+        "thresholds.toml",
+        data,
+        {"schema_version", "absent", "iga_deficiency_min_age", "cvid_min_age", "implausible_factor", "persistence"},
+    )
     absent = {
-        _analyte("thresholds.toml [absent]", name): _threshold(sources, f"thresholds.toml [absent.{name}]", raw, "below")
+        _analyte("thresholds.toml [absent]", name): _threshold(
+            sources, f"thresholds.toml [absent.{name}]", raw, "below"
+        )
         for name, raw in data["absent"].items()
     }
     where = "thresholds.toml [persistence]"
-    p = _Entry(where, data["persistence"], {"min_low_results", "min_span_adult", "min_span_child", "child_below", "source", "note"})
+    p = _Entry(
+        where,
+        data["persistence"],
+        {"min_low_results", "min_span_adult", "min_span_child", "child_below", "source", "note"},
+    )
     return Thresholds(
         absent=absent,
-        iga_deficiency_min_age=_threshold(sources, "thresholds.toml [iga_deficiency_min_age]", data["iga_deficiency_min_age"]),
+        iga_deficiency_min_age=_threshold(
+            sources, "thresholds.toml [iga_deficiency_min_age]", data["iga_deficiency_min_age"]
+        ),
         cvid_min_age=_threshold(sources, "thresholds.toml [cvid_min_age]", data["cvid_min_age"]),
         implausible_factor=_threshold(sources, "thresholds.toml [implausible_factor]", data["implausible_factor"]),
         persistence=PersistenceRule(
@@ -182,7 +214,12 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
     profiles: dict[str, RuleProfile] = {}
     for profile_id, raw in data["profiles"].items():
         where = f"profiles.toml [profiles.{profile_id}]"
-        entry = _Entry(where, raw, {"name", "version", "source", "description", "low_limit", "criteria"}, {"igm_cutoffs", "cutoff_source"})
+        entry = _Entry(
+            where,
+            raw,
+            {"name", "version", "source", "description", "low_limit", "criteria"},
+            {"igm_cutoffs", "cutoff_source"},
+        )
         criteria: list[CriterionSpec] = []
         for criterion_id, craw in entry["criteria"].items():
             cwhere = f"{where} criteria.{criterion_id}"
@@ -196,12 +233,16 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
                 raise ContentError(f"{cwhere}: {error}") from None
             if role is Role.CONFIRM and criterion_id not in ("igm_persistently_low",) and if_not_met is None:
                 raise ContentError(f"{cwhere}: a confirm criterion other than persistence needs if_not_met")
-            criteria.append(CriterionSpec(criterion_id, role, c["requirement"], _source(sources, cwhere, c["source"]), if_not_met))
+            criteria.append(
+                CriterionSpec(criterion_id, role, c["requirement"], _source(sources, cwhere, c["source"]), if_not_met)
+            )
         cutoffs = []
         for index, craw in enumerate(entry.get("igm_cutoffs", [])):
             cwhere = f"{where} igm_cutoffs[{index}]"
             c = _Entry(cwhere, craw, {"from", "to", "below_mg_dl", "published"})
-            cutoffs.append(AgeCutoff(_age(cwhere, c["from"]), _age(cwhere, c["to"]), float(c["below_mg_dl"]), c["published"]))
+            cutoffs.append(
+                AgeCutoff(_age(cwhere, c["from"]), _age(cwhere, c["to"]), float(c["below_mg_dl"]), c["published"])
+            )
         if cutoffs and "cutoff_source" not in entry.data:
             raise ContentError(f"{where}: igm_cutoffs need a cutoff_source")
         try:
@@ -252,12 +293,24 @@ def load_reference_sets(sources: dict[str, Source], units: UnitTable) -> tuple[d
         upper = float(row["upper"]) * factor if row["upper"] else None
         if lower is not None and upper is not None and lower >= upper:
             raise ContentError(f"{where}: lower {row['lower']} is not below upper {row['upper']}")
-        published = f"{row['lower'] or '?'}-{row['upper'] or '?'} {unit.ucum}" if row["lower"] else f"<= {row['upper']} {unit.ucum}"
+        published = (
+            f"{row['lower'] or '?'}-{row['upper'] or '?'} {unit.ucum}"
+            if row["lower"]
+            else f"<= {row['upper']} {unit.ucum}"
+        )
         rows_by_set[row["set_id"]].append(
             ReferenceInterval(
-                set_id=row["set_id"], analyte=analyte, sex=sex, age_from=age_from, age_to=age_to,
-                lower_mg_dl=lower, upper_mg_dl=upper, published=published,
-                source=_source(sources, where, row["source_id"]), gap_fill=row["gap_fill"], note=row["note"],
+                set_id=row["set_id"],
+                analyte=analyte,
+                sex=sex,
+                age_from=age_from,
+                age_to=age_to,
+                lower_mg_dl=lower,
+                upper_mg_dl=upper,
+                published=published,
+                source=_source(sources, where, row["source_id"]),
+                gap_fill=row["gap_fill"],
+                note=row["note"],
             )
         )
     sets: dict[str, ReferenceSet] = {}
@@ -267,8 +320,14 @@ def load_reference_sets(sources: dict[str, Source], units: UnitTable) -> tuple[d
         if not rows_by_set[set_id]:
             raise ContentError(f"{where}: no rows in reference_intervals.csv")
         sets[set_id] = ReferenceSet(
-            id=set_id, name=e["name"], version=e["version"], region=e["region"], description=e["description"],
-            percentiles=e["percentiles"], gap_fills=tuple(e["gap_fills"]), limitations=tuple(e["limitations"]),
+            id=set_id,
+            name=e["name"],
+            version=e["version"],
+            region=e["region"],
+            description=e["description"],
+            percentiles=e["percentiles"],
+            gap_fills=tuple(e["gap_fills"]),
+            limitations=tuple(e["limitations"]),
             intervals=tuple(rows_by_set[set_id]),
         )
     default = meta.get("default")
@@ -283,12 +342,23 @@ def load_secondary_causes(sources: dict[str, Source]) -> tuple[SecondaryCause, .
     causes = []
     for cause_id, raw in data["causes"].items():
         where = f"secondary_causes.toml [causes.{cause_id}]"
-        e = _Entry(where, raw, {"category", "name", "mechanism", "terms", "evidence", "source", "codes_verified"}, {"icd10", "atc", "note"})
+        e = _Entry(
+            where,
+            raw,
+            {"category", "name", "mechanism", "terms", "evidence", "source", "codes_verified"},
+            {"icd10", "atc", "note"},
+        )
         causes.append(
             SecondaryCause(
-                id=cause_id, category=e["category"], name=e["name"], mechanism=e["mechanism"],
-                icd10_prefixes=tuple(e.get("icd10", ())), atc_prefixes=tuple(e.get("atc", ())),
-                terms=tuple(e["terms"]), evidence=e["evidence"], source=_source(sources, where, e["source"]),
+                id=cause_id,
+                category=e["category"],
+                name=e["name"],
+                mechanism=e["mechanism"],
+                icd10_prefixes=tuple(e.get("icd10", ())),
+                atc_prefixes=tuple(e.get("atc", ())),
+                terms=tuple(e["terms"]),
+                evidence=e["evidence"],
+                source=_source(sources, where, e["source"]),
             )
         )
     return tuple(causes)

@@ -35,13 +35,16 @@ def validate_case(document: Any) -> None:
     validator = Draft202012Validator(case_schema())
     errors: Iterable[ValidationError] = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     for error in errors:
-        if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        instance: Any = error.instance
+        if error.validator == "additionalProperties" and isinstance(error.schema, dict) and isinstance(instance, dict):
+            extra = sorted(set(instance) - set(error.schema.get("properties", {})))
             field = f"{_path(error)}.{extra[0]}" if _path(error) != "(case)" else extra[0]
-            raise InputError(field, error.instance[extra[0]], "is not a field of the sigmd case format")
+            raise InputError(field, instance[extra[0]], "is not a field of the sigmd case format")
         if error.validator == "oneOf" and _path(error) == "patient":
             raise InputError("patient", error.instance, "needs exactly one of birth_date or age_years")
-        raise InputError(_path(error), error.instance, error.message.replace(repr(error.instance), "").strip() or "is invalid")
+        raise InputError(
+            _path(error), error.instance, error.message.replace(repr(error.instance), "").strip() or "is invalid"
+        )
 
 
 def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
@@ -84,7 +87,9 @@ def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
         )
     for result in results:
         if result.collected < birth_date:
-            raise InputError(f"{result.origin}.date", result.collected.isoformat(), f"is before the birth date {birth_date}")
+            raise InputError(
+                f"{result.origin}.date", result.collected.isoformat(), f"is before the birth date {birth_date}"
+            )
     patient = Patient(sex=Sex(raw_patient["sex"]), birth_date=birth_date, birth_date_is_estimated=estimated)
 
     return Case(

@@ -66,7 +66,9 @@ def build_result(
         unit_def = knowledge.units.find(unit)
         factor = unit_def.factor(analyte)
     except UnitError as error:
-        raise InputError(f"{field}.unit", unit, str(error).replace(f"unit {unit!r}", "").strip() or "is not a known unit") from None
+        raise InputError(
+            f"{field}.unit", unit, str(error).replace(f"unit {unit!r}", "").strip() or "is not a known unit"
+        ) from None
     if not unit_def.verified:
         warnings.append(
             f"{analyte} on {collected} was converted from {unit} with a factor that is not verified: "
@@ -82,15 +84,21 @@ def build_result(
         low = _range_bound(range_low, f"{field}.reference_range.low")
         high = _range_bound(range_high, f"{field}.reference_range.high")
         if low is not None and high is not None and low >= high:
-            raise InputError(f"{field}.reference_range", f"{range_low}-{range_high}", "has a low limit not below its high limit")
-        text = range_text or f"{'' if low is None else f'{low:g}'}-{'' if high is None else f'{high:g}'} {range_unit_text}"
+            raise InputError(
+                f"{field}.reference_range", f"{range_low}-{range_high}", "has a low limit not below its high limit"
+            )
+        text = (
+            range_text or f"{'' if low is None else f'{low:g}'}-{'' if high is None else f'{high:g}'} {range_unit_text}"
+        )
         lab_range = LabRange(
             low_mg_dl=None if low is None else low * range_factor,
             high_mg_dl=None if high is None else high * range_factor,
             text=text,
         )
         if low is None:
-            warnings.append(f"{analyte} on {collected}: the laboratory range has no low limit, so the reference set is used")
+            warnings.append(
+                f"{analyte} on {collected}: the laboratory range has no low limit, so the reference set is used"
+            )
     result = LabResult(
         analyte=analyte,
         collected=collected,

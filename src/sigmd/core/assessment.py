@@ -11,7 +11,7 @@ from sigmd.core.intervals import ReferenceSet
 from sigmd.core.knowledge import Advice, CriterionSpec, Knowledge, Label, Role, RuleProfile
 from sigmd.core.model import Analyte, Case
 from sigmd.core.patterns import Pattern, PatternFinding, classify
-from sigmd.core.rules import CRITERIA, CriterionResult, Evidence, Outcome, evaluate
+from sigmd.core.rules import CriterionResult, Evidence, Outcome, evaluate
 from sigmd.core.secondary import SecondaryMatch, match_secondary_causes
 from sigmd.core.timeline import by_analyte, latest, persistence
 
@@ -80,7 +80,14 @@ _WORKUP_FOR_CRITERION = {
     "secondary_causes_excluded": "rule_out_secondary_causes",
     "no_t_cell_defect": "assess_t_cells",
 }
-_ALWAYS_WORKED_UP = ("igg_normal", "iga_normal", "igm_persistently_low", "igg_subclasses_normal", "vaccine_response_normal", "secondary_causes_excluded")
+_ALWAYS_WORKED_UP = (
+    "igg_normal",
+    "iga_normal",
+    "igm_persistently_low",
+    "igg_subclasses_normal",
+    "vaccine_response_normal",
+    "secondary_causes_excluded",
+)
 
 
 def assess(
@@ -108,7 +115,9 @@ def assess(
     for interp in interps:
         warnings.extend(interp.notes)
         if interp.status is Status.NO_INTERVAL:
-            warnings.append(f"{interp.result.analyte} on {interp.result.collected} was not judged: {interp.no_interval_reason}")
+            warnings.append(
+                f"{interp.result.analyte} on {interp.result.collected} was not judged: {interp.no_interval_reason}"
+            )
 
     records = (case.conditions or ()) + (case.medications or ())
     matches = match_secondary_causes(records, knowledge.secondary_causes)
@@ -157,8 +166,8 @@ def _diagnose(
             label = min((c.if_not_met for c in overrides if c.if_not_met), key=_OVERRIDE_PRECEDENCE.index)
             cause = "; ".join(c.reason for c in overrides if c.if_not_met is label)
             entry_open = [c.title for c in criteria if c.role is Role.ENTRY and c.outcome is not Outcome.MET]
-            persistent = by_id.get("igm_persistently_low")
-            confirmed = not entry_open and (persistent is None or persistent.outcome is Outcome.MET)
+            persistence_result = by_id.get("igm_persistently_low")
+            confirmed = not entry_open and (persistence_result is None or persistence_result.outcome is Outcome.MET)
             certainty = Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL
             summary = f"Low IgM, but {cause}: {label.value.replace('_', ' ')} under profile '{profile.id}'"
             return Diagnosis(label, certainty, profile.id, summary, tuple(reasons))
@@ -175,12 +184,18 @@ def _diagnose(
     if pattern.pattern is Pattern.INCOMPLETE:
         if igm is not None and igm.status in (Status.NORMAL, Status.HIGH):
             return Diagnosis(
-                Label.NORMAL, Certainty.PROVISIONAL, profile.id,
-                "IgM is not low; IgG or IgA was not measured", tuple(reasons),
+                Label.NORMAL,
+                Certainty.PROVISIONAL,
+                profile.id,
+                "IgM is not low; IgG or IgA was not measured",
+                tuple(reasons),
             )
         return Diagnosis(
-            Label.OTHER_ABNORMAL, Certainty.PROVISIONAL, profile.id,
-            f"IgM could not be classified under profile '{profile.id}'", tuple(reasons),
+            Label.OTHER_ABNORMAL,
+            Certainty.PROVISIONAL,
+            profile.id,
+            f"IgM could not be classified under profile '{profile.id}'",
+            tuple(reasons),
         )
     label = _PATTERN_LABELS[pattern.pattern]
     rule = knowledge.thresholds.persistence
@@ -191,7 +206,9 @@ def _diagnose(
     summary = f"{pattern.pattern.value.replace('_', ' ')}: {pattern.reason}"
     if label is Label.NORMAL and any(c.outcome is Outcome.NOT_MET and c.id == "igm_low" for c in criteria):
         summary = f"IgM is not low under profile '{profile.id}'; {pattern.reason}"
-    return Diagnosis(label, Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL, profile.id, summary, tuple(reasons))
+    return Diagnosis(
+        label, Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL, profile.id, summary, tuple(reasons)
+    )
 
 
 def _workup(
@@ -230,8 +247,11 @@ def _recommendations(
     if diagnosis.label is Label.SECONDARY_LOW_IGM:
         ids.append("review_secondary_cause")
     if diagnosis.label in (
-        Label.CVID_PATTERN, Label.HYPER_IGM_PATTERN, Label.SELECTIVE_IGA_DEFICIENCY,
-        Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY, Label.OTHER_ABNORMAL,
+        Label.CVID_PATTERN,
+        Label.HYPER_IGM_PATTERN,
+        Label.SELECTIVE_IGA_DEFICIENCY,
+        Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY,
+        Label.OTHER_ABNORMAL,
     ):
         ids.append("evaluate_other_antibody_deficiency")
     if any("physiologically implausible" in note for i in interps for note in i.notes):

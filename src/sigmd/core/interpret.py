@@ -158,7 +158,7 @@ def _choose_interval(
     result: LabResult, patient: Patient, reference_set: ReferenceSet
 ) -> tuple[AppliedInterval | None, str]:
     if result.lab_range is not None and result.lab_range.low_mg_dl is not None:
-        return AppliedInterval.from_laboratory(result.lab_range), ""
+        return AppliedInterval.from_lab_range(result.lab_range), ""
     lookup = reference_set.lookup(result.analyte, patient, result.collected)
     if lookup.interval is None:
         return None, lookup.reason_missing

@@ -125,7 +125,7 @@ class AppliedInterval:
         )
 
     @staticmethod
-    def from_laboratory(lab_range: LabRange) -> AppliedInterval:
+    def from_lab_range(lab_range: LabRange) -> AppliedInterval:
         return AppliedInterval(
             lower_mg_dl=lab_range.low_mg_dl,
             upper_mg_dl=lab_range.high_mg_dl,

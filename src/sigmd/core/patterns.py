@@ -51,11 +51,17 @@ def classify(interps: tuple[Interpretation, ...], thresholds: Thresholds) -> Pat
 
     if _low(g) and _low(a):
         if m is not None and m.status is Status.HIGH:
-            return PatternFinding(Pattern.HYPER_IGM, f"low IgG and IgA with high IgM ({statuses})", (Analyte.IGG, Analyte.IGA))
+            return PatternFinding(
+                Pattern.HYPER_IGM, f"low IgG and IgA with high IgM ({statuses})", (Analyte.IGG, Analyte.IGA)
+            )
         if age > cvid_age and (_low(m) or _ok(m)):
             with_m = "with low IgM" if _low(m) else "with normal IgM (hyper-IgM syndromes are a differential)"
-            lows = (Analyte.IGG, Analyte.IGA, Analyte.IGM) if _low(m) else (Analyte.IGG, Analyte.IGA)
-            return PatternFinding(Pattern.CVID, f"low IgG and IgA {with_m}, age over {cvid_age:g} years ({statuses})", lows)
+            lows: tuple[Analyte, ...] = (
+                (Analyte.IGG, Analyte.IGA, Analyte.IGM) if _low(m) else (Analyte.IGG, Analyte.IGA)
+            )
+            return PatternFinding(
+                Pattern.CVID, f"low IgG and IgA {with_m}, age over {cvid_age:g} years ({statuses})", lows
+            )
         if _low(m):
             return PatternFinding(
                 Pattern.PANHYPOGAMMAGLOBULINAEMIA,
@@ -63,8 +69,12 @@ def classify(interps: tuple[Interpretation, ...], thresholds: Thresholds) -> Pat
                 (Analyte.IGG, Analyte.IGA, Analyte.IGM),
             )
         if _ok(m):
-            return PatternFinding(Pattern.HYPER_IGM, f"low IgG and IgA with normal IgM ({statuses})", (Analyte.IGG, Analyte.IGA))
-        return PatternFinding(Pattern.INCOMPLETE, f"low IgG and IgA; IgM unknown ({statuses})", (Analyte.IGG, Analyte.IGA))
+            return PatternFinding(
+                Pattern.HYPER_IGM, f"low IgG and IgA with normal IgM ({statuses})", (Analyte.IGG, Analyte.IGA)
+            )
+        return PatternFinding(
+            Pattern.INCOMPLETE, f"low IgG and IgA; IgM unknown ({statuses})", (Analyte.IGG, Analyte.IGA)
+        )
 
     if a is not None and a.status is Status.ABSENT and _ok(g) and _ok(m) and age > iga_age:
         return PatternFinding(
@@ -82,7 +92,11 @@ def classify(interps: tuple[Interpretation, ...], thresholds: Thresholds) -> Pat
         return PatternFinding(Pattern.NORMAL, f"IgM, IgG and IgA normal ({statuses})", ())
     known = [i for i in (m, g, a) if _low(i) or _ok(i)]
     if len(known) < 3 and not any(_low(i) for i in (g, a)):
-        missing = [x for x, i in zip((Analyte.IGM, Analyte.IGG, Analyte.IGA), (m, g, a), strict=True) if not (_low(i) or _ok(i))]
+        missing = [
+            x
+            for x, i in zip((Analyte.IGM, Analyte.IGG, Analyte.IGA), (m, g, a), strict=True)
+            if not (_low(i) or _ok(i))
+        ]
         return PatternFinding(
             Pattern.INCOMPLETE,
             f"{', '.join(missing)} not measured or not judged ({statuses or 'no results'})",

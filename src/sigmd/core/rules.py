@@ -118,7 +118,9 @@ def _secondary_causes_excluded(evidence: Evidence) -> Finding:
         )
         names = ", ".join(sorted({m.cause.name for m in evidence.secondary_matches}))
         return Finding(Outcome.NOT_MET, f"possible secondary cause: {names}", facts)
-    missing = [name for name, value in (("conditions", case.conditions), ("medications", case.medications)) if value is None]
+    missing = [
+        name for name, value in (("conditions", case.conditions), ("medications", case.medications)) if value is None
+    ]
     if missing:
         return Finding(
             Outcome.UNKNOWN,

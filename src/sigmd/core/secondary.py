@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from sigmd.core.knowledge import SecondaryCause
 from sigmd.core.model import CodedText
 
-_ICD10_SYSTEMS = {"icd-10", "icd10", "icd-10-cm", "icd10cm", "http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm"}
+_ICD10_SYSTEMS = {
+    "icd-10",
+    "icd10",
+    "icd-10-cm",
+    "icd10cm",
+    "http://hl7.org/fhir/sid/icd-10",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+}
 _ATC_SYSTEMS = {"atc", "http://www.whocc.no/atc"}
 
 

@@ -59,9 +59,7 @@ def persistence(series: list[Interpretation], patient: Patient, rule: Persistenc
         return Persistence(False, False, tuple(run), span_text, text)
     first_date, last_date = run[0].result.collected, run[-1].result.collected
     if last_date < span.reached_on(first_date):
-        text = (
-            f"{len(run)} low results from {first_date} to {last_date}, less than the required {span_text}"
-        )
+        text = f"{len(run)} low results from {first_date} to {last_date}, less than the required {span_text}"
         return Persistence(False, False, tuple(run), span_text, text)
     text = f"{len(run)} low results from {first_date} to {last_date}, spanning at least {span_text}"
     return Persistence(True, False, tuple(run), span_text, text)

@@ -66,8 +66,20 @@ def _igm_block(assessment: Assessment) -> dict[str, Any] | None:
         return None
     full = interpretation_json(interp)
     keys = (
-        "value_mg_dl", "comparator", "reported", "date", "status", "lower_limit_mg_dl", "upper_limit_mg_dl",
-        "minus_2sd_mg_dl", "z_score", "z_score_is_bound", "percentile", "limit_used_mg_dl", "limit_basis", "interval",
+        "value_mg_dl",
+        "comparator",
+        "reported",
+        "date",
+        "status",
+        "lower_limit_mg_dl",
+        "upper_limit_mg_dl",
+        "minus_2sd_mg_dl",
+        "z_score",
+        "z_score_is_bound",
+        "percentile",
+        "limit_used_mg_dl",
+        "limit_basis",
+        "interval",
     )
     return {key: full[key] for key in keys}
 
@@ -128,7 +140,10 @@ def assessment_json(assessment: Assessment, case: Case, patient_id: str | None =
             }
             for c in assessment.criteria
         ],
-        "results": [interpretation_json(i) for i in sorted(assessment.interpretations, key=lambda i: (i.result.collected, i.result.analyte.value))],
+        "results": [
+            interpretation_json(i)
+            for i in sorted(assessment.interpretations, key=lambda i: (i.result.collected, i.result.analyte.value))
+        ],
         "secondary_causes": [
             {
                 "id": m.cause.id,
@@ -136,7 +151,12 @@ def assessment_json(assessment: Assessment, case: Case, patient_id: str | None =
                 "category": m.cause.category,
                 "mechanism": m.cause.mechanism,
                 "matched_on": m.matched_on,
-                "record": {"text": m.record.text, "code": m.record.code, "system": m.record.system, "origin": m.record.origin},
+                "record": {
+                    "text": m.record.text,
+                    "code": m.record.code,
+                    "system": m.record.system,
+                    "origin": m.record.origin,
+                },
                 "evidence": m.cause.evidence,
                 "source": source_json(m.cause.source),
             }

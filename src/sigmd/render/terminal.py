@@ -31,7 +31,10 @@ def render(report: dict[str, Any], console: Console) -> None:
     igm = report.get("igm")
     if igm:
         table = Table(title="Latest IgM", show_header=False, box=None)
-        table.add_row("value", f"{igm['reported']} = {igm['comparator'] if igm['comparator'] != '=' else ''}{igm['value_mg_dl']} mg/dL on {igm['date']}")
+        table.add_row(
+            "value",
+            f"{igm['reported']} = {igm['comparator'] if igm['comparator'] != '=' else ''}{igm['value_mg_dl']} mg/dL on {igm['date']}",
+        )
         table.add_row("status", Text(igm["status"], style=_STATUS_STYLE.get(igm["status"], "yellow")))
         table.add_row("mean - 2 SD", _num(igm["minus_2sd_mg_dl"]))
         table.add_row("published lower limit", _num(igm["lower_limit_mg_dl"]))
@@ -48,8 +51,13 @@ def render(report: dict[str, Any], console: Console) -> None:
         results.add_column(column)
     for r in report["results"]:
         results.add_row(
-            r["date"], r["analyte"], r["reported"], f"{'' if r['comparator'] == '=' else r['comparator']}{r['value_mg_dl']}",
-            _num(r["limit_used_mg_dl"]), _num(r["z_score"]), Text(r["status"], style=_STATUS_STYLE.get(r["status"], "yellow")),
+            r["date"],
+            r["analyte"],
+            r["reported"],
+            f"{'' if r['comparator'] == '=' else r['comparator']}{r['value_mg_dl']}",
+            _num(r["limit_used_mg_dl"]),
+            _num(r["z_score"]),
+            Text(r["status"], style=_STATUS_STYLE.get(r["status"], "yellow")),
         )
     console.print(results)
     console.print(Text(f"Pattern: {report['pattern']['id']}: {report['pattern']['reason']}"))
@@ -58,7 +66,13 @@ def render(report: dict[str, Any], console: Console) -> None:
     for column in ("criterion", "role", "outcome", "reason", "source"):
         criteria.add_column(column, overflow="fold")
     for c in report["criteria"]:
-        criteria.add_row(c["title"], c["role"], Text(c["outcome"], style=_OUTCOME_STYLE[c["outcome"]]), c["reason"], c["source"]["title"])
+        criteria.add_row(
+            c["title"],
+            c["role"],
+            Text(c["outcome"], style=_OUTCOME_STYLE[c["outcome"]]),
+            c["reason"],
+            c["source"]["title"],
+        )
     console.print(criteria)
 
     for title, items in (("Missing work-up", report["workup"]), ("Recommendations", report["recommendations"])):
@@ -69,7 +83,9 @@ def render(report: dict[str, Any], console: Console) -> None:
     if report["secondary_causes"]:
         console.print(Text("Possible secondary causes", style="bold"))
         for m in report["secondary_causes"]:
-            console.print(f"  - {m['name']} ({m['matched_on']} in {m['record']['origin']}): {m['mechanism']}", markup=False)
+            console.print(
+                f"  - {m['name']} ({m['matched_on']} in {m['record']['origin']}): {m['mechanism']}", markup=False
+            )
     if report["warnings"]:
         console.print(Text("Warnings", style="bold yellow"))
         for warning in report["warnings"]:
