@@ -31,7 +31,7 @@ def parse_reported_value(text: str | float | int) -> tuple[Comparator, float]:
                 raise ValueFormatError("is negative; a concentration cannot be below zero")
             raise ValueFormatError("is not a number (expected for example 30, '<5', '< 0.05' or '>200')")
         symbol, digits = match.group(1), match.group(2)
-        comparator = _SYMBOLS.get(symbol or "", Comparator(symbol) if symbol else Comparator.EQ)
+        comparator = _SYMBOLS[symbol] if symbol in _SYMBOLS else Comparator(symbol or "=")
         number = float(digits)
     if math.isnan(number) or math.isinf(number):
         raise ValueFormatError("is not a finite number")

@@ -1,0 +1,99 @@
+"""Reference-interval lookup and the log-normal statistics derived from it."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sigmd.core.ages import AgeSpec, add_months
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte, Patient, Sex
+from sigmd.core.stats import LogNormalFit
+
+BIRTH = date(1990, 1, 31)
+
+
+def test_mayo_adult_igm_minus_2sd_matches_the_worked_example() -> None:
+    """Mayo adult IgM 37-286 mg/dL gives a geometric mean of 103 and mean - 2 SD of 36.2 mg/dL."""
+    fit = LogNormalFit.from_interval(37, 286)
+    assert fit.geometric_mean == pytest.approx(102.9, abs=0.1)
+    assert fit.minus_2sd == pytest.approx(36.2, abs=0.05)
+    assert fit.percentile(37) == pytest.approx(2.5, abs=0.01)
+    assert fit.z_score(fit.minus_2sd) == pytest.approx(-2.0)
+
+
+def test_a_fit_needs_a_positive_lower_limit() -> None:
+    """An interval starting at 0 cannot define a log-normal distribution."""
+    with pytest.raises(ValueError, match="0 < lower < upper"):
+        LogNormalFit.from_interval(0, 145)
+
+
+@given(days=st.integers(min_value=0, max_value=int(120 * 365.2425) - 1))
+def test_default_set_covers_every_age_from_birth_to_120(knowledge: Knowledge, days: int) -> None:
+    """The default reference set has an interval for every analyte at every age below 120 years."""
+    reference = knowledge.reference_sets[knowledge.default_reference_set]
+    patient = Patient(Sex.UNKNOWN, BIRTH)
+    on = BIRTH + timedelta(days=days)
+    for analyte in Analyte:
+        lookup = reference.lookup(analyte, patient, on)
+        assert lookup.interval is not None, (analyte, days, lookup.reason_missing)
+
+
+def test_no_interval_beyond_120_years_is_said_plainly(knowledge: Knowledge) -> None:
+    """At 120 years or more the lookup says why there is no interval."""
+    reference = knowledge.reference_sets["mayo"]
+    lookup = reference.lookup(Analyte.IGM, Patient(Sex.FEMALE, date(1900, 1, 1)), date(2026, 1, 1))
+    assert lookup.interval is None
+    assert "beyond 120 years" in lookup.reason_missing
+
+
+def test_sex_specific_intervals_follow_the_patient_sex(knowledge: Knowledge) -> None:
+    """Bozeman publishes a higher lower limit for girls (56) than boys (47) aged 3-17."""
+    reference = knowledge.reference_sets["bozeman_sex"]
+    on = date(2026, 1, 1)
+    girl = reference.lookup(Analyte.IGM, Patient(Sex.FEMALE, date(2016, 1, 1)), on).interval
+    boy = reference.lookup(Analyte.IGM, Patient(Sex.MALE, date(2016, 1, 1)), on).interval
+    assert girl is not None and boy is not None
+    assert (girl.lower_mg_dl, boy.lower_mg_dl) == (56, 47)
+    unknown = reference.lookup(Analyte.IGM, Patient(Sex.UNKNOWN, date(2016, 1, 1)), on)
+    assert unknown.interval is None and "sex-specific" in unknown.reason_missing
+
+
+def test_a_set_without_an_analyte_says_so(knowledge: Knowledge) -> None:
+    """Exeter publishes no IgG-subclass intervals and the lookup says so."""
+    lookup = knowledge.reference_sets["exeter_nhs"].lookup(Analyte.IGG2, Patient(Sex.MALE, BIRTH), date(2026, 1, 1))
+    assert lookup.interval is None
+    assert "no intervals for IgG2" in lookup.reason_missing
+
+
+def test_age_band_boundaries_are_calendar_exact(knowledge: Knowledge) -> None:
+    """A baby is in the 5-9 month band from the day it turns 5 months old."""
+    reference = knowledge.reference_sets["mayo"]
+    birth = date(2026, 1, 31)
+    patient = Patient(Sex.FEMALE, birth)
+    five_months = add_months(birth, 5)
+    before = reference.lookup(Analyte.IGM, patient, five_months - timedelta(days=1)).interval
+    on_day = reference.lookup(Analyte.IGM, patient, five_months).interval
+    assert before is not None and on_day is not None
+    assert (before.lower_mg_dl, on_day.lower_mg_dl) == (26, 32)
+
+
+def test_add_months_clamps_to_the_end_of_the_month() -> None:
+    """31 January plus one month is 28 February."""
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert AgeSpec.parse("18y") == AgeSpec(months=216, days=0)
+    with pytest.raises(ValueError, match="not of the form"):
+        AgeSpec.parse("18 years")
+
+
+def test_every_reference_row_has_a_source_and_positive_limits(knowledge: Knowledge) -> None:
+    """Each bundled interval names a source and has sensible limits."""
+    for reference in knowledge.reference_sets.values():
+        for row in reference.intervals:
+            assert row.source.title and row.source.url, row
+            assert row.upper_mg_dl is not None and row.upper_mg_dl > 0
+            assert row.lower_mg_dl is None or (row.lower_mg_dl >= 0 and not math.isnan(row.lower_mg_dl))
