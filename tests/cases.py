@@ -23,8 +23,9 @@ def build_case(
     medications: Any = (),
     vaccine_responses: list[dict[str, str]] | None = None,
     t_cell_defect: bool | None = None,
+    **extra: Any,
 ) -> Case:
-    """A synthetic case; each result is (analyte, value, unit, date[, reference_range])."""
+    """A synthetic case; each result is (analyte, value, unit, date[, reference_range]); `extra` adds case fields."""
     document: dict[str, Any] = {
         "patient": {"birth_date": birth_date, "sex": sex},
         "results": [
@@ -46,6 +47,7 @@ def build_case(
         document["vaccine_responses"] = vaccine_responses
     if t_cell_defect is not None:
         document["t_cell_defect"] = t_cell_defect
+    document.update(extra)
     return case_from_dict(document, knowledge)
 
 
@@ -68,3 +70,6 @@ def normal_subclasses(day: str) -> list[tuple[Any, ...]]:
         ("IgG3", 60, "mg/dL", day),
         ("IgG4", 40, "mg/dL", day),
     ]
+
+
+NORMAL_BLOOD_COUNT = {"blood_count": {"date": "2026-07-14", "result": "normal"}}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from sigmd import content
-from sigmd.core.assessment import _WORKUP_FOR_CRITERION
+from sigmd.core.assessment import WORKUP_FOR_CRITERION
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.rules import CRITERIA
 
@@ -64,5 +64,5 @@ def test_profiles_use_only_defined_criteria(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_every_workup_item_maps_to_a_defined_criterion_and_advice(knowledge: Knowledge) -> None:
     """Work-up items are tied to criteria the core defines and advice the data provides."""
-    assert set(_WORKUP_FOR_CRITERION) <= set(CRITERIA)
-    assert set(_WORKUP_FOR_CRITERION.values()) <= set(knowledge.advice)
+    assert set(WORKUP_FOR_CRITERION) <= set(CRITERIA)
+    assert set(WORKUP_FOR_CRITERION.values()) <= set(knowledge.advice)

@@ -17,7 +17,7 @@ from sigmd.adapters.case_json import load_case
 from sigmd.adapters.results import parse_date
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.errors import InputError
-from sigmd.render.machine import assessment_json
+from sigmd.render.machine import assessment_json, profile_comparison_json
 from sigmd.render.terminal import render
 
 app = typer.Typer(
@@ -38,10 +38,15 @@ def _fail(message: str) -> typer.Exit:
 @app.command("assess")
 def assess_command(
     case_file: Annotated[Path, typer.Argument(help="A case file (sigmd case JSON).", show_default=False)],
-    profile: Annotated[str | None, typer.Option(help="Rule profile id (see `sigmd profiles`).")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Rule profile id (see `sigmd profiles`), or `all` to compare every profile.")
+    ] = None,
     reference: Annotated[str | None, typer.Option(help="Reference set id (see `sigmd reference-sets`).")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD); default today.")
+    ] = None,
+    vaccine_rules: Annotated[
+        str | None, typer.Option("--vaccine-rules", help="PPSV23 rule set (aaaai_2015, mayo_1_0, arup_fold_rise).")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the machine output (JSON) instead of the report.")
@@ -49,20 +54,37 @@ def assess_command(
 ) -> None:
     """Assess one patient from all the results in a case file."""
     knowledge = content.load()
-    if profile is not None and profile not in knowledge.profiles:
+    if profile is not None and profile != "all" and profile not in knowledge.profiles:
         raise _fail(f"--profile: {profile!r} is not a profile (known: {', '.join(knowledge.profiles)})")
+    if vaccine_rules is not None and vaccine_rules not in knowledge.vaccines.rule_sets:
+        known = ", ".join(knowledge.vaccines.rule_sets)
+        raise _fail(f"--vaccine-rules: {vaccine_rules!r} is not a rule set (known: {known})")
     if reference is not None and reference not in knowledge.reference_sets:
         raise _fail(f"--reference: {reference!r} is not a reference set (known: {', '.join(knowledge.reference_sets)})")
     try:
         as_of_date = parse_date(as_of, "--as-of") if as_of else date.today()
         text = case_file.read_text(encoding="utf-8")
         case = load_case(text, knowledge)
-        result = assess(case, knowledge, as_of=as_of_date, profile_id=profile, reference_set_id=reference)
+        profiles = list(knowledge.profiles) if profile == "all" else [profile or knowledge.default_profile]
+        results = [
+            assess(
+                case,
+                knowledge,
+                as_of=as_of_date,
+                profile_id=p,
+                reference_set_id=reference,
+                vaccine_rule_set=vaccine_rules,
+            )
+            for p in profiles
+        ]
     except OSError as error:
         raise _fail(f"{case_file}: {error.strerror}") from None
     except (InputError, AssessmentError) as error:
         raise _fail(str(error)) from None
-    report = assessment_json(result, case, patient_id=_patient_id(text))
+    primary = next((r for r in results if r.profile.id == knowledge.default_profile), results[0])
+    report = assessment_json(primary, case, patient_id=_patient_id(text))
+    if profile == "all":
+        report["by_profile"] = profile_comparison_json(results)
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

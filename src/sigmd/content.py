@@ -21,15 +21,22 @@ from sigmd.core.knowledge import (
     Advice,
     AgeCutoff,
     CriterionSpec,
+    FeatureRules,
+    FollowUpRule,
+    InterferenceRule,
     Knowledge,
     Label,
     LowLimitBasis,
     PersistenceRule,
+    RecurrenceRule,
     Role,
     RuleProfile,
     SecondaryCause,
     Threshold,
     Thresholds,
+    TrendRule,
+    VaccineRules,
+    VaccineRuleSet,
 )
 from sigmd.core.model import Analyte
 from sigmd.core.provenance import Source
@@ -46,6 +53,8 @@ DATA_FILES = (
     "reference_intervals.csv",
     "secondary_causes.toml",
     "advice.toml",
+    "vaccine_rules.toml",
+    "clinical_features.toml",
 )
 INTERVAL_COLUMNS = [
     "set_id",
@@ -176,7 +185,18 @@ def load_thresholds(sources: dict[str, Source]) -> Thresholds:
     _Entry(
         "thresholds.toml",
         data,
-        {"schema_version", "absent", "iga_deficiency_min_age", "cvid_min_age", "implausible_factor", "persistence"},
+        {
+            "schema_version",
+            "absent",
+            "iga_deficiency_min_age",
+            "cvid_min_age",
+            "implausible_factor",
+            "persistence",
+            "follow_up",
+            "ig_replacement",
+            "anti_cd20_window",
+            "igg_trend",
+        },
     )
     absent = {
         _analyte("thresholds.toml [absent]", name): _threshold(
@@ -205,6 +225,154 @@ def load_thresholds(sources: dict[str, Source]) -> Thresholds:
             source=_source(sources, where, p["source"]),
             note=p["note"],
         ),
+        follow_up=_follow_up(sources, data["follow_up"]),
+        interference=_interference(sources, data["ig_replacement"], data["anti_cd20_window"]),
+        trend=_trend(sources, data["igg_trend"]),
+    )
+
+
+def _follow_up(sources: dict[str, Source], raw: Mapping[str, Any]) -> FollowUpRule:
+    where = "thresholds.toml [follow_up]"
+    e = _Entry(where, raw, {"short", "long", "source", "note"})
+    return FollowUpRule(
+        _age(where, e["short"]), _age(where, e["long"]), _source(sources, where, e["source"]), e["note"]
+    )
+
+
+def _interference(sources: dict[str, Source], ig: Mapping[str, Any], cd20: Mapping[str, Any]) -> InterferenceRule:
+    where = "thresholds.toml [ig_replacement]"
+    e = _Entry(where, ig, {"terms", "atc", "washout", "source", "washout_source", "note"})
+    cwhere = "thresholds.toml [anti_cd20_window]"
+    c = _Entry(cwhere, cd20, {"window", "source", "note"})
+    return InterferenceRule(
+        ig_replacement_terms=tuple(e["terms"]),
+        ig_replacement_atc=tuple(e["atc"]),
+        ig_replacement_washout=_age(where, e["washout"]),
+        ig_replacement_source=_source(sources, where, e["source"]),
+        anti_cd20_window=_age(cwhere, c["window"]),
+        washout_source=_source(sources, where, e["washout_source"]),
+        note=f"{e['note']} {c['note']}",
+    )
+
+
+def _trend(sources: dict[str, Source], raw: Mapping[str, Any]) -> TrendRule:
+    where = "thresholds.toml [igg_trend]"
+    e = _Entry(where, raw, {"z_drop", "source", "note"})
+    return TrendRule(float(e["z_drop"]), _source(sources, where, e["source"]), e["note"])
+
+
+def load_vaccine_rules(sources: dict[str, Source]) -> VaccineRules:
+    data = _toml("vaccine_rules.toml")
+    _schema("vaccine_rules.toml", data)
+    top = _Entry(
+        "vaccine_rules.toml",
+        data,
+        {
+            "schema_version",
+            "default",
+            "ppsv23_serotypes",
+            "ppsv23_source",
+            "min_age",
+            "min_age_source",
+            "min_age_note",
+            "rule_sets",
+        },
+    )
+    sets: dict[str, VaccineRuleSet] = {}
+    for set_id, raw in data["rule_sets"].items():
+        where = f"vaccine_rules.toml [rule_sets.{set_id}]"
+        e = _Entry(
+            where,
+            raw,
+            {
+                "name",
+                "source",
+                "protective_ug_ml",
+                "young_below",
+                "adequate_fraction_young",
+                "adequate_fraction_older",
+                "severe_max_protective",
+                "fold_rise",
+                "memory_window",
+                "note",
+            },
+            {"classify_by", "good_fold_rise"},
+        )
+        classify_by = e.get("classify_by", "protection")
+        if classify_by not in ("protection", "fold_rise"):
+            raise ContentError(f"{where}: classify_by must be protection or fold_rise, got {classify_by!r}")
+        sets[set_id] = VaccineRuleSet(
+            id=set_id,
+            name=e["name"],
+            source=_source(sources, where, e["source"]),
+            protective_ug_ml=float(e["protective_ug_ml"]),
+            young_below=_age(where, e["young_below"]),
+            adequate_fraction_young=float(e["adequate_fraction_young"]),
+            adequate_fraction_older=float(e["adequate_fraction_older"]),
+            severe_max_protective=int(e["severe_max_protective"]),
+            fold_rise=float(e["fold_rise"]),
+            memory_window=_age(where, e["memory_window"]),
+            classify_by=classify_by,
+            good_fold_rise=float(e["good_fold_rise"]) if "good_fold_rise" in e.data else None,
+            note=e["note"],
+        )
+    if top["default"] not in sets:
+        raise ContentError(f"vaccine_rules.toml: default rule set {top['default']!r} is not defined")
+    return VaccineRules(
+        default=top["default"],
+        rule_sets=sets,
+        ppsv23_serotypes=tuple(top["ppsv23_serotypes"]),
+        ppsv23_source=_source(sources, "vaccine_rules.toml", top["ppsv23_source"]),
+        min_age=_age("vaccine_rules.toml", top["min_age"]),
+        min_age_source=_source(sources, "vaccine_rules.toml", top["min_age_source"]),
+        min_age_note=top["min_age_note"],
+    )
+
+
+def load_feature_rules(sources: dict[str, Source]) -> FeatureRules:
+    data = _toml("clinical_features.toml")
+    _schema("clinical_features.toml", data)
+    top = _Entry(
+        "clinical_features.toml",
+        data,
+        {
+            "schema_version",
+            "infection_types",
+            "invasive_infections",
+            "allergy_types",
+            "autoimmune_conditions",
+            "source",
+            "note",
+            "recurrent",
+            "autoimmune_terms",
+        },
+    )
+    where = "clinical_features.toml [recurrent]"
+    r = _Entry(
+        where,
+        data["recurrent"],
+        {"window", "respiratory_types", "respiratory_min", "pneumonia_min", "any_invasive", "source", "note"},
+    )
+    terms = {kind: tuple(t.lower() for t in values) for kind, values in data["autoimmune_terms"].items()}
+    unknown = set(terms) - set(top["autoimmune_conditions"])
+    if unknown:
+        raise ContentError(f"clinical_features.toml [autoimmune_terms]: unknown condition(s) {sorted(unknown)}")
+    return FeatureRules(
+        infection_types=tuple(top["infection_types"]),
+        invasive_infections=tuple(top["invasive_infections"]),
+        allergy_types=tuple(top["allergy_types"]),
+        autoimmune_conditions=tuple(top["autoimmune_conditions"]),
+        autoimmune_terms=terms,
+        recurrence=RecurrenceRule(
+            window=_age(where, r["window"]),
+            respiratory_types=tuple(r["respiratory_types"]),
+            respiratory_min=int(r["respiratory_min"]),
+            pneumonia_min=int(r["pneumonia_min"]),
+            any_invasive=bool(r["any_invasive"]),
+            source=_source(sources, where, r["source"]),
+            note=r["note"],
+        ),
+        source=_source(sources, "clinical_features.toml", top["source"]),
     )
 
 
@@ -370,10 +538,11 @@ def load_advice(sources: dict[str, Source]) -> dict[str, Advice]:
     advice = {}
     for advice_id, raw in data["advice"].items():
         where = f"advice.toml [advice.{advice_id}]"
-        e = _Entry(where, raw, {"kind", "text", "source"})
+        e = _Entry(where, raw, {"kind", "text", "source"}, {"see_also"})
         if e["kind"] not in ("workup", "recommendation"):
             raise ContentError(f"{where}: kind must be workup or recommendation, got {e['kind']!r}")
-        advice[advice_id] = Advice(advice_id, e["kind"], e["text"], _source(sources, where, e["source"]))
+        see_also = tuple(_source(sources, where, s) for s in e.get("see_also", ()))
+        advice[advice_id] = Advice(advice_id, e["kind"], e["text"], _source(sources, where, e["source"]), see_also)
     return advice
 
 
@@ -424,4 +593,6 @@ def load() -> Knowledge:
         loinc=loinc,
         analyte_names=names,
         units=units,
+        vaccines=load_vaccine_rules(sources),
+        features=load_feature_rules(sources),
     )

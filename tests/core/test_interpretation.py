@@ -48,7 +48,7 @@ def test_implausible_value_raises_a_warning(knowledge: Knowledge) -> None:
     assert any(
         "physiologically implausible" in w and "no published plausibility limit" in w for w in assessment.warnings
     )
-    assert "check_unit" in {r.id for r in assessment.recommendations}
+    assert "check_unit" in {r.advice.id for r in assessment.recommendations}
 
 
 def test_unverified_iu_factor_is_warned(knowledge: Knowledge) -> None:

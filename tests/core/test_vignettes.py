@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sigmd.core.knowledge import Knowledge
-from tests.cases import NOT_GIVEN, adult_normal_igg_iga, build_case, normal_subclasses, outcome, run
+from tests.cases import NORMAL_BLOOD_COUNT, NOT_GIVEN, adult_normal_igg_iga, build_case, normal_subclasses, outcome, run
 
 JAN, JUL = "2026-01-10", "2026-07-14"
 LOW_IGM_TWICE = [("IgM", 25, "mg/dL", JAN), ("IgM", 24, "mg/dL", JUL), *adult_normal_igg_iga(JUL)]
@@ -196,10 +196,31 @@ def test_conditions_and_drugs_match_by_code_or_text(knowledge: Knowledge, record
 
 def test_unrelated_conditions_exclude_secondary_causes(knowledge: Knowledge) -> None:
     """Recorded conditions and medications without a secondary cause meet the exclusion."""
-    case = build_case(knowledge, *VERY_LOW_IGM_TWICE, conditions=["asthma"], medications=["salbutamol inhaler"])
+    case = build_case(
+        knowledge, *VERY_LOW_IGM_TWICE, conditions=["asthma"], medications=["salbutamol inhaler"], **NORMAL_BLOOD_COUNT
+    )
     assessment = run(knowledge, case)
     assert outcome(assessment, "secondary_causes_excluded") == "met"
     assert assessment.diagnosis.label == "partial_sigmd"
+
+
+def test_missing_blood_count_leaves_leukaemia_and_lymphoma_unexcluded(knowledge: Knowledge) -> None:
+    """Without a blood count, leukaemia and lymphoma are not excluded and a full blood count is asked for."""
+    assessment = run(knowledge, build_case(knowledge, *VERY_LOW_IGM_TWICE, conditions=["asthma"]))
+    assert outcome(assessment, "secondary_causes_excluded") == "unknown"
+    workup = {w.advice.id for w in assessment.workup}
+    assert "rule_out_leukaemia_lymphoma" in workup
+    assert "rule_out_secondary_causes" not in workup
+
+
+def test_abnormal_blood_count_keeps_the_exclusion_open(knowledge: Knowledge) -> None:
+    """An abnormal blood count leaves leukaemia or lymphoma open, so SIgMD stays provisional."""
+    case = build_case(
+        knowledge, *VERY_LOW_IGM_TWICE, blood_count={"date": JUL, "result": "abnormal", "note": "lymphocytosis"}
+    )
+    assessment = run(knowledge, case)
+    assert outcome(assessment, "secondary_causes_excluded") == "unknown"
+    assert assessment.diagnosis.certainty == "provisional"
 
 
 def test_unrecorded_medications_leave_the_exclusion_unknown(knowledge: Knowledge) -> None:
@@ -216,6 +237,7 @@ def test_unrecorded_medications_leave_the_exclusion_unknown(knowledge: Knowledge
 COMPLETE_ESID: dict[str, Any] = {
     "vaccine_responses": [{"antigen": "pneumococcal_polysaccharide", "result": "normal"}],
     "t_cell_defect": False,
+    **NORMAL_BLOOD_COUNT,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -13,7 +14,25 @@ from jsonschema.exceptions import ValidationError
 from sigmd.adapters.results import build_result, parse_date, resolve_analyte
 from sigmd.core.ages import birth_date_from_age
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Case, CodedText, LabResult, Patient, Sex, VaccineResponse, VaccineResult
+from sigmd.core.model import (
+    AutoimmuneCondition,
+    BloodCount,
+    Case,
+    ClinicalFeatures,
+    CodedText,
+    Infection,
+    LabResult,
+    Patient,
+    PneumococcalChallenge,
+    ProteinAntigenResponse,
+    ProteinAntigenResult,
+    Quantity,
+    SerotypeTitre,
+    Sex,
+    VaccineResponse,
+    VaccineResult,
+)
+from sigmd.core.values import ValueFormatError, parse_reported_value
 from sigmd.errors import InputError
 
 
@@ -102,16 +121,104 @@ def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
             for i, r in enumerate(document.get("vaccine_responses", []))
         ),
         t_cell_defect=document.get("t_cell_defect"),
+        blood_count=_blood_count(document.get("blood_count")),
+        pneumococcal=_pneumococcal(document.get("pneumococcal_challenge")),
+        protein_antigens=tuple(
+            ProteinAntigenResponse(
+                antigen=r["antigen"],
+                result=ProteinAntigenResult(r["result"]),
+                collected=_optional_date(r, f"protein_antigens[{i}].date"),
+                detail=r.get("detail", ""),
+                origin=f"protein_antigens[{i}]",
+            )
+            for i, r in enumerate(document.get("protein_antigens", []))
+        ),
+        features=_features(document.get("clinical_features")),
         warnings=tuple(warnings),
     )
+
+
+def _optional_date(raw: dict[str, Any], field: str, key: str = "date") -> date | None:
+    return parse_date(raw[key], field) if raw.get(key) else None
 
 
 def _coded(document: dict[str, Any], key: str) -> tuple[CodedText, ...] | None:
     if key not in document:
         return None
-    return tuple(
-        CodedText(text=r.get("text", ""), code=r.get("code", ""), system=r.get("system", ""), origin=f"{key}[{i}]")
-        for i, r in enumerate(document[key])
+    records = []
+    for i, r in enumerate(document[key]):
+        field = f"{key}[{i}]"
+        start = _optional_date(r, f"{field}.start", "start") or _optional_date(r, f"{field}.date")
+        end = _optional_date(r, f"{field}.end", "end")
+        if start and end and end < start:
+            raise InputError(f"{field}.end", r["end"], f"is before the start {start}")
+        records.append(
+            CodedText(
+                text=r.get("text", ""),
+                code=r.get("code", ""),
+                system=r.get("system", ""),
+                origin=field,
+                start=start,
+                end=end,
+                reviewed_not_causal=bool(r.get("reviewed_not_causal", False)),
+                review_note=r.get("review_note", ""),
+            )
+        )
+    return tuple(records)
+
+
+def _blood_count(raw: dict[str, Any] | None) -> BloodCount | None:
+    if raw is None:
+        return None
+    return BloodCount(parse_date(raw["date"], "blood_count.date"), raw["result"] == "abnormal", raw.get("note", ""))
+
+
+def _pneumococcal(raw: dict[str, Any] | None) -> PneumococcalChallenge | None:
+    if raw is None:
+        return None
+    titres = []
+    for i, t in enumerate(raw["titres"]):
+        field = f"pneumococcal_challenge.titres[{i}]"
+        try:
+            comparator, number = parse_reported_value(t["value"])
+        except ValueFormatError as error:
+            raise InputError(f"{field}.value", t["value"], str(error)) from None
+        titres.append(
+            SerotypeTitre(
+                serotype=str(t["serotype"]).strip().upper(),
+                collected=parse_date(t["date"], f"{field}.date"),
+                titre=Quantity(number, comparator),
+                origin=field,
+            )
+        )
+    return PneumococcalChallenge(parse_date(raw["vaccinated"], "pneumococcal_challenge.vaccinated"), tuple(titres))
+
+
+def _features(raw: dict[str, Any] | None) -> ClinicalFeatures | None:
+    if raw is None:
+        return None
+    return ClinicalFeatures(
+        infections=tuple(
+            Infection(
+                kind=r["type"],
+                when=_optional_date(r, f"clinical_features.infections[{i}].date"),
+                count=int(r.get("count", 1)),
+                period_months=r.get("period_months"),
+                organism=r.get("organism", ""),
+                origin=f"clinical_features.infections[{i}]",
+            )
+            for i, r in enumerate(raw.get("infections", []))
+        ),
+        allergies=tuple(raw.get("allergies", [])),
+        autoimmune=tuple(
+            AutoimmuneCondition(
+                kind=r["condition"],
+                text=r.get("text", ""),
+                diagnosed=_optional_date(r, f"clinical_features.autoimmune[{i}].date"),
+                origin=f"clinical_features.autoimmune[{i}]",
+            )
+            for i, r in enumerate(raw.get("autoimmune", []))
+        ),
     )
 
 

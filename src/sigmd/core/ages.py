@@ -42,10 +42,12 @@ class AgeSpec:
 
     def __str__(self) -> str:
         if self.days and not self.months:
-            return f"{self.days // 7} weeks" if self.days % 7 == 0 else f"{self.days} days"
-        if self.months % 12 == 0:
-            return f"{self.months // 12} years"
-        return f"{self.months} months"
+            amount, unit = (self.days // 7, "week") if self.days % 7 == 0 else (self.days, "day")
+        elif self.months % 12 == 0:
+            amount, unit = self.months // 12, "year"
+        else:
+            amount, unit = self.months, "month"
+        return f"{amount} {unit}{'' if amount == 1 else 's'}"
 
 
 def add_months(start: date, months: int) -> date:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
+from sigmd.core.course import (
+    BLINDED,
+    Alert,
+    BlindingWindow,
+    IgmCourse,
+    blinded_by,
+    blinding_windows,
+    igm_course,
+    progression_alerts,
+)
+from sigmd.core.features import FeatureSummary, summarise_features
 from sigmd.core.interpret import Interpretation, Status, interpret
 from sigmd.core.intervals import ReferenceSet
 from sigmd.core.knowledge import Advice, CriterionSpec, Knowledge, Label, Role, RuleProfile
-from sigmd.core.model import Analyte, Case
+from sigmd.core.model import Analyte, Case, LabResult
 from sigmd.core.patterns import Pattern, PatternFinding, classify
+from sigmd.core.plan import FollowUp, Recommendation, follow_up_plan, recommendations
 from sigmd.core.rules import CriterionResult, Evidence, Outcome, evaluate
 from sigmd.core.secondary import SecondaryMatch, match_secondary_causes
 from sigmd.core.timeline import by_analyte, latest, persistence
+from sigmd.core.vaccines import PneumococcalResponse, assess_pneumococcal
 
 
 class Certainty(StrEnum):
@@ -38,6 +51,12 @@ class WorkupItem:
 
 
 @dataclass(frozen=True)
+class NotUsed:
+    result: LabResult
+    reason: str
+
+
+@dataclass(frozen=True)
 class Assessment:
     as_of: date
     profile: RuleProfile
@@ -45,10 +64,18 @@ class Assessment:
     diagnosis: Diagnosis
     pattern: PatternFinding
     interpretations: tuple[Interpretation, ...]
+    not_used: tuple[NotUsed, ...]
     criteria: tuple[CriterionResult, ...]
     workup: tuple[WorkupItem, ...]
-    recommendations: tuple[Advice, ...]
+    recommendations: tuple[Recommendation, ...]
+    follow_up: FollowUp | None
+    igm_course: IgmCourse
+    igm_course_explanation: str
+    alerts: tuple[Alert, ...]
+    features: FeatureSummary
+    pneumococcal: PneumococcalResponse | None
     secondary_matches: tuple[SecondaryMatch, ...]
+    reviewed_matches: tuple[SecondaryMatch, ...]
     warnings: tuple[str, ...]
     content_version: str
 
@@ -71,7 +98,7 @@ _PATTERN_LABELS = {
     Pattern.NORMAL: Label.NORMAL,
 }
 _OVERRIDE_PRECEDENCE = (Label.SECONDARY_LOW_IGM, Label.OTHER_ABNORMAL, Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY)
-_WORKUP_FOR_CRITERION = {
+WORKUP_FOR_CRITERION = {
     "igg_normal": "measure_igg",
     "iga_normal": "measure_iga",
     "igm_persistently_low": "repeat_igm",
@@ -97,17 +124,28 @@ def assess(
     as_of: date,
     profile_id: str | None = None,
     reference_set_id: str | None = None,
+    vaccine_rule_set: str | None = None,
 ) -> Assessment:
     """Assess one patient under one rule profile and one reference set, as of a date."""
     profile = knowledge.profiles[profile_id or knowledge.default_profile]
     reference_set = knowledge.reference_sets[reference_set_id or knowledge.default_reference_set]
     warnings = list(case.warnings)
 
-    used = tuple(r for r in case.results if r.collected <= as_of)
-    later = [r for r in case.results if r.collected > as_of]
-    if later:
-        listed = ", ".join(f"{r.analyte} {r.collected} ({r.origin})" for r in later)
-        warnings.append(f"{len(later)} result(s) dated after the as-of date {as_of} were not used: {listed}")
+    windows = blinding_windows(case, knowledge)
+    used: list[LabResult] = []
+    not_used: list[NotUsed] = []
+    for result in case.results:
+        blinded = blinded_by(result.collected, windows) if result.analyte in BLINDED else ""
+        if result.collected > as_of:
+            not_used.append(NotUsed(result, f"dated after the as-of date {as_of}"))
+        elif blinded:
+            not_used.append(NotUsed(result, f"not used for IgG interpretation: taken during {blinded}"))
+        else:
+            used.append(result)
+    for item in not_used:
+        warnings.append(
+            f"{item.result.analyte} on {item.result.collected} ({item.result.origin}) was not used: {item.reason}"
+        )
     if not any(r.analyte is Analyte.IGM for r in used):
         raise AssessmentError(f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one")
 
@@ -119,15 +157,66 @@ def assess(
                 f"{interp.result.analyte} on {interp.result.collected} was not judged: {interp.no_interval_reason}"
             )
 
+    pneumococcal = _pneumococcal(
+        case, knowledge, windows_reason=_challenge_blinded(case, windows), as_of=as_of, rule_set=vaccine_rule_set
+    )
+    if pneumococcal is not None:
+        warnings.extend(pneumococcal.notes)
+
     records = (case.conditions or ()) + (case.medications or ())
     matches = match_secondary_causes(records, knowledge.secondary_causes)
-    evidence = Evidence(case=case, interpretations=interps, secondary_matches=matches, thresholds=knowledge.thresholds)
+    active = tuple(m for m in matches if not m.record.reviewed_not_causal)
+    reviewed = tuple(m for m in matches if m.record.reviewed_not_causal)
+    evidence = Evidence(
+        case=case,
+        interpretations=interps,
+        secondary_matches=active,
+        thresholds=knowledge.thresholds,
+        reviewed_matches=reviewed,
+        pneumococcal=pneumococcal,
+    )
     criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
     pattern = classify(interps, knowledge.thresholds)
-
     diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
+
+    igm_series = by_analyte(interps, Analyte.IGM)
+    igm_state = persistence(igm_series, case.patient, knowledge.thresholds.persistence)
+    course = igm_course(igm_series, igm_state)
+    alerts = progression_alerts(interps, case, knowledge, igm_series[0].result.collected if igm_series else None)
+    features = summarise_features(case, knowledge.features)
+
     workup = _workup(profile, pattern, criteria, evidence, knowledge)
-    recommendations = _recommendations(diagnosis, interps, knowledge)
+    implausible = any("physiologically implausible" in note for i in interps for note in i.notes)
+    recs = recommendations(
+        diagnosis.label,
+        tuple(w.advice for w in workup),
+        features,
+        pneumococcal,
+        any(r.result.value == "impaired" for r in case.vaccine_responses),
+        alerts,
+        implausible,
+        knowledge,
+    )
+    follow = follow_up_plan(
+        diagnosis.label,
+        diagnosis.certainty is Certainty.PROVISIONAL,
+        course,
+        features,
+        alerts,
+        tuple(w.advice.id for w in workup),
+        as_of,
+        knowledge,
+    )
+    if follow is not None:
+        recs = (
+            *recs,
+            Recommendation(follow.advice, f"next review {follow.next_date} ({follow.interval}): {follow.reason}"),
+        )
+    for match in reviewed:
+        warnings.append(
+            f"{match.record.text or match.record.code} ({match.record.origin}) matches {match.cause.name} "
+            f"but was marked reviewed and not causal{f': {match.record.review_note}' if match.record.review_note else ''}"
+        )
     return Assessment(
         as_of=as_of,
         profile=profile,
@@ -135,12 +224,41 @@ def assess(
         diagnosis=diagnosis,
         pattern=pattern,
         interpretations=interps,
+        not_used=tuple(not_used),
         criteria=criteria,
         workup=workup,
-        recommendations=recommendations,
-        secondary_matches=matches,
+        recommendations=recs,
+        follow_up=follow,
+        igm_course=course,
+        igm_course_explanation=igm_state.explanation,
+        alerts=alerts,
+        features=features,
+        pneumococcal=pneumococcal,
+        secondary_matches=active,
+        reviewed_matches=reviewed,
         warnings=tuple(dict.fromkeys(warnings)),
         content_version=knowledge.content_version,
+    )
+
+
+def _challenge_blinded(case: Case, windows: tuple[BlindingWindow, ...]) -> str:
+    challenge = case.pneumococcal
+    if challenge is None:
+        return ""
+    days = (challenge.vaccinated, *(t.collected for t in challenge.titres if t.collected > challenge.vaccinated))
+    reason = next((blinded_by(day, windows) for day in days if blinded_by(day, windows)), "")
+    return f"the vaccination or its samples fall during {reason}" if reason else ""
+
+
+def _pneumococcal(
+    case: Case, knowledge: Knowledge, *, windows_reason: str, as_of: date, rule_set: str | None
+) -> PneumococcalResponse | None:
+    challenge = case.pneumococcal
+    if challenge is None or challenge.vaccinated > as_of:
+        return None
+    titres = tuple(t for t in challenge.titres if t.collected <= as_of)
+    return assess_pneumococcal(
+        replace(challenge, titres=titres), case.patient, knowledge.vaccines, rule_set, windows_reason
     )
 
 
@@ -175,7 +293,15 @@ def _diagnose(
         label = Label.COMPLETE_SIGMD if complete else Label.PARTIAL_SIGMD
         kind = "Complete" if complete else "Partial"
         pending = f"; still open: {', '.join(open_items)}" if open_items else ""
-        summary = f"{kind} selective IgM deficiency ({certainty.value}) under profile '{profile.id}'{pending}"
+        subclasses = by_id.get("igg_subclasses_normal")
+        with_subclass = (
+            f" with IgG-subclass deficiency ({subclasses.reason})"
+            if subclasses is not None and subclasses.outcome is Outcome.NOT_MET
+            else ""
+        )
+        summary = (
+            f"{kind} selective IgM deficiency{with_subclass} ({certainty.value}) under profile '{profile.id}'{pending}"
+        )
         return Diagnosis(label, certainty, profile.id, summary, tuple(reasons))
 
     reasons = [f"pattern {pattern.pattern.value}: {pattern.reason}"]
@@ -205,7 +331,10 @@ def _diagnose(
     confirmed = persistent if pattern.abnormal else True
     summary = f"{pattern.pattern.value.replace('_', ' ')}: {pattern.reason}"
     if label is Label.NORMAL and any(c.outcome is Outcome.NOT_MET and c.id == "igm_low" for c in criteria):
-        summary = f"IgM is not low under profile '{profile.id}'; {pattern.reason}"
+        igm_series = by_analyte(interps, Analyte.IGM)
+        normalised = persistence(igm_series, case.patient, rule).normalised
+        transient = "IgM was low earlier and has normalised (transient, not SIgMD); " if normalised else ""
+        summary = f"{transient}IgM is not low under profile '{profile.id}'; {pattern.reason}"
     return Diagnosis(
         label, Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL, profile.id, summary, tuple(reasons)
     )
@@ -226,34 +355,24 @@ def _workup(
     ids = list(dict.fromkeys([*in_profile, *_ALWAYS_WORKED_UP]))
     items: list[WorkupItem] = []
     for criterion_id in ids:
-        advice_id = _WORKUP_FOR_CRITERION.get(criterion_id)
+        advice_id = WORKUP_FOR_CRITERION.get(criterion_id)
         if advice_id is None:
             continue
         result = in_profile.get(criterion_id)
         if result is None:
             result = evaluate(CriterionSpec(criterion_id, Role.REPORT, "", profile.source), evidence)
+        lists_missing = evidence.case.conditions is None or evidence.case.medications is None
+        if criterion_id == "secondary_causes_excluded" and not lists_missing:
+            continue  # only the blood count is missing: asked for below
         if result.outcome is Outcome.UNKNOWN:
             required = criterion_id in in_profile and in_profile[criterion_id].role is not Role.REPORT
             items.append(WorkupItem(knowledge.advice[advice_id], result.reason, required))
+    if igm_not_normal and evidence.case.blood_count is None:
+        secondary = in_profile.get("secondary_causes_excluded")
+        required = secondary is not None and secondary.role is not Role.REPORT
+        items.append(
+            WorkupItem(
+                knowledge.advice["rule_out_leukaemia_lymphoma"], "no blood count or differential was given", required
+            )
+        )
     return tuple(items)
-
-
-def _recommendations(
-    diagnosis: Diagnosis, interps: tuple[Interpretation, ...], knowledge: Knowledge
-) -> tuple[Advice, ...]:
-    ids: list[str] = []
-    if diagnosis.label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD):
-        ids += ["follow_up", "no_routine_antibiotic_prophylaxis"]
-    if diagnosis.label is Label.SECONDARY_LOW_IGM:
-        ids.append("review_secondary_cause")
-    if diagnosis.label in (
-        Label.CVID_PATTERN,
-        Label.HYPER_IGM_PATTERN,
-        Label.SELECTIVE_IGA_DEFICIENCY,
-        Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY,
-        Label.OTHER_ABNORMAL,
-    ):
-        ids.append("evaluate_other_antibody_deficiency")
-    if any("physiologically implausible" in note for i in interps for note in i.notes):
-        ids.append("check_unit")
-    return tuple(knowledge.advice[i] for i in ids)

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sigmd.core.course import IgmCourse
 from sigmd.core.interpret import Interpretation, Status
+from sigmd.core.knowledge import Label
 from sigmd.core.model import Analyte
+from sigmd.core.vaccines import IMPAIRED
+
+if TYPE_CHECKING:
+    from sigmd.core.assessment import Assessment
 
 DISCLAIMER = (
     "sigmd supports clinical judgement and does not replace it. Verdicts depend on the reference set, "
@@ -38,3 +46,71 @@ def not_measured(analyte: Analyte) -> str:
 
 def status_list(interps: list[Interpretation]) -> str:
     return ", ".join(f"{i.result.analyte} {i.status.value}" for i in interps)
+
+
+_PLAIN_TESTS = {
+    "repeat_igm": "a repeat blood test for IgM",
+    "measure_igg": "a blood test for IgG, another antibody",
+    "measure_iga": "a blood test for IgA, another antibody",
+    "measure_igg_subclasses": "a more detailed blood test of your IgG antibodies",
+    "pneumococcal_vaccine_challenge": (
+        "a vaccine test: you are given a pneumonia vaccine, and your blood is checked before and about a month "
+        "after to see how well your body responds"
+    ),
+    "rule_out_secondary_causes": "a review of your other illnesses and medicines",
+    "rule_out_leukaemia_lymphoma": "a full blood count",
+    "assess_t_cells": "a blood test of your white blood cells",
+}
+
+
+def patient_summary(assessment: Assessment) -> str:
+    """A short explanation for the patient: what was found and what happens next, without jargon."""
+    label = assessment.diagnosis.label
+    lines = ["Your blood tests measured IgM, one of the antibodies that help your body fight infection."]
+    if label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD):
+        level = "very low" if label is Label.COMPLETE_SIGMD else "lower than expected for your age"
+        lines.append(f"Your IgM level is {level}. Your other main antibodies, IgG and IgA, are normal.")
+        lines.append("This can be a condition called selective IgM deficiency.")
+        if assessment.diagnosis.certainty == "confirmed":
+            lines.append("The tests so far fit this condition.")
+        else:
+            lines.append("More tests are needed before your doctor can be sure.")
+        lines.append(
+            "Many people with it have no symptoms. Some get more infections, allergies or autoimmune problems."
+        )
+    elif label is Label.SECONDARY_LOW_IGM:
+        causes = sorted({m.cause.name for m in assessment.secondary_matches})
+        lines.append(
+            f"Your IgM level is low. This may be caused by {' or '.join(causes) or 'another illness or a medicine'} "
+            "rather than by a problem of the immune system itself. Your doctor will look into this."
+        )
+    elif label is Label.NORMAL:
+        lines.append("Your IgM level is in the expected range for your age.")
+        if assessment.igm_course is IgmCourse.NORMALISED:
+            lines.append("It was low before, but it is now normal, so the earlier low result was probably temporary.")
+    else:
+        lines.append(
+            "Your results show a pattern of antibody levels that is different from selective IgM deficiency. "
+            "Your doctor may arrange more tests to understand it."
+        )
+    response = assessment.pneumococcal
+    if response is not None and response.classification in IMPAIRED:
+        lines.append("Your body made fewer antibodies than expected after the pneumonia vaccine.")
+    if any(r.advice.id == "consider_ig_replacement" for r in assessment.recommendations):
+        lines.append(
+            "Because you also have frequent or serious infections, your doctor may talk with you about treatment "
+            "with antibodies from donors (immunoglobulin replacement)."
+        )
+    for alert in assessment.alerts:
+        if alert.id == "new_autoimmune_disease":
+            lines.append("Your doctor will also look at the new autoimmune condition recorded in your notes.")
+        else:
+            lines.append("One of your other antibody levels has gone down, so your doctor will check it more closely.")
+    tests = [_PLAIN_TESTS[w.advice.id] for w in assessment.workup if w.advice.id in _PLAIN_TESTS]
+    if tests:
+        lines.append("What happens next:")
+        lines.extend(f"{test[0].upper()}{test[1:]}." for test in tests)
+    if assessment.follow_up is not None:
+        lines.append(f"Your next check-up is due around {assessment.follow_up.next_date:%d %B %Y}.")
+    lines.append("Your doctor will explain what these results mean for you.")
+    return " ".join(lines)

@@ -105,6 +105,34 @@ class PersistenceRule:
 
 
 @dataclass(frozen=True)
+class FollowUpRule:
+    short: AgeSpec
+    long: AgeSpec
+    source: Source
+    note: str
+
+
+@dataclass(frozen=True)
+class InterferenceRule:
+    """Treatments whose effect makes IgG and vaccine results uninterpretable for a while."""
+
+    ig_replacement_terms: tuple[str, ...]
+    ig_replacement_atc: tuple[str, ...]
+    ig_replacement_washout: AgeSpec
+    ig_replacement_source: Source
+    anti_cd20_window: AgeSpec
+    washout_source: Source
+    note: str
+
+
+@dataclass(frozen=True)
+class TrendRule:
+    z_drop: float
+    source: Source
+    note: str
+
+
+@dataclass(frozen=True)
 class Thresholds:
     absent: dict[Analyte, Threshold]
     """Below this an immunoglobulin counts as absent (IgM: complete SIgMD; IgA: selective IgA deficiency)."""
@@ -113,6 +141,9 @@ class Thresholds:
     implausible_factor: Threshold
     """A result more than this many times the upper reference limit is flagged as implausible."""
     persistence: PersistenceRule
+    follow_up: FollowUpRule
+    interference: InterferenceRule
+    trend: TrendRule
 
 
 @dataclass(frozen=True)
@@ -136,6 +167,58 @@ class Advice:
     kind: str
     text: str
     source: Source
+    see_also: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True)
+class VaccineRuleSet:
+    id: str
+    name: str
+    source: Source
+    protective_ug_ml: float
+    young_below: AgeSpec
+    adequate_fraction_young: float
+    adequate_fraction_older: float
+    severe_max_protective: int
+    fold_rise: float
+    memory_window: AgeSpec
+    classify_by: str
+    """`protection` (AAAAI: share of protected serotypes) or `fold_rise` (share with a fold rise)."""
+    good_fold_rise: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class VaccineRules:
+    default: str
+    rule_sets: dict[str, VaccineRuleSet]
+    ppsv23_serotypes: tuple[str, ...]
+    ppsv23_source: Source
+    min_age: AgeSpec
+    min_age_source: Source
+    min_age_note: str
+
+
+@dataclass(frozen=True)
+class RecurrenceRule:
+    window: AgeSpec
+    respiratory_types: tuple[str, ...]
+    respiratory_min: int
+    pneumonia_min: int
+    any_invasive: bool
+    source: Source
+    note: str
+
+
+@dataclass(frozen=True)
+class FeatureRules:
+    infection_types: tuple[str, ...]
+    invasive_infections: tuple[str, ...]
+    allergy_types: tuple[str, ...]
+    autoimmune_conditions: tuple[str, ...]
+    autoimmune_terms: dict[str, tuple[str, ...]]
+    recurrence: RecurrenceRule
+    source: Source
 
 
 @dataclass(frozen=True)
@@ -152,3 +235,5 @@ class Knowledge:
     loinc: dict[str, Analyte]
     analyte_names: dict[str, Analyte]
     units: UnitTable
+    vaccines: VaccineRules
+    features: FeatureRules

@@ -130,12 +130,19 @@ class Patient:
 
 @dataclass(frozen=True)
 class CodedText:
-    """A condition or medication as recorded: free text and, optionally, a code."""
+    """A condition or medication as recorded: free text and, optionally, a code and dates."""
 
     text: str
     code: str = ""
     system: str = ""
     origin: str = ""
+    start: date | None = None
+    """Onset of a condition, or the start of a medication."""
+    end: date | None = None
+    """End of a medication (None: ongoing or unknown)."""
+    reviewed_not_causal: bool = False
+    """A clinician reviewed this record and judged it not to explain the low IgM."""
+    review_note: str = ""
 
 
 class VaccineResult(StrEnum):
@@ -153,6 +160,76 @@ class VaccineResponse:
 
 
 @dataclass(frozen=True)
+class BloodCount:
+    """A full blood count with differential, as summarised by the clinician or laboratory."""
+
+    collected: date
+    abnormal: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SerotypeTitre:
+    """A serotype-specific pneumococcal IgG titre in ug/mL."""
+
+    serotype: str
+    collected: date
+    titre: Quantity
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class PneumococcalChallenge:
+    """A PPSV23 diagnostic vaccination with the titres measured before and after it."""
+
+    vaccinated: date
+    titres: tuple[SerotypeTitre, ...]
+    origin: str = "pneumococcal_challenge"
+
+
+class ProteinAntigenResult(StrEnum):
+    NORMAL = "normal"
+    LOW = "low"
+
+
+@dataclass(frozen=True)
+class ProteinAntigenResponse:
+    """A protein-antigen (tetanus, diphtheria) antibody result as judged by the laboratory."""
+
+    antigen: str
+    result: ProteinAntigenResult
+    collected: date | None = None
+    detail: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Infection:
+    kind: str
+    when: date | None = None
+    count: int = 1
+    period_months: int | None = None
+    """With `count`: the episodes happened within this many months (for undated summaries)."""
+    organism: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class AutoimmuneCondition:
+    kind: str
+    text: str = ""
+    diagnosed: date | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ClinicalFeatures:
+    infections: tuple[Infection, ...] = ()
+    allergies: tuple[str, ...] = ()
+    autoimmune: tuple[AutoimmuneCondition, ...] = ()
+
+
+@dataclass(frozen=True)
 class Case:
     """Everything known about one patient, as handed to the core."""
 
@@ -163,5 +240,10 @@ class Case:
     medications: tuple[CodedText, ...] | None = None
     vaccine_responses: tuple[VaccineResponse, ...] = ()
     t_cell_defect: bool | None = None
+    blood_count: BloodCount | None = None
+    pneumococcal: PneumococcalChallenge | None = None
+    protein_antigens: tuple[ProteinAntigenResponse, ...] = ()
+    features: ClinicalFeatures | None = None
+    """None when the case records no clinical features (symptoms unknown)."""
     warnings: tuple[str, ...] = field(default=())
     """Warnings raised while reading the input (for example an estimated birth date)."""

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sigmd.core import explain
-from sigmd.core.interpret import Interpretation, Status
+from sigmd.core.interpret import Interpretation
 from sigmd.core.knowledge import CriterionSpec, Label, Role, Thresholds
 from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, VaccineResult
 from sigmd.core.provenance import Source
 from sigmd.core.secondary import SecondaryMatch
 from sigmd.core.timeline import LOW_STATUSES, NOT_LOW_STATUSES, by_analyte, latest, persistence
+from sigmd.core.vaccines import IMPAIRED, Classification, PneumococcalResponse
 
 
 class Outcome(StrEnum):
@@ -32,7 +33,10 @@ class Evidence:
     case: Case
     interpretations: tuple[Interpretation, ...]
     secondary_matches: tuple[SecondaryMatch, ...]
+    """Matches that count: those a clinician has not marked as reviewed and not causal."""
     thresholds: Thresholds
+    reviewed_matches: tuple[SecondaryMatch, ...] = ()
+    pneumococcal: PneumococcalResponse | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,11 @@ def _igm_persistently_low(evidence: Evidence) -> Finding:
 
 def _secondary_causes_excluded(evidence: Evidence) -> Finding:
     case = evidence.case
+    reviewed = tuple(
+        f"{m.record.text or m.record.code} ({m.record.origin}) matches {m.cause.name} but was reviewed as not causal"
+        + (f": {m.record.review_note}" if m.record.review_note else "")
+        for m in evidence.reviewed_matches
+    )
     if evidence.secondary_matches:
         facts = tuple(
             f"{m.record.text or m.record.code} ({m.record.origin}) matches {m.cause.name} by {m.matched_on}: "
@@ -117,17 +126,30 @@ def _secondary_causes_excluded(evidence: Evidence) -> Finding:
             for m in evidence.secondary_matches
         )
         names = ", ".join(sorted({m.cause.name for m in evidence.secondary_matches}))
-        return Finding(Outcome.NOT_MET, f"possible secondary cause: {names}", facts)
+        return Finding(Outcome.NOT_MET, f"possible secondary cause: {names}", facts + reviewed)
     missing = [
         name for name, value in (("conditions", case.conditions), ("medications", case.medications)) if value is None
     ]
     if missing:
         return Finding(
+            Outcome.UNKNOWN, f"no secondary cause found, but the case does not list {' or '.join(missing)}", reviewed
+        )
+    if case.blood_count is None:
+        return Finding(
             Outcome.UNKNOWN,
-            f"no secondary cause found, but the case does not list {' or '.join(missing)}",
+            "no secondary cause among the recorded conditions and medications, but no blood count or differential "
+            "was given, so leukaemia or lymphoma is not excluded",
+            reviewed,
+        )
+    if case.blood_count.abnormal:
+        note = f" ({case.blood_count.note})" if case.blood_count.note else ""
+        return Finding(
+            Outcome.UNKNOWN,
+            f"the blood count of {case.blood_count.collected} is abnormal{note}: leukaemia or lymphoma is not excluded",
+            reviewed,
         )
     counted = f"{len(case.conditions or ())} condition(s) and {len(case.medications or ())} medication(s)"
-    return Finding(Outcome.MET, f"no secondary cause among the {counted} recorded")
+    return Finding(Outcome.MET, f"no secondary cause among the {counted} recorded", reviewed)
 
 
 def _igg_subclasses_normal(evidence: Evidence) -> Finding:
@@ -148,14 +170,26 @@ def _igg_subclasses_normal(evidence: Evidence) -> Finding:
 
 
 def _vaccine_response_normal(evidence: Evidence) -> Finding:
-    responses = evidence.case.vaccine_responses
-    if not responses:
-        return Finding(Outcome.UNKNOWN, "no vaccine response was recorded")
-    facts = tuple(f"{r.antigen}: {r.result.value} ({r.origin})" for r in responses)
-    impaired = [r.antigen for r in responses if r.result is VaccineResult.IMPAIRED]
+    case = evidence.case
+    judged: list[tuple[str, bool]] = [(r.antigen, r.result is VaccineResult.NORMAL) for r in case.vaccine_responses]
+    judged += [(f"{p.antigen} (protein antigen)", p.result.value == "normal") for p in case.protein_antigens]
+    facts = [f"{r.antigen}: {r.result.value} ({r.origin})" for r in case.vaccine_responses]
+    facts += [
+        f"{p.antigen}: {p.result.value}{f' ({p.detail})' if p.detail else ''} ({p.origin})"
+        for p in case.protein_antigens
+    ]
+    pneumo = evidence.pneumococcal
+    if pneumo is not None:
+        facts.append(f"PPSV23 ({pneumo.rule_set.name}): {pneumo.classification.value}: {pneumo.reason}")
+        if pneumo.classification is not Classification.NOT_ASSESSED:
+            judged.append(("pneumococcal polysaccharide (PPSV23)", pneumo.classification not in IMPAIRED))
+    if not judged:
+        why = f"; the PPSV23 challenge was not assessed: {pneumo.reason}" if pneumo is not None else ""
+        return Finding(Outcome.UNKNOWN, f"no vaccine response was recorded{why}", tuple(facts))
+    impaired = [name for name, normal in judged if not normal]
     if impaired:
-        return Finding(Outcome.NOT_MET, f"impaired response to {', '.join(impaired)}", facts)
-    return Finding(Outcome.MET, "all recorded vaccine responses are normal", facts)
+        return Finding(Outcome.NOT_MET, f"impaired response to {', '.join(impaired)}", tuple(facts))
+    return Finding(Outcome.MET, "all recorded vaccine responses are normal", tuple(facts))
 
 
 def _no_t_cell_defect(evidence: Evidence) -> Finding:
@@ -197,7 +231,3 @@ def evaluate(spec: CriterionSpec, evidence: Evidence) -> CriterionResult:
         source=spec.source,
         if_not_met=spec.if_not_met,
     )
-
-
-def status_is(interp: Interpretation | None, *statuses: Status) -> bool:
-    return interp is not None and interp.status in statuses

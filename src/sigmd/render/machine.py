@@ -7,10 +7,13 @@ from typing import Any
 from sigmd import __version__
 from sigmd.core.ages import age_in_years
 from sigmd.core.assessment import Assessment
-from sigmd.core.explain import DISCLAIMER
+from sigmd.core.explain import DISCLAIMER, patient_summary
+from sigmd.core.features import FeatureSummary
 from sigmd.core.interpret import Interpretation
 from sigmd.core.model import Analyte, Case
+from sigmd.core.plan import Recommendation
 from sigmd.core.provenance import Source
+from sigmd.core.vaccines import PneumococcalResponse
 
 OUTPUT_VERSION = 1
 
@@ -87,6 +90,7 @@ def _igm_block(assessment: Assessment) -> dict[str, Any] | None:
 def assessment_json(assessment: Assessment, case: Case, patient_id: str | None = None) -> dict[str, Any]:
     """The assessment as a JSON-ready dictionary."""
     diagnosis = assessment.diagnosis
+    follow = assessment.follow_up
     reference_set = assessment.reference_set
     profile = assessment.profile
     return {
@@ -172,8 +176,109 @@ def assessment_json(assessment: Assessment, case: Case, patient_id: str | None =
             }
             for w in assessment.workup
         ],
-        "recommendations": [
-            {"id": r.id, "text": r.text, "source": source_json(r.source)} for r in assessment.recommendations
+        "recommendations": [recommendation_json(r) for r in assessment.recommendations],
+        "follow_up": None
+        if follow is None
+        else {
+            "next_follow_up": follow.next_date.isoformat(),
+            "interval": str(follow.interval),
+            "reason": follow.reason,
+            "tests": list(follow.tests),
+            "source": source_json(follow.advice.source),
+        },
+        "igm_course": {"state": assessment.igm_course.value, "explanation": assessment.igm_course_explanation},
+        "alerts": [{"id": a.id, "text": a.text, "facts": list(a.facts)} for a in assessment.alerts],
+        "clinical": clinical_json(assessment.features),
+        "vaccine_response": vaccine_json(assessment.pneumococcal),
+        "reviewed_secondary_causes": [
+            {
+                "id": m.cause.id,
+                "name": m.cause.name,
+                "record": m.record.text or m.record.code,
+                "origin": m.record.origin,
+                "review_note": m.record.review_note,
+            }
+            for m in assessment.reviewed_matches
         ],
+        "results_not_used": [
+            {
+                "analyte": n.result.analyte.value,
+                "date": n.result.collected.isoformat(),
+                "origin": n.result.origin,
+                "reason": n.reason,
+            }
+            for n in assessment.not_used
+        ],
+        "patient_summary": patient_summary(assessment),
         "warnings": list(assessment.warnings),
     }
+
+
+def recommendation_json(recommendation: Recommendation) -> dict[str, Any]:
+    advice = recommendation.advice
+    data: dict[str, Any] = {
+        "id": advice.id,
+        "text": advice.text,
+        "reason": recommendation.reason,
+        "source": source_json(advice.source),
+    }
+    if advice.see_also:
+        data["see_also"] = [source_json(s) for s in advice.see_also]
+    return data
+
+
+def clinical_json(features: FeatureSummary) -> dict[str, Any]:
+    return {
+        "recorded": features.recorded,
+        "symptomatic": features.symptomatic,
+        "recurrent_infections": features.recurrent_infections,
+        "severe_infection": features.severe_infection,
+        "recurrence_reason": features.recurrence_reason,
+        "infections_per_year": features.infections_per_year,
+        "organisms": list(features.organisms),
+        "allergies": list(features.allergies),
+        "autoimmunity": list(features.autoimmunity),
+    }
+
+
+def vaccine_json(response: PneumococcalResponse | None) -> dict[str, Any] | None:
+    if response is None:
+        return None
+    return {
+        "classification": response.classification.value,
+        "rule_set": response.rule_set.id,
+        "rule_set_name": response.rule_set.name,
+        "serotypes_protective": list(response.serotypes_protective),
+        "serotypes_tested": list(response.serotypes_tested),
+        "serotypes_not_used": list(response.not_used),
+        "reason": response.reason,
+        "per_serotype": [
+            {
+                "serotype": o.serotype,
+                "pre_ug_ml": None if o.pre is None else o.pre.describe("").strip(),
+                "post_ug_ml": o.post.describe("").strip(),
+                "protective": o.protective.value,
+                "fold_rise": _round(o.fold_rise),
+                "fold_rise_is_bound": o.fold_rise_is_bound,
+                **({"fold_class": o.fold_class} if o.fold_class else {}),
+            }
+            for o in response.serotypes
+        ],
+        "source": source_json(response.rule_set.source),
+        "note": response.rule_set.note,
+    }
+
+
+def profile_comparison_json(assessments: list[Assessment]) -> list[dict[str, Any]]:
+    """The verdict under each profile, side by side (`--profile all`)."""
+    return [
+        {
+            "profile": a.profile.id,
+            "name": a.profile.name,
+            "label": a.diagnosis.label.value,
+            "certainty": a.diagnosis.certainty.value,
+            "summary": a.diagnosis.summary,
+            "criteria": {c.id: c.outcome.value for c in a.criteria},
+        }
+        for a in assessments
+    ]

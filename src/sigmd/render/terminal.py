@@ -75,7 +75,35 @@ def render(report: dict[str, Any], console: Console) -> None:
         )
     console.print(criteria)
 
-    for title, items in (("Missing work-up", report["workup"]), ("Recommendations", report["recommendations"])):
+    if report.get("by_profile"):
+        side = Table(title="Verdict under each profile")
+        for column in ("profile", "label", "certainty", "summary"):
+            side.add_column(column, overflow="fold")
+        for row in report["by_profile"]:
+            side.add_row(row["profile"], row["label"], row["certainty"], row["summary"])
+        console.print(side)
+    course = report["igm_course"]
+    console.print(Text(f"IgM course: {course['state']}: {course['explanation']}"))
+    vaccine = report.get("vaccine_response")
+    if vaccine:
+        console.print(
+            Text(
+                f"PPSV23 response: {vaccine['classification']} ({vaccine['rule_set_name']}): {vaccine['reason']}; "
+                f"protective {len(vaccine['serotypes_protective'])} of {len(vaccine['serotypes_tested'])} serotypes tested"
+            )
+        )
+    clinical = report["clinical"]
+    if clinical["recorded"]:
+        console.print(
+            Text(
+                f"Clinical: {'symptomatic' if clinical['symptomatic'] else 'asymptomatic'}; recurrent infections: "
+                f"{clinical['recurrent_infections']} ({clinical['recurrence_reason'].split(';')[0]})"
+            )
+        )
+    for alert in report["alerts"]:
+        console.print(Text(f"ALERT [{alert['id']}] {alert['text']}", style="bold red"))
+    management = [r for r in report["recommendations"] if r["id"] not in {w["id"] for w in report["workup"]}]
+    for title, items in (("Missing work-up", report["workup"]), ("Recommendations", management)):
         if items:
             console.print(Text(title, style="bold"))
             for item in items:
@@ -86,6 +114,15 @@ def render(report: dict[str, Any], console: Console) -> None:
             console.print(
                 f"  - {m['name']} ({m['matched_on']} in {m['record']['origin']}): {m['mechanism']}", markup=False
             )
+    if report.get("follow_up"):
+        follow = report["follow_up"]
+        console.print(
+            Text(
+                f"Next follow-up: {follow['next_follow_up']} ({follow['interval']}); tests: {', '.join(follow['tests'])}",
+                style="bold",
+            )
+        )
+    console.print(Panel(Text(report["patient_summary"]), title="For the patient"))
     if report["warnings"]:
         console.print(Text("Warnings", style="bold yellow"))
         for warning in report["warnings"]:
