@@ -1,5 +1,5 @@
 # Two commands do all the set-up (see README):
-#   make demo   create .venv, install sigmd, run the main job on bundled example data
+#   make demo   create .venv, install sigmd, assess bundled example patients and screen a synthetic cohort
 #   make test   create .venv, install sigmd with test tools, run ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
@@ -11,15 +11,18 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sigmd assess examples/partial-sigmd-persistent.json --as-of 2026-11-01
-	$(BIN)/sigmd assess examples/secondary-clozapine.json --as-of 2026-11-01 --json
+	$(BIN)/sigmd assess examples/full-workup-adult.json --as-of 2026-11-01 --profile all
+	$(BIN)/sigmd assess examples/oru-low-igm.hl7 --as-of 2026-11-01
+	$(BIN)/sigmd synth --patients 3000 --out out/demo/extract.parquet
+	$(BIN)/sigmd screen out/demo/extract.parquet --records out/demo/extract.records.csv --out out/demo/screen
+	@echo "Screening report: out/demo/screen/report.html"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from sigmd.cli import app
 
 ROOT = Path(__file__).parents[1]
-EXAMPLES = sorted((ROOT / "examples").glob("*.json"))
+EXAMPLES = sorted([*(ROOT / "examples").glob("*.json"), *(ROOT / "examples").glob("*.hl7")])
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("SIGMD_UPDATE_GOLDEN") == "1"
 runner = CliRunner()
@@ -30,7 +30,7 @@ def test_bundled_examples_match_their_golden_output(example: Path) -> None:
     """The machine output for each bundled example is exactly the reviewed golden file."""
     code, out, err = _assess(str(example), "--as-of", "2026-11-01", "--json")
     assert code == 0, err
-    golden = GOLDEN / f"{example.stem}.json"
+    golden = GOLDEN / f"{example.name.replace('.', '-')}.json"
     if UPDATE:
         golden.write_text(out)
     assert json.loads(out) == json.loads(golden.read_text())
@@ -129,3 +129,26 @@ def test_cli_reference_is_current(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert out.read_text() == (ROOT / "docs" / "cli.md").read_text()
+
+
+def test_batch_mode_writes_one_result_per_patient(tmp_path: Path) -> None:
+    """--batch assesses every patient of a multi-message HL7 file and indexes the results."""
+    message = (ROOT / "examples" / "oru-low-igm.hl7").read_text()
+    second = message.replace("SYN100", "SYN200").replace("19750302|M", "19880911|F")
+    source = tmp_path / "batch.hl7"
+    source.write_text(message + "\n" + second)
+    result = runner.invoke(app, ["assess", str(source), "--as-of", "2026-11-01", "--batch", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.stderr
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert [row["label"] for row in index] == ["partial_sigmd", "partial_sigmd"]
+    assert "patients: 2, assessed: 2" in result.stdout
+
+
+def test_many_patients_without_batch_is_refused(tmp_path: Path) -> None:
+    """A file with several patients needs --batch; without it the command says so and exits 2."""
+    message = (ROOT / "examples" / "oru-low-igm.hl7").read_text()
+    source = tmp_path / "two.hl7"
+    source.write_text(message + "\n" + message.replace("SYN100", "SYN200"))
+    result = runner.invoke(app, ["assess", str(source)])
+    assert result.exit_code == 2
+    assert "holds 2 patients" in result.stderr

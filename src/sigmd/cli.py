@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from sigmd import content
-from sigmd.adapters.case_json import load_case
+from sigmd.adapters.detect import load_cases
+from sigmd.adapters.grouping import LoadedCase
+from sigmd.adapters.hl7v2 import read_code_map
 from sigmd.adapters.results import parse_date
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.errors import InputError
@@ -37,7 +41,10 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("assess")
 def assess_command(
-    case_file: Annotated[Path, typer.Argument(help="A case file (sigmd case JSON).", show_default=False)],
+    case_file: Annotated[
+        Path,
+        typer.Argument(help="sigmd case JSON, a FHIR Bundle or NDJSON, or an HL7 v2 ORU^R01 file.", show_default=False),
+    ],
     profile: Annotated[
         str | None, typer.Option(help="Rule profile id (see `sigmd profiles`), or `all` to compare every profile.")
     ] = None,
@@ -48,11 +55,17 @@ def assess_command(
     vaccine_rules: Annotated[
         str | None, typer.Option("--vaccine-rules", help="PPSV23 rule set (aaaai_2015, mayo_1_0, arup_fold_rise).")
     ] = None,
+    local_codes: Annotated[
+        Path | None, typer.Option("--local-codes", help="CSV `code,analyte` mapping local HL7 OBX-3 codes.")
+    ] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="Write one JSON result per patient into this folder (many patients).")
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the machine output (JSON) instead of the report.")
     ] = False,
 ) -> None:
-    """Assess one patient from all the results in a case file."""
+    """Assess the patients in a file from all their results; one patient unless --batch is given."""
     knowledge = content.load()
     if profile is not None and profile != "all" and profile not in knowledge.profiles:
         raise _fail(f"--profile: {profile!r} is not a profile (known: {', '.join(knowledge.profiles)})")
@@ -63,8 +76,17 @@ def assess_command(
         raise _fail(f"--reference: {reference!r} is not a reference set (known: {', '.join(knowledge.reference_sets)})")
     try:
         as_of_date = parse_date(as_of, "--as-of") if as_of else date.today()
-        text = case_file.read_text(encoding="utf-8")
-        case = load_case(text, knowledge)
+        codes = read_code_map(local_codes.read_text(encoding="utf-8"), knowledge) if local_codes else None
+        loaded = load_cases(case_file.read_text(encoding="utf-8"), knowledge, local_codes=codes)
+    except OSError as error:
+        raise _fail(f"{error.filename}: {error.strerror}") from None
+    except InputError as error:
+        raise _fail(str(error)) from None
+    if batch is None and len(loaded) != 1:
+        raise _fail(f"{case_file}: holds {len(loaded)} patients; use --batch DIR to assess each of them")
+
+    def report_for(item: LoadedCase) -> dict[str, Any]:
+        case = item.require()
         profiles = list(knowledge.profiles) if profile == "all" else [profile or knowledge.default_profile]
         results = [
             assess(
@@ -77,24 +99,50 @@ def assess_command(
             )
             for p in profiles
         ]
-    except OSError as error:
-        raise _fail(f"{case_file}: {error.strerror}") from None
+        primary = next((r for r in results if r.profile.id == knowledge.default_profile), results[0])
+        report = assessment_json(primary, case, patient_id=item.patient_key)
+        if profile == "all":
+            report["by_profile"] = profile_comparison_json(results)
+        return report
+
+    if batch is not None:
+        _write_batch(loaded, batch, report_for)
+        return
+    try:
+        report = report_for(loaded[0])
     except (InputError, AssessmentError) as error:
         raise _fail(str(error)) from None
-    primary = next((r for r in results if r.profile.id == knowledge.default_profile), results[0])
-    report = assessment_json(primary, case, patient_id=_patient_id(text))
-    if profile == "all":
-        report["by_profile"] = profile_comparison_json(results)
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         render(report, Console())
 
 
-def _patient_id(text: str) -> str | None:
-    document: Any = json.loads(text)
-    patient_id = document.get("patient", {}).get("id")
-    return patient_id if isinstance(patient_id, str) else None
+def _write_batch(loaded: list[LoadedCase], folder: Path, report_for: Callable[[LoadedCase], dict[str, Any]]) -> None:
+    """One JSON file per patient, and index.json listing every patient with its verdict or its error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index: list[dict[str, Any]] = []
+    for number, item in enumerate(loaded, start=1):
+        name = f"{number:05d}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', item.patient_key)[:60]}.json"
+        try:
+            report = report_for(item)
+        except (InputError, AssessmentError) as error:
+            index.append({"patient": item.patient_key, "error": str(error)})
+            continue
+        (folder / name).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        index.append(
+            {
+                "patient": item.patient_key,
+                "file": name,
+                "label": report["diagnosis"]["label"],
+                "certainty": report["diagnosis"]["certainty"],
+            }
+        )
+    (folder / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+    failed = sum(1 for row in index if "error" in row)
+    typer.echo(
+        f"patients: {len(index)}, assessed: {len(index) - failed}, not assessed: {failed} (see {folder / 'index.json'})"
+    )
 
 
 @app.command("profiles")
@@ -118,6 +166,50 @@ def reference_sets_command() -> None:
         analytes = ", ".join(sorted(a.value for a in ref.analytes))
         table.add_row(ref.id + default, ref.name, analytes, "\n".join((*ref.gap_fills, *ref.limitations)))
     Console().print(table)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    base_url: Annotated[
+        str | None, typer.Option(help="Public base URL that clients call (JWT audience); default http://HOST:PORT.")
+    ] = None,
+    issuer: Annotated[
+        list[str] | None, typer.Option(help="Trusted CDS client as ISS=JKU_URL (repeatable).", show_default=False)
+    ] = None,
+    dev_no_auth: Annotated[
+        bool, typer.Option("--dev-no-auth", help="Development only: accept calls without a JWT (logged as a warning).")
+    ] = False,
+) -> None:
+    """Serve the CDS Hooks 2.0 service (discovery, patient-view, feedback)."""
+    try:
+        import uvicorn
+
+        from sigmd.cdshooks import create_cds_app
+        from sigmd.cdshooks.settings import CDSSettings, TrustedIssuer
+    except ImportError as error:
+        raise _fail(f"the server needs the web extra: pip install 'sigmd[web,fhir]' ({error})") from None
+    issuers = []
+    for entry in issuer or []:
+        iss, _, jku = entry.partition("=")
+        if not iss or not jku:
+            raise _fail(f"--issuer: {entry!r} is not ISS=JKU_URL")
+        issuers.append(TrustedIssuer(iss=iss, jku=(jku,)))
+    settings = CDSSettings(
+        base_url=base_url or f"http://{host}:{port}", trusted_issuers=tuple(issuers), allow_unauthenticated=dev_no_auth
+    )
+    uvicorn.run(create_cds_app(settings, content.load()), host=host, port=port)
+
+
+def _register_screening() -> None:
+    from sigmd.screening.cli import screen_command, synth_command
+
+    app.command("screen")(screen_command)
+    app.command("synth")(synth_command)
+
+
+_register_screening()
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m sigmd`

@@ -43,9 +43,9 @@ class UnitTable:
 
     def find(self, text: str) -> UnitDef:
         """Recognise a unit by its UCUM code or a common spelling (case and spaces ignored)."""
-        key = _fold(text)
+        key = fold_unit_spelling(text)
         for unit in self.units:
-            if key == _fold(unit.ucum) or key in (_fold(alias) for alias in unit.aliases):
+            if key == fold_unit_spelling(unit.ucum) or key in (fold_unit_spelling(alias) for alias in unit.aliases):
                 return unit
         known = ", ".join(unit.ucum for unit in self.units)
         raise UnitError(f"unknown unit {text!r} (known: {known})")
@@ -57,5 +57,5 @@ class UnitTable:
         return value_mg_dl / self.find(unit_text).factor(analyte)
 
 
-def _fold(text: str) -> str:
+def fold_unit_spelling(text: str) -> str:
     return "".join(text.split()).lower().replace("µ", "u").replace("μ", "u")

@@ -1,0 +1,59 @@
+"""Typer commands `sigmd screen` and `sigmd synth`; register with `app.add_typer` or `app.command`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Population screening for SIgMD. sigmd supports clinical judgement and does not replace it.")
+
+
+@app.command("screen")
+def screen_command(
+    source: Annotated[
+        Path, typer.Argument(help="Lab extract (CSV/Parquet), OMOP folder, or Bulk Data folder/manifest.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    reference: Annotated[str | None, typer.Option(help="Reference set id.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Rule profile id.")] = None,
+    file_format: Annotated[str, typer.Option("--format", help="auto, csv, parquet, omop or bulk.")] = "auto",
+    records: Annotated[Path | None, typer.Option(help="Conditions and medications table (CSV).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today.")] = None,
+    column: Annotated[list[str] | None, typer.Option(help="canonical=source column name, repeatable.")] = None,
+) -> None:
+    """Screen every patient of a lab database and write results, rejects, summary and report."""
+    from sigmd.screening.run import screen
+
+    mapping = dict(item.split("=", 1) for item in column or [])
+    try:
+        screen(
+            source,
+            out,
+            engine=engine,
+            reference=reference,
+            profile=profile,
+            file_format=file_format,
+            columns=mapping,
+            records=records,
+            as_of=date.fromisoformat(as_of) if as_of else None,
+        )
+    except (ValueError, ImportError) as error:
+        typer.echo(f"sigmd: invalid input: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("synth")
+def synth_command(
+    patients: Annotated[int, typer.Option("--patients", help="Number of synthetic patients.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Write a synthetic lab extract with planted SIgMD cases (synthetic patients only)."""
+    from sigmd.screening.synth import synth
+
+    files = synth(patients, seed, out, "csv" if out.suffix.lower() == ".csv" else "parquet")
+    typer.echo(f"wrote {files.results}, {files.records} and {files.truth}")

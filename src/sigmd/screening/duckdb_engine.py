@@ -1,0 +1,66 @@
+"""The default engine: DuckDB, embedded, no server."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sigmd.screening.engine import DUCKDB, Dialect
+from sigmd.screening.extras import require
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """DuckDB in a temporary database file, so that large tables can spill to disk."""
+
+    dialect: Dialect = DUCKDB
+
+    def __init__(self, memory_limit: str = "3GB", threads: int | None = None) -> None:
+        duckdb = require("duckdb", "screen")
+        self._dir = tempfile.TemporaryDirectory(prefix="sigmd-duckdb-")
+        self._con: Any = duckdb.connect(str(Path(self._dir.name) / "screen.duckdb"))
+        self._con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+        self._con.execute("SET preserve_insertion_order = false")
+        if threads is not None:
+            self._con.execute(f"SET threads = {int(threads)}")
+
+    def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
+        if file_format == "parquet":
+            source = f"read_parquet({_literal(str(path))}, file_row_number = true)"
+            row_no = "file_row_number + 1"
+        else:
+            source = f"read_csv({_literal(str(path))}, all_varchar = true, header = true)"
+            row_no = "row_number() OVER ()"
+        present = {row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        selected = [
+            f"CAST({_quote(src)} AS VARCHAR) AS {canonical}"
+            if src in present
+            else f"CAST(NULL AS VARCHAR) AS {canonical}"
+            for canonical, src in columns.items()
+        ]
+        self._con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {row_no} AS row_no, {', '.join(selected)} FROM {source}"
+        )
+
+    def register(self, name: str, table: Any) -> None:
+        self._con.register(f"{name}_arrow", table)
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {name}_arrow")
+
+    def materialise(self, name: str, sql: str) -> None:
+        self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def fetch(self, sql: str) -> Any:
+        table: Any = self._con.sql(sql).to_arrow_table()
+        return table
+
+    def close(self) -> None:
+        self._con.close()
+        self._dir.cleanup()

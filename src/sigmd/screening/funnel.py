@@ -1,0 +1,67 @@
+"""The screening funnel of Janssen et al. 2018, counted from the core's ESID assessments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigmd.core.assessment import Assessment
+from sigmd.core.interpret import Status
+from sigmd.core.model import Analyte
+from sigmd.core.patterns import Pattern
+from sigmd.core.rules import Outcome
+
+LOW = (Status.LOW, Status.ABSENT)
+STEPS = (
+    ("low_igm_results", "IgM results below the age-matched limit"),
+    ("patients_with_low_igm", "patients with at least one low IgM result"),
+    ("isolated_low_igm", "patients whose latest IgM is low with normal IgG and IgA"),
+    ("persistent", "... and IgM persistently low"),
+    ("secondary_excluded", "... and secondary causes excluded"),
+    ("workup_complete", "... and every ESID criterion assessed (none unknown)"),
+    ("esid_met", "... and all ESID criteria met"),
+)
+SOURCE = "Janssen LMA et al. Clin Exp Immunol 2018;191:203-211 <https://pmc.ncbi.nlm.nih.gov/articles/PMC5758373>"
+
+
+@dataclass
+class Funnel:
+    counts: dict[str, int] = field(default_factory=lambda: {key: 0 for key, _ in STEPS})
+
+    def add(self, esid: Assessment) -> None:
+        """Count one patient assessed under the ESID profile."""
+        low = [i for i in esid.interpretations if i.result.analyte is Analyte.IGM and i.status in LOW]
+        self.counts["low_igm_results"] += len(low)
+        if not low:
+            return
+        self.counts["patients_with_low_igm"] += 1
+        if esid.pattern.pattern is not Pattern.ISOLATED_LOW_IGM:
+            return
+        self.counts["isolated_low_igm"] += 1
+        outcome = {c.id: c.outcome for c in esid.criteria}
+        steps = (
+            ("persistent", outcome.get("igm_persistently_low") is Outcome.MET),
+            ("secondary_excluded", outcome.get("secondary_causes_excluded") is Outcome.MET),
+            ("workup_complete", all(o is not Outcome.UNKNOWN for o in outcome.values())),
+            ("esid_met", all(o is Outcome.MET for o in outcome.values())),
+        )
+        for key, passed in steps:
+            if not passed:
+                return
+            self.counts[key] += 1
+
+    def igm_points(self, assessment: Assessment) -> list[tuple[float, float, float | None, bool]]:
+        """(age in years, IgM mg/dL, age-matched limit, low) for the IgM results of one assessment."""
+        return [
+            (
+                i.age_years,
+                i.result.quantity.value,
+                None if i.low_limit is None else i.low_limit.value_mg_dl,
+                i.status in LOW,
+            )
+            for i in assessment.interpretations
+            if i.result.analyte is Analyte.IGM
+        ]
+
+    def table(self) -> list[dict[str, Any]]:
+        return [{"step": key, "description": text, "count": self.counts[key], "source": SOURCE} for key, text in STEPS]

@@ -1,0 +1,114 @@
+"""Prevalence with Wilson 95% intervals, next to the published figures with their sources."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from sigmd.screening.extras import require
+
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("0-1", 0, 2),
+    ("2-5", 2, 6),
+    ("6-11", 6, 12),
+    ("12-17", 12, 18),
+    ("18-39", 18, 40),
+    ("40-64", 40, 65),
+    ("65+", 65, 200),
+)
+"""Age bands in whole years at the latest IgM result: (name, from, to exclusive)."""
+FORMS = ("partial", "complete", "any")
+STAGES = ("provisional", "confirmed", "any")
+
+
+@dataclass(frozen=True)
+class Published:
+    id: str
+    form: str
+    population: str
+    age_band: str
+    numerator: int
+    denominator: int
+    text: str
+    source_title: str
+    source_url: str
+    note: str
+
+    @property
+    def proportion(self) -> float:
+        return self.numerator / self.denominator
+
+
+def published_figures() -> tuple[Published, ...]:
+    """The published figures shipped in `published_prevalence.toml`; each must carry its source."""
+    text = resources.files("sigmd.screening").joinpath("published_prevalence.toml").read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    figures = []
+    for raw in data["figures"]:
+        figure = Published(**raw)
+        if not figure.source_title or not figure.source_url.startswith("http"):
+            raise ValueError(f"published_prevalence.toml: figure {figure.id} has no source title and URL")
+        figures.append(figure)
+    return tuple(figures)
+
+
+def age_band(years: int) -> str:
+    return next(name for name, start, end in AGE_BANDS if start <= years < end)
+
+
+def wilson(count: int, total: int) -> tuple[float, float]:
+    """Wilson score 95% interval (SciPy)."""
+    if total == 0:
+        return float("nan"), float("nan")
+    stats = require("scipy.stats", "screen")
+    interval = stats.binomtest(count, total).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def matches(label: str, certainty: str, form: str, stage: str) -> bool:
+    forms = {"partial": ("partial_sigmd",), "complete": ("complete_sigmd",), "any": ("partial_sigmd", "complete_sigmd")}
+    return label in forms[form] and (stage == "any" or certainty == stage)
+
+
+def prevalence_table(
+    denominators: dict[tuple[str, str], int], deficient: dict[tuple[str, str, str, str], int]
+) -> list[dict[str, Any]]:
+    """Rows per stratum (overall, children, adults, age band, sex) x form x stage with Wilson CIs.
+
+    `denominators` counts screened patients by (age band, sex); `deficient` counts patients by
+    (age band, sex, label, certainty) for SIgMD labels only.
+    """
+    children = {name for name, _, end in AGE_BANDS if end <= 18}
+    strata: list[tuple[str, str, Any]] = [("overall", "all", lambda band, sex: True)]
+    strata.append(("age_group", "children (<18)", lambda band, sex: band in children))
+    strata.append(("age_group", "adults (18+)", lambda band, sex: band not in children))
+    strata += [("age_band", name, lambda band, sex, n=name: band == n) for name, _, _ in AGE_BANDS]
+    for sex in sorted({sex for _, sex in denominators}):
+        strata.append(("sex", sex, lambda band, s, x=sex: s == x))
+    rows = []
+    for kind, name, keep in strata:
+        total = sum(n for (band, sex), n in denominators.items() if keep(band, sex))
+        for form in FORMS:
+            for stage in STAGES:
+                count = sum(
+                    n
+                    for (band, sex, label, certainty), n in deficient.items()
+                    if keep(band, sex) and matches(label, certainty, form, stage)
+                )
+                low, high = wilson(count, total)
+                rows.append(
+                    {
+                        "stratum": kind,
+                        "group": name,
+                        "form": form,
+                        "stage": stage,
+                        "patients": total,
+                        "cases": count,
+                        "prevalence": count / total if total else None,
+                        "ci95_low": None if total == 0 else low,
+                        "ci95_high": None if total == 0 else high,
+                    }
+                )
+    return rows

@@ -1,0 +1,354 @@
+"""`screen()`: screen a lab extract for SIgMD and write the results folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sigmd import content
+from sigmd.core.explain import DISCLAIMER
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte, CodedText
+from sigmd.screening import classify
+from sigmd.screening.engine import Engine
+from sigmd.screening.extras import require
+from sigmd.screening.funnel import Funnel
+from sigmd.screening.inputs import Prepared, prepare
+from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
+from sigmd.screening.tables import content_tables
+from sigmd.screening.verdicts import (
+    CANDIDATE_COLUMNS,
+    PREFILTER_REASON,
+    PatientRecords,
+    Rejected,
+    Verdict,
+    cases,
+    judge,
+    verdict,
+)
+
+SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
+RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
+
+
+@dataclass
+class ScreenResult:
+    rows_in: int
+    rows_used: int
+    rows_rejected: int
+    patients: int
+    out_dir: Path
+    summary: dict[str, Any] = field(repr=False)
+
+
+def make_engine(name: str) -> Engine:
+    if name == "duckdb":
+        from sigmd.screening.duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine()
+    if name == "spark":
+        raise ValueError("engine: the Spark engine is not implemented yet; use duckdb")
+    raise ValueError(f"engine: {name!r} is not duckdb or spark")
+
+
+def screen(
+    source: Path,
+    out_dir: Path,
+    *,
+    engine: str | Engine = "duckdb",
+    reference: str | None = None,
+    profile: str | None = None,
+    file_format: str = "auto",
+    columns: dict[str, str] | None = None,
+    records: Path | None = None,
+    as_of: date | None = None,
+    sensitivity: bool = True,
+    progress: bool = True,
+) -> ScreenResult:
+    """Screen every patient in `source` and write results, rejects, summary.json and report.html to `out_dir`.
+
+    `columns` maps canonical column names to the input's names; `records` is an optional table of
+    conditions and medications (patient_id, kind, code, system, text) listing all of them for every patient.
+    """
+    knowledge = content.load()
+    profile_id = profile or knowledge.default_profile
+    set_id = reference or knowledge.default_reference_set
+    if profile_id not in knowledge.profiles:
+        raise ValueError(f"profile: {profile_id!r} is not a profile (known: {', '.join(knowledge.profiles)})")
+    if set_id not in knowledge.reference_sets:
+        raise ValueError(f"reference: {set_id!r} is not a reference set (known: {', '.join(knowledge.reference_sets)})")
+    as_of = as_of or date.today()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    own_engine = isinstance(engine, str)
+    db = make_engine(engine) if isinstance(engine, str) else engine
+    steps = _Steps(progress)
+    try:
+        with steps:
+            steps.next("reading input")
+            prepared = prepare(source, file_format, columns, records, out_dir)
+            db.load("raw", prepared.path, prepared.file_format, prepared.columns)
+            for name, table in content_tables(knowledge, knowledge.profiles[profile_id], set_id).items():
+                db.register(name, table)
+            prof = knowledge.profiles[profile_id]
+            options = classify.Options(
+                as_of=as_of.isoformat(),
+                minus_2sd=prof.low_limit.value == "minus_2sd",
+                igm_cutoffs=bool(prof.igm_cutoffs),
+                absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
+            )
+            db.materialise("parsed", classify.parsed_sql(db.dialect))
+            steps.next("matching age bands")
+            db.materialise("rows", classify.rows_sql(db.dialect, options))
+            db.materialise("patients", classify.patients_sql())
+            steps.next("assessing candidates with the core")
+            run = _assess_all(db, knowledge, prepared, as_of, profile_id, set_id, options, sensitivity)
+            steps.next("writing outputs")
+            result = _write_outputs(db, knowledge, prepared, run, out_dir, profile_id, set_id, as_of)
+    finally:
+        if own_engine:
+            db.close()
+    print(f"rows in: {result.rows_in}  used: {result.rows_used}  rejected: {result.rows_rejected}")
+    return result
+
+
+class _Steps:
+    """A rich progress bar over the stages of a run (silent when disabled)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Steps:
+        if self.enabled:
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("screening", total=4)
+        return self
+
+    def next(self, text: str) -> None:
+        if self.bar is not None:
+            started = self.bar.tasks[0].description != "screening"
+            self.bar.update(self.task, description=text, advance=1 if started else 0)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=4)
+            self.bar.__exit__(None, None, None)
+
+
+@dataclass
+class _Run:
+    verdicts: list[Verdict]
+    rejected: list[Rejected]
+    funnel: Funnel
+    sensitivity: dict[str, Counter[str]]
+    scatter: list[tuple[float, float, float | None, bool]]
+
+
+def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
+    if prepared.records is None:
+        return None
+    found: dict[str, tuple[list[CodedText], list[CodedText]]] = {}
+    with prepared.records.open(encoding="utf-8", newline="") as handle:
+        for index, row in enumerate(csv.DictReader(handle), start=2):
+            entry = CodedText(
+                row.get("text") or "", row.get("code") or "", row.get("system") or "", f"records line {index}"
+            )
+            lists = found.setdefault(row["patient_id"], ([], []))
+            lists[1 if row.get("kind") == "medication" else 0].append(entry)
+    return {pid: PatientRecords(tuple(c), tuple(m)) for pid, (c, m) in found.items()}
+
+
+def _candidate_rows(db: Engine, where: str) -> Iterator[dict[str, Any]]:
+    columns = ", ".join(f"r.{c}" for c in CANDIDATE_COLUMNS)
+    table = db.fetch(f"SELECT {columns} FROM rows r WHERE r.reason IS NULL AND {where} ORDER BY r.patient_id, r.row_no")
+    for batch in table.to_batches(65536):
+        yield from batch.to_pylist()
+
+
+def _assess_all(
+    db: Engine,
+    knowledge: Knowledge,
+    prepared: Prepared,
+    as_of: date,
+    profile_id: str,
+    set_id: str,
+    options: classify.Options,
+    sensitivity: bool,
+) -> _Run:
+    records = _records(prepared)
+    pairs: dict[str, set[str]] = {}
+    if sensitivity:
+        db.materialise("flagged", classify.sensitivity_sql(db.dialect, options))
+        for batch in db.fetch("SELECT set_id, patient_id FROM flagged").to_batches():
+            for row in batch.to_pylist():
+                pairs.setdefault(row["patient_id"], set()).add(row["set_id"])
+    else:
+        text = db.dialect.string_type
+        db.materialise(
+            "flagged", f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id WHERE false"
+        )
+    where = (
+        "(r.patient_id IN (SELECT patient_id FROM patients WHERE NOT all_not_low)"
+        " OR r.patient_id IN (SELECT patient_id FROM flagged))"
+    )
+    rejected: list[Rejected] = []
+    verdicts: list[Verdict] = []
+    funnel = Funnel()
+    counts: dict[str, Counter[str]] = {s: Counter() for s in knowledge.reference_sets}
+    scatter: list[tuple[float, float, float | None, bool]] = []
+    candidates = {
+        row["patient_id"]
+        for batch in db.fetch("SELECT patient_id FROM patients WHERE NOT all_not_low").to_batches()
+        for row in batch.to_pylist()
+    }
+    for pid, case, row_nos in cases(_candidate_rows(db, where), knowledge, records, rejected):
+        main = judge(case, knowledge, as_of, profile_id, set_id) if pid in candidates else None
+        if isinstance(main, str):
+            rejected.extend(Rejected(n, f"patient_id: {pid!r}: {main}") for n in row_nos)
+            continue
+        if main is not None:
+            verdicts.append(verdict(pid, main))
+            esid = main if profile_id == "esid" else judge(case, knowledge, as_of, "esid", set_id)
+            if not isinstance(esid, str):
+                funnel.add(esid)
+            scatter.extend(funnel.igm_points(main))
+        for other in sorted(pairs.get(pid, ())):
+            if other == set_id:
+                continue
+            result = judge(case, knowledge, as_of, profile_id, other)
+            if not isinstance(result, str):
+                counts[other][result.diagnosis.label.value] += 1
+    for v in verdicts:
+        counts[set_id][v.label] += 1
+    return _Run(verdicts, rejected, funnel, counts, scatter)
+
+
+def _write_outputs(
+    db: Engine,
+    knowledge: Knowledge,
+    prepared: Prepared,
+    run: _Run,
+    out_dir: Path,
+    profile_id: str,
+    set_id: str,
+    as_of: date,
+) -> ScreenResult:
+    pa = require("pyarrow", "screen")
+    pc = require("pyarrow.compute", "screen")
+    pq = require("pyarrow.parquet", "screen")
+    pcsv = require("pyarrow.csv", "screen")
+    np = require("numpy", "screen")
+
+    late_rejects = {r.row_no: r.reason for r in run.rejected}
+    patients = db.fetch("SELECT patient_id, sex, all_not_low, has_igg, has_iga, igm_age_months FROM patients")
+    core_ids = {v.patient_id for v in run.verdicts}
+    years = np.asarray(pc.fill_null(patients["igm_age_months"], 0)) // 12
+    edges = np.array([end for _, _, end in AGE_BANDS])
+    bands = np.array([name for name, _, _ in AGE_BANDS])[np.searchsorted(edges, years, side="right")]
+    patients = patients.append_column("age_band", pa.array(bands))
+    fast = pc.and_(
+        patients["all_not_low"], pc.invert(pc.is_in(patients["patient_id"], pa.array(sorted(core_ids), pa.string())))
+    )
+    fast_table = patients.filter(fast)
+    certainty = pc.if_else(pc.and_(fast_table["has_igg"], fast_table["has_iga"]), "confirmed", "provisional")
+    fast_out = pa.table(
+        {
+            "patient_id": fast_table["patient_id"],
+            "label": pa.array(["normal"] * fast_table.num_rows, pa.string()),
+            "certainty": certainty,
+            "reasons": pa.array([PREFILTER_REASON] * fast_table.num_rows, pa.string()),
+            "path": pa.array(["prefilter"] * fast_table.num_rows, pa.string()),
+        }
+    )
+    core_out = pa.Table.from_pylist([vars(v) for v in run.verdicts], schema=fast_out.schema)
+    strata = patients.select(["patient_id", "sex", "age_band"])
+    results = pa.concat_tables([core_out, fast_out]).join(strata, "patient_id").sort_by("patient_id")
+    pq.write_table(results, out_dir / "patients.parquet")
+    pcsv.write_csv(results, out_dir / "patients.csv")
+
+    rejects = db.fetch(f"SELECT {', '.join(RAW_COLUMNS)}, reason FROM rows WHERE reason IS NOT NULL")
+    if late_rejects:
+        ids = pa.array(sorted(late_rejects), pa.int64())
+        db.register(
+            "late_ids", pa.table({"row_no": ids, "late_reason": [late_rejects[i] for i in sorted(late_rejects)]})
+        )
+        late = db.fetch(
+            f"SELECT {', '.join('r.' + c for c in RAW_COLUMNS)}, l.late_reason AS reason FROM rows r JOIN late_ids l ON r.row_no = l.row_no"
+        )
+        rejects = pa.concat_tables([rejects, late.cast(rejects.schema)])
+    rejects = (
+        pa.concat_tables([prepared.rejects.cast(rejects.schema), rejects]) if prepared.rejects is not None else rejects
+    )
+    pq.write_table(rejects, out_dir / "rejects.parquet")
+    pcsv.write_csv(rejects, out_dir / "rejects.csv")
+
+    totals = db.fetch(
+        "SELECT count(*) AS n, coalesce(sum(CASE WHEN reason IS NULL THEN 1 ELSE 0 END), 0) AS used FROM rows"
+    ).to_pylist()[0]
+    pre_rejected = 0 if prepared.rejects is None else prepared.rejects.num_rows
+    rows_in = int(totals["n"]) + pre_rejected
+    rows_rejected = rejects.num_rows
+    rows_used = int(totals["used"]) - len(late_rejects)
+    if rows_in != rows_used + rows_rejected:
+        raise AssertionError(f"rows in {rows_in} != used {rows_used} + rejected {rows_rejected}")
+
+    screened = results
+    denominators: Counter[tuple[str, str]] = Counter()
+    deficient: Counter[tuple[str, str, str, str]] = Counter()
+    for row in (
+        screened.group_by(["age_band", "sex", "label", "certainty"]).aggregate([("patient_id", "count")]).to_pylist()
+    ):
+        denominators[(row["age_band"], row["sex"])] += row["patient_id_count"]
+        if row["label"] in SIGMD_LABELS:
+            deficient[(row["age_band"], row["sex"], row["label"], row["certainty"])] += row["patient_id_count"]
+    labels = Counter({f"{r['label']}/{r['certainty']}": r["n"] for r in _count(screened, ["label", "certainty"])})
+    summary: dict[str, Any] = {
+        "disclaimer": DISCLAIMER,
+        "content_version": knowledge.content_version,
+        "profile": profile_id,
+        "reference_set": set_id,
+        "as_of": as_of.isoformat(),
+        "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
+        "patients": screened.num_rows,
+        "patients_assessed_by_core": len(run.verdicts),
+        "labels": dict(sorted(labels.items())),
+        "funnel": run.funnel.table(),
+        "prevalence": prevalence_table(dict(denominators), dict(deficient)),
+        "published_prevalence": [vars(p) for p in published_figures()],
+        "reference_set_sensitivity": [
+            {
+                "reference_set": s,
+                "partial_sigmd": c["partial_sigmd"],
+                "complete_sigmd": c["complete_sigmd"],
+                "deficient": c["partial_sigmd"] + c["complete_sigmd"],
+            }
+            for s, c in run.sensitivity.items()
+        ],
+        "reject_reasons": _reason_counts(rejects),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    from sigmd.screening.report import write_report
+
+    write_report(out_dir / "report.html", summary, run.scatter)
+    return ScreenResult(rows_in, rows_used, rows_rejected, screened.num_rows, out_dir, summary)
+
+
+def _count(table: Any, keys: list[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = table.group_by(keys).aggregate([("patient_id", "count")]).to_pylist()
+    return [{**r, "n": r["patient_id_count"]} for r in rows]
+
+
+def _reason_counts(rejects: Any) -> dict[str, int]:
+    """Reject counts by field (the text before the first colon)."""
+    fields = Counter(str(reason).split(":", 1)[0] for reason in rejects["reason"].to_pylist())
+    return dict(fields.most_common())

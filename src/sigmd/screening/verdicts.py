@@ -1,0 +1,136 @@
+"""Per-patient verdicts: the core's `assess()` on the candidates the engine found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sigmd.adapters.results import build_result
+from sigmd.core.assessment import Assessment, AssessmentError, assess
+from sigmd.core.knowledge import Knowledge, Label
+from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
+from sigmd.errors import InputError
+
+PREFILTER_REASON = (
+    "screening pre-filter: every IgM, IgG and IgA result is plainly at or above its age-matched limit, "
+    "so the core's verdict is normal without assessing the patient"
+)
+CANDIDATE_COLUMNS = (
+    "row_no",
+    "patient_id",
+    "sex",
+    "birth",
+    "collected",
+    "analyte",
+    "value",
+    "unit",
+    "comparator",
+    "ref_low",
+    "ref_high",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    patient_id: str
+    label: str
+    certainty: str
+    reasons: str
+    path: str
+    """`core` when `assess()` gave the verdict, `prefilter` when the engine showed the patient is normal."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    row_no: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PatientRecords:
+    conditions: tuple[CodedText, ...]
+    medications: tuple[CodedText, ...]
+
+
+def prefilter_verdict(has_igg: bool, has_iga: bool) -> tuple[Label, str]:
+    """The core's verdict for a patient whose every result plainly clears its limit.
+
+    With IgM, IgG and IgA all not low the pattern is normal and confirmed; with IgG or IgA missing the
+    pattern is incomplete and the core calls a not-low IgM normal but provisional.
+    """
+    return Label.NORMAL, "confirmed" if has_igg and has_iga else "provisional"
+
+
+def cases(
+    rows: Iterable[Mapping[str, Any]],
+    knowledge: Knowledge,
+    records: Mapping[str, PatientRecords] | None,
+    rejected: list[Rejected],
+) -> Iterator[tuple[str, Case, list[int]]]:
+    """Group candidate rows (sorted by patient) into core cases, building each result as the core does.
+
+    A row the core refuses is added to `rejected`; `records` (conditions and medications) is None when
+    the input says nothing about them.
+    """
+    current: str | None = None
+    patient: Patient | None = None
+    results: list[LabResult] = []
+    warnings: list[str] = []
+    row_nos: list[int] = []
+    for row in rows:
+        pid = str(row["patient_id"])
+        if pid != current:
+            if current is not None and patient is not None:
+                yield current, _case(current, patient, results, warnings, records), row_nos
+            current, patient, results, warnings, row_nos = pid, Patient(Sex(row["sex"]), row["birth"]), [], [], []
+        try:
+            result, notes = build_result(
+                analyte=Analyte(row["analyte"]),
+                value=row["value"],
+                unit=row["unit"],
+                collected=row["collected"],
+                knowledge=knowledge,
+                field=f"row {row['row_no']}",
+                comparator=row["comparator"],
+                range_low=row["ref_low"],
+                range_high=row["ref_high"],
+            )
+        except InputError as error:
+            rejected.append(Rejected(int(row["row_no"]), str(error)))
+            continue
+        results.append(result)
+        warnings.extend(notes)
+        row_nos.append(int(row["row_no"]))
+    if current is not None and patient is not None:
+        yield current, _case(current, patient, results, warnings, records), row_nos
+
+
+def _case(
+    pid: str,
+    patient: Patient,
+    results: list[LabResult],
+    warnings: list[str],
+    records: Mapping[str, PatientRecords] | None,
+) -> Case:
+    if records is None:
+        return Case(patient, tuple(results), warnings=tuple(warnings))
+    found = records.get(pid, PatientRecords((), ()))
+    return Case(patient, tuple(results), found.conditions, found.medications, warnings=tuple(warnings))
+
+
+def judge(
+    case: Case, knowledge: Knowledge, as_of: date, profile_id: str | None, reference_set_id: str | None
+) -> Assessment | str:
+    """The core's assessment, or the reason it could not assess the case."""
+    try:
+        return assess(case, knowledge, as_of=as_of, profile_id=profile_id, reference_set_id=reference_set_id)
+    except AssessmentError as error:
+        return str(error)
+
+
+def verdict(pid: str, assessment: Assessment) -> Verdict:
+    diagnosis = assessment.diagnosis
+    reasons = " | ".join((diagnosis.summary, *diagnosis.reasons))
+    return Verdict(pid, diagnosis.label.value, diagnosis.certainty.value, reasons, "core")

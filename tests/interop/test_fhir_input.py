@@ -1,0 +1,179 @@
+"""FHIR R4 input: Bundles and NDJSON become one case per patient, and nothing is dropped silently."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from sigmd.adapters.fhir import ICD10, load_fhir_json, load_fhir_ndjson
+from sigmd.core.assessment import assess
+from sigmd.core.model import Analyte, Comparator, Sex
+from sigmd.errors import InputError
+
+from .conftest import FIXTURES, bundle, low_igm_bundle, observation, patient
+
+
+def test_bundle_results_are_converted_to_mg_dl_with_the_lab_range(knowledge):
+    """IgM in g/L and mg/dL, the lab's referenceRange and effectivePeriod.start are all read."""
+    [loaded] = load_fhir_json(json.dumps(low_igm_bundle()), knowledge)
+    case = loaded.require()
+    igm = [r for r in case.results if r.analyte is Analyte.IGM]
+    assert [(r.collected, r.quantity.value) for r in igm] == [(date(2024, 1, 10), 15.0), (date(2024, 9, 1), 10.0)]
+    assert igm[0].lab_range is not None and igm[0].lab_range.low_mg_dl == 40
+    assert case.patient.sex is Sex.FEMALE and case.patient.birth_date == date(1980, 5, 1)
+
+
+def test_entered_in_error_and_foreign_codes_are_reported_not_used(knowledge):
+    """An entered-in-error IgM and a glucose Observation appear in the warnings, not in the results."""
+    case = load_fhir_json(json.dumps(low_igm_bundle()), knowledge)[0].require()
+    assert "igm-error" not in {r.origin.split("/")[-1] for r in case.results}
+    assert any("Observation/igm-error" in w and "entered-in-error" in w for w in case.warnings)
+    assert any("Observation/glucose" in w and "15074-8" in w for w in case.warnings)
+
+
+def test_icd10_gm_condition_is_mapped_and_matches_a_secondary_cause(knowledge):
+    """An ICD-10-GM leukaemia code is mapped to the ICD-10 URI the core matches, so the assessment finds it."""
+    case = load_fhir_json(json.dumps(low_igm_bundle()), knowledge)[0].require()
+    assert case.conditions is not None and case.conditions[0].system == ICD10
+    result = assess(case, knowledge, as_of=date(2025, 1, 1))
+    assert any(m.record.origin == "Condition/c1" for m in result.secondary_matches)
+
+
+def test_unrecognised_medication_code_is_listed_and_text_kept(knowledge):
+    """A SNOMED-only medication keeps its text and its code is named in a warning."""
+    case = load_fhir_json(json.dumps(low_igm_bundle()), knowledge)[0].require()
+    assert case.medications is not None and case.medications[0].text == "Aspirin"
+    assert any("386849001" in w and "not in a system" in w for w in case.warnings)
+
+
+def test_censored_value_keeps_its_comparator(knowledge):
+    """valueQuantity.comparator '<' becomes a censored quantity."""
+    obs = observation("igm", "2472-9", 5, "mg/dL", "2024-03-01")
+    obs["valueQuantity"]["comparator"] = "<"
+    case = load_fhir_json(json.dumps(bundle(patient("p1"), obs)), knowledge)[0].require()
+    assert case.results[0].quantity.comparator is Comparator.LT
+
+
+def test_two_patients_give_two_cases_with_bare_and_prefixed_references(knowledge):
+    """Subjects `Patient/p1` and bare `p2` are grouped to their own patients."""
+    doc = bundle(
+        patient("p1"),
+        patient("p2", "2015-02-03", "male"),
+        observation("a", "2472-9", 20, "mg/dL", "2024-01-01", subject="Patient/p1"),
+        observation("b", "2472-9", 30, "mg/dL", "2024-01-01", subject="p2"),
+        bundle_type="searchset",
+    )
+    loaded = load_fhir_json(json.dumps(doc), knowledge)
+    assert [(c.patient_key, len(c.require().results)) for c in loaded] == [("p1", 1), ("p2", 1)]
+
+
+def test_transaction_bundle_resolves_urn_uuid_subjects(knowledge):
+    """In a transaction Bundle a subject `urn:uuid:...` refers to the Patient entry's fullUrl."""
+    doc = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1c7e",
+                "resource": {"resourceType": "Patient", "birthDate": "1990-01-01", "gender": "male"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+            {
+                "resource": observation("x", "2472-9", 25, "mg/dL", "2024-01-01", subject="urn:uuid:1c7e"),
+                "request": {"method": "POST", "url": "Observation"},
+            },
+        ],
+    }
+    [loaded] = load_fhir_json(json.dumps(doc), knowledge)
+    assert loaded.patient_key == "urn:uuid:1c7e" and len(loaded.require().results) == 1
+
+
+def test_bad_unit_rejects_only_that_patient_naming_the_field(knowledge):
+    """An unknown unit on one patient's IgM is an InputError for that patient; the other patient is read."""
+    doc = bundle(
+        patient("p1"),
+        patient("p2"),
+        observation("bad", "2472-9", 20, "mmol/L", "2024-01-01"),
+        observation("ok", "2472-9", 20, "mg/dL", "2024-01-01", subject="Patient/p2"),
+    )
+    first, second = load_fhir_json(json.dumps(doc), knowledge)
+    assert first.case is None and first.error is not None
+    assert first.error.field == "Observation/bad.valueQuantity.unit" and first.error.value == "mmol/L"
+    assert second.require().results[0].origin == "Observation/ok"
+
+
+def test_invalid_fhir_names_the_resource_and_element(knowledge):
+    """A birthDate that is not a FHIR date is rejected by the R4 model with its location."""
+    with pytest.raises(InputError) as caught:
+        load_fhir_json(json.dumps(bundle(patient("p1", birth="01/05/1980"))), knowledge)
+    assert "Bundle.entry[0].resource.birthDate" in caught.value.field
+
+
+def test_unsupported_bundle_type_is_rejected(knowledge):
+    """A history Bundle is refused with the field named."""
+    with pytest.raises(InputError) as caught:
+        load_fhir_json(json.dumps(bundle(patient("p1"), bundle_type="history")), knowledge)
+    assert caught.value.field == "Bundle.type"
+
+
+def test_spec_patient_example_gives_sex_and_birth_date(knowledge):
+    """The R4 spec Patient example (with a _birthDate extension) is read."""
+    [loaded] = load_fhir_json((FIXTURES / "fhir" / "patient-example.json").read_text(), knowledge)
+    case = loaded.require()
+    assert (case.patient.sex, case.patient.birth_date, case.results) == (Sex.MALE, date(1974, 12, 25), ())
+
+
+def test_spec_searchset_of_patients_without_birth_dates_is_rejected_per_patient(knowledge):
+    """The fhirpath.js patient searchset has no birthDate, so each patient carries an error naming it."""
+    loaded = load_fhir_json((FIXTURES / "fhir" / "patient-bundle.json").read_text(), knowledge)
+    assert len(loaded) == 3
+    assert all(c.case is None and c.error is not None and c.error.field.endswith(".birthDate") for c in loaded)
+
+
+def test_glucose_example_without_its_patient_is_reported(knowledge):
+    """The glucose example (effectivePeriod, mmol/l) is not an immunoglobulin, and its patient f001 is absent."""
+    [loaded] = load_fhir_json((FIXTURES / "fhir" / "observation-example-f001-glucose.json").read_text(), knowledge)
+    assert loaded.patient_key == "f001" and loaded.error is not None and "birth date" in loaded.error.problem
+
+
+def test_recoded_spec_observation_uses_the_pound_unit_and_fails_clearly(knowledge):
+    """The R4 weight example re-coded to IgM keeps its '[lb_av]' unit, which is rejected by name."""
+    obs = json.loads((FIXTURES / "fhir" / "observation-example.json").read_text())
+    obs["code"] = {"coding": [{"system": "http://loinc.org", "code": "2472-9"}]}
+    doc = bundle(patient("example"), obs)
+    [loaded] = load_fhir_json(json.dumps(doc), knowledge)
+    assert loaded.error is not None and loaded.error.value == "[lb_av]"
+
+
+def test_condition_and_medication_statement_examples_become_coded_text(knowledge):
+    """The R4 Condition (SNOMED fever) and MedicationStatement (contained Medication) examples are kept as text."""
+    condition = json.loads((FIXTURES / "fhir" / "condition-example-f201-fever.json").read_text())
+    statement = json.loads((FIXTURES / "fhir" / "medicationstatementexample1.json").read_text())
+    statement["subject"] = {"reference": "Patient/f201"}
+    doc = bundle(patient("f201"), condition, statement)
+    case = load_fhir_json(json.dumps(doc), knowledge)[0].require()
+    assert case.conditions is not None and case.conditions[0].text == "Fever"
+    assert case.medications is not None and case.medications[0].origin == "MedicationStatement/example001"
+    assert any("Condition/f201" in w and "snomed" in w for w in case.warnings)
+
+
+def test_bulk_patient_ndjson_gives_one_case_per_patient(knowledge):
+    """The 13 Synthea Patients of the bulk sample give 13 cases, keyed by id."""
+    loaded = load_fhir_ndjson((FIXTURES / "bulk" / "Patient.000.ndjson").read_text(), knowledge)
+    assert len(loaded) == 13 and len({c.patient_key for c in loaded}) == 13
+    assert all(c.case is not None for c in loaded)
+
+
+def test_bulk_coded_lab_ndjson_with_bare_uuid_subject_is_reported(knowledge):
+    """Cumulus lab NDJSON: coded SARS-CoV-2 results are not used and their bare-UUID patient has no Patient."""
+    loaded = load_fhir_ndjson((FIXTURES / "bulk" / "fhir_labs.ndjson").read_text(), knowledge)
+    assert loaded and all(c.error is not None and c.error.field.startswith("patient ") for c in loaded)
+
+
+def test_bulk_event_log_is_not_fhir(knowledge):
+    """The bulk export event log has no resourceType and is refused on its first line."""
+    with pytest.raises(InputError) as caught:
+        load_fhir_ndjson((FIXTURES / "bulk" / "log.ndjson").read_text(), knowledge)
+    assert caught.value.field == "line 1"

@@ -1,0 +1,115 @@
+"""Shared synthetic cohorts for the screening tests (synthetic patients only)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sigmd import content
+from sigmd.adapters.results import build_result, parse_date, resolve_analyte
+from sigmd.core.assessment import assess
+from sigmd.core.model import Case, CodedText, LabResult, Patient, Sex
+from sigmd.screening.synth import SynthFiles, synth
+
+AS_OF = date(2026, 1, 1)
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: runs a local Spark session (about a minute)")
+
+
+@pytest.fixture(scope="session")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> SynthFiles:
+    return synth(1500, 7, tmp_path_factory.mktemp("cohort") / "labs.parquet", "parquet")
+
+
+def core_verdicts(
+    rows: list[dict[str, str]], records: Path | None, profile: str | None = None, reference: str | None = None
+) -> dict[str, tuple[str, str]]:
+    """The core's verdict for every patient, computed row by row without the engines."""
+    knowledge = content.load()
+    by_patient: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_patient[row["patient_id"]].append(row)
+    found: dict[str, tuple[list[CodedText], list[CodedText]]] = {}
+    if records is not None:
+        with records.open(encoding="utf-8") as handle:
+            for rec in csv.DictReader(handle):
+                lists = found.setdefault(rec["patient_id"], ([], []))
+                lists[rec["kind"] == "medication"].append(CodedText(rec["text"], rec["code"], rec["system"]))
+    verdicts = {}
+    for pid, patient_rows in by_patient.items():
+        first = patient_rows[0]
+        sex = {"f": "female", "m": "male"}.get(first["sex"].strip().lower(), first["sex"].strip().lower())
+        patient = Patient(Sex(sex), parse_date(first["birth_date"], "birth_date"))
+        results: list[LabResult] = []
+        for row in patient_rows:
+            result, _ = build_result(
+                analyte=resolve_analyte(row["loinc"], "loinc", knowledge),
+                value=row["value"],
+                unit=row["unit"],
+                collected=parse_date(row["collected_date"], "collected_date"),
+                knowledge=knowledge,
+                field="row",
+                comparator=row.get("comparator") or None,
+                range_low=row.get("ref_low") or None,
+                range_high=row.get("ref_high") or None,
+            )
+            results.append(result)
+        conditions, medications = found.get(pid, ([], []))
+        case = (
+            Case(patient, tuple(results), tuple(conditions), tuple(medications))
+            if records is not None
+            else Case(patient, tuple(results))
+        )
+        diagnosis = assess(case, knowledge, as_of=AS_OF, profile_id=profile, reference_set_id=reference).diagnosis
+        verdicts[pid] = (diagnosis.label.value, diagnosis.certainty.value)
+    return verdicts
+
+
+def used_rows(source: Path, rejects: Path) -> list[dict[str, str]]:
+    """The input rows that screening did not reject (read with pyarrow, so CSV and Parquet both work)."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    table = (
+        pq.read_table(source)
+        if source.suffix == ".parquet"
+        else pcsv.read_csv(
+            source,
+            convert_options=pcsv.ConvertOptions(
+                strings_can_be_null=False,
+                column_types={
+                    name: "string"
+                    for name in (
+                        "patient_id",
+                        "sex",
+                        "birth_date",
+                        "collected_date",
+                        "loinc",
+                        "value",
+                        "unit",
+                        "comparator",
+                        "ref_low",
+                        "ref_high",
+                    )
+                },
+            ),
+        )
+    )
+    rejected = {int(r["row_no"]) for r in csv.DictReader(rejects.open(encoding="utf-8"))}
+    return [
+        {k: ("" if v is None else str(v)) for k, v in row.items()}
+        for number, row in enumerate(table.to_pylist(), start=1)
+        if number not in rejected
+    ]
+
+
+def screened_verdicts(out_dir: Path) -> dict[str, tuple[str, str]]:
+    with (out_dir / "patients.csv").open(encoding="utf-8") as handle:
+        return {row["patient_id"]: (row["label"], row["certainty"]) for row in csv.DictReader(handle)}
