@@ -61,6 +61,10 @@ def assess_command(
     batch: Annotated[
         Path | None, typer.Option("--batch", help="Write one JSON result per patient into this folder (many patients).")
     ] = None,
+    fhir_out: Annotated[
+        Path | None,
+        typer.Option("--fhir-out", help="Also write the assessment as a FHIR Bundle (RiskAssessment, DetectedIssue)."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the machine output (JSON) instead of the report.")
     ] = False,
@@ -112,6 +116,11 @@ def assess_command(
         report = report_for(loaded[0])
     except (InputError, AssessmentError) as error:
         raise _fail(str(error)) from None
+    if fhir_out is not None:
+        from sigmd.adapters.fhir_out import assessment_to_fhir
+
+        patient_ref = "Patient/" + re.sub(r"[^A-Za-z0-9\-.]", "-", loaded[0].patient_key)[:64]
+        fhir_out.write_text(json.dumps(assessment_to_fhir(report, patient_ref), indent=2), encoding="utf-8")
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
