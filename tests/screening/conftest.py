@@ -13,6 +13,7 @@ from sigmd import content
 from sigmd.adapters.results import build_result, parse_date, resolve_analyte
 from sigmd.core.assessment import assess
 from sigmd.core.model import Case, CodedText, LabResult, Patient, Sex
+from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.synth import SynthFiles, synth
 
 AS_OF = date(2026, 1, 1)
@@ -84,21 +85,7 @@ def used_rows(source: Path, rejects: Path) -> list[dict[str, str]]:
             source,
             convert_options=pcsv.ConvertOptions(
                 strings_can_be_null=False,
-                column_types={
-                    name: "string"
-                    for name in (
-                        "patient_id",
-                        "sex",
-                        "birth_date",
-                        "collected_date",
-                        "loinc",
-                        "value",
-                        "unit",
-                        "comparator",
-                        "ref_low",
-                        "ref_high",
-                    )
-                },
+                column_types=dict.fromkeys(CANONICAL_COLUMNS, "string"),
             ),
         )
     )

@@ -7,7 +7,9 @@ import re
 
 from sigmd.core.model import Comparator
 
-_VALUE = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+VALUE_PATTERN = r"^\s*(<=|>=|≤|≥|<|>|=)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
+"""A reported value: optional comparator, then a non-negative decimal number (shared with the SQL engines)."""
+_VALUE = re.compile(VALUE_PATTERN)
 _SYMBOLS = {"≤": Comparator.LE, "≥": Comparator.GE}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.engine import Dialect
 
@@ -26,7 +27,6 @@ CANONICAL_COLUMNS = (
     "ref_low",
     "ref_high",
 )
-VALUE_PATTERN = r"^\s*(<=|>=|≤|≥|<|>|=)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
 DATE_PATTERN = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 NORMAL_Z = 1.959963984540054
 """The normal quantile of a central 95% interval, as `LogNormalFit` uses it."""
