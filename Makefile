@@ -1,6 +1,6 @@
 # Two commands do all the set-up (see README):
 #   make demo   create .venv, install sigmd, assess bundled example patients and screen a synthetic cohort
-#   make test   create .venv, install sigmd with test tools, run ruff, mypy and pytest
+#   make test   create .venv, install sigmd with test tools (and Debian's chromium and postgresql), run ruff, mypy and pytest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,6 +25,7 @@ demo: $(STAMP)
 	@echo "Screening report: out/demo/screen/report.html"
 
 test: $(STAMP)
+	./scripts/system-packages.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
