@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sigmd.core.ages import AgeSpec, add_months
+from sigmd.core.ages import AgeSpec, ExactAge, add_months, has_reached
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Patient, Sex
 from sigmd.core.stats import LogNormalFit
@@ -97,3 +97,15 @@ def test_every_reference_row_has_a_source_and_positive_limits(knowledge: Knowled
             assert row.source.title and row.source.url, row
             assert row.upper_mg_dl is not None and row.upper_mg_dl > 0
             assert row.lower_mg_dl is None or (row.lower_mg_dl >= 0 and not math.isnan(row.lower_mg_dl))
+
+
+@given(
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2030, 12, 31)),
+    st.integers(min_value=0, max_value=45_000),
+    st.sampled_from(["0d", "1d", "14d", "2w", "1mo", "5mo", "11mo", "1y", "2y", "18y", "120y"]),
+)
+def test_comparing_a_whole_age_agrees_with_calendar_date_arithmetic(birth: date, days: int, text: str) -> None:
+    """Reaching an age band judged from whole months and days agrees with adding the band to the birth date."""
+    on = birth + timedelta(days=days)
+    spec = AgeSpec.parse(text)
+    assert spec.reached_at(ExactAge.between(birth, on)) == has_reached(birth, on, spec)

@@ -36,6 +36,14 @@ class AgeSpec:
         """The date on which someone born on `birth_date` reaches this age."""
         return add_months(birth_date, self.months) + timedelta(days=self.days)
 
+    def reached_at(self, age: ExactAge) -> bool:
+        """Whether someone of exact age `age` has reached this age; equal to `has_reached`, without date arithmetic."""
+        if self.days == 0:
+            return age.months >= self.months
+        if self.months == 0:
+            return age.days >= self.days
+        return has_reached(age.birth_date, age.on, self)
+
     @property
     def approx_years(self) -> float:
         return self.months / 12 + self.days / _DAYS_PER_YEAR
@@ -56,6 +64,23 @@ def add_months(start: date, months: int) -> date:
     year, month = start.year + month_index // 12, month_index % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
     return date(year, month, day)
+
+
+@dataclass(frozen=True)
+class ExactAge:
+    """Someone's age on a date as whole calendar months and whole days, for comparing with many AgeSpecs."""
+
+    birth_date: date
+    on: date
+    months: int
+    days: int
+
+    @staticmethod
+    def between(birth_date: date, on: date) -> ExactAge:
+        months = (on.year - birth_date.year) * 12 + on.month - birth_date.month
+        if on.day < min(birth_date.day, calendar.monthrange(on.year, on.month)[1]):
+            months -= 1
+        return ExactAge(birth_date, on, months, (on - birth_date).days)
 
 
 def age_in_years(birth_date: date, on: date) -> float:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
-from sigmd.core.ages import AgeSpec, age_in_years, has_reached
+from sigmd.core.ages import AgeSpec, ExactAge, age_in_years
 from sigmd.core.model import Analyte, LabRange, Patient, Sex
 from sigmd.core.provenance import LABORATORY_RANGE, Source
 
@@ -37,9 +38,10 @@ class ReferenceInterval:
     note: str = ""
 
     def covers(self, patient: Patient, on: date) -> bool:
-        return has_reached(patient.birth_date, on, self.age_from) and not has_reached(
-            patient.birth_date, on, self.age_to
-        )
+        return self.covers_age(ExactAge.between(patient.birth_date, on))
+
+    def covers_age(self, age: ExactAge) -> bool:
+        return self.age_from.reached_at(age) and not self.age_to.reached_at(age)
 
     @property
     def band(self) -> str:
@@ -58,24 +60,29 @@ class ReferenceSet:
     limitations: tuple[str, ...]
     intervals: tuple[ReferenceInterval, ...]
 
-    @property
+    @cached_property
     def analytes(self) -> frozenset[Analyte]:
         return frozenset(interval.analyte for interval in self.intervals)
+
+    @cached_property
+    def _by_analyte(self) -> dict[Analyte, tuple[ReferenceInterval, ...]]:
+        return {a: tuple(i for i in self.intervals if i.analyte is a) for a in self.analytes}
 
     def lookup(self, analyte: Analyte, patient: Patient, on: date) -> IntervalLookup:
         """Find the interval that applies to this patient on this date, or say why none does."""
         if on < patient.birth_date:
             return IntervalLookup(None, f"the result date {on} is before the birth date")
-        if has_reached(patient.birth_date, on, MAX_AGE):
-            age = age_in_years(patient.birth_date, on)
-            return IntervalLookup(None, f"no reference interval exists beyond 120 years (age {age:.0f})")
-        rows = [i for i in self.intervals if i.analyte is analyte and i.covers(patient, on)]
+        exact = ExactAge.between(patient.birth_date, on)
+        if MAX_AGE.reached_at(exact):
+            years = age_in_years(patient.birth_date, on)
+            return IntervalLookup(None, f"no reference interval exists beyond 120 years (age {years:.0f})")
+        rows = [i for i in self._by_analyte.get(analyte, ()) if i.covers_age(exact)]
         if not rows:
             if analyte not in self.analytes:
                 reason = f"reference set '{self.id}' has no intervals for {analyte}"
             else:
-                age = age_in_years(patient.birth_date, on)
-                reason = f"reference set '{self.id}' has no {analyte} interval at age {age:.2f} years"
+                years = age_in_years(patient.birth_date, on)
+                reason = f"reference set '{self.id}' has no {analyte} interval at age {years:.2f} years"
             return IntervalLookup(None, reason)
         for row in rows:
             if row.sex.value == patient.sex.value:

@@ -16,22 +16,13 @@ from sigmd.core.explain import DISCLAIMER
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, CodedText
 from sigmd.screening import classify
+from sigmd.screening.core_pass import PassResult, Task, chunks, run_pass
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
-from sigmd.screening.funnel import Funnel
 from sigmd.screening.inputs import Prepared, prepare
 from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
 from sigmd.screening.tables import content_tables
-from sigmd.screening.verdicts import (
-    CANDIDATE_COLUMNS,
-    PREFILTER_REASON,
-    PatientRecords,
-    Rejected,
-    Verdict,
-    cases,
-    judge,
-    verdict,
-)
+from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
@@ -145,15 +136,6 @@ class _Steps:
             self.bar.__exit__(None, None, None)
 
 
-@dataclass
-class _Run:
-    verdicts: list[Verdict]
-    rejected: list[Rejected]
-    funnel: Funnel
-    sensitivity: dict[str, Counter[str]]
-    scatter: list[tuple[float, float, float | None, bool]]
-
-
 def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
     if prepared.records is None:
         return None
@@ -168,9 +150,14 @@ def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
     return {pid: PatientRecords(tuple(c), tuple(m)) for pid, (c, m) in found.items()}
 
 
-def _candidate_rows(db: Engine, where: str) -> Iterator[dict[str, Any]]:
+def _candidate_rows(db: Engine) -> Iterator[dict[str, Any]]:
+    """Rows of every patient the core must see, sorted by patient, with `is_candidate` per row."""
     columns = ", ".join(f"r.{c}" for c in CANDIDATE_COLUMNS)
-    table = db.fetch(f"SELECT {columns} FROM rows r WHERE r.reason IS NULL AND {where} ORDER BY r.patient_id, r.row_no")
+    table = db.fetch(
+        f"SELECT {columns}, NOT p.all_not_low AS is_candidate FROM rows r JOIN patients p ON p.patient_id = r.patient_id"
+        " WHERE r.reason IS NULL AND (NOT p.all_not_low OR r.patient_id IN (SELECT patient_id FROM flagged))"
+        " ORDER BY r.patient_id, r.row_no"
+    )
     for batch in table.to_batches(65536):
         yield from batch.to_pylist()
 
@@ -184,60 +171,35 @@ def _assess_all(
     set_id: str,
     options: classify.Options,
     sensitivity: bool,
-) -> _Run:
-    records = _records(prepared)
-    pairs: dict[str, set[str]] = {}
+) -> PassResult:
     if sensitivity:
         db.materialise("flagged", classify.sensitivity_sql(db.dialect, options))
-        for batch in db.fetch("SELECT set_id, patient_id FROM flagged").to_batches():
-            for row in batch.to_pylist():
-                pairs.setdefault(row["patient_id"], set()).add(row["set_id"])
     else:
         text = db.dialect.string_type
         db.materialise(
             "flagged", f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id WHERE false"
         )
-    where = (
-        "(r.patient_id IN (SELECT patient_id FROM patients WHERE NOT all_not_low)"
-        " OR r.patient_id IN (SELECT patient_id FROM flagged))"
-    )
-    rejected: list[Rejected] = []
-    verdicts: list[Verdict] = []
-    funnel = Funnel()
-    counts: dict[str, Counter[str]] = {s: Counter() for s in knowledge.reference_sets}
-    scatter: list[tuple[float, float, float | None, bool]] = []
-    candidates = {
-        row["patient_id"]
-        for batch in db.fetch("SELECT patient_id FROM patients WHERE NOT all_not_low").to_batches()
-        for row in batch.to_pylist()
-    }
-    for pid, case, row_nos in cases(_candidate_rows(db, where), knowledge, records, rejected):
-        main = judge(case, knowledge, as_of, profile_id, set_id) if pid in candidates else None
-        if isinstance(main, str):
-            rejected.extend(Rejected(n, f"patient_id: {pid!r}: {main}") for n in row_nos)
-            continue
-        if main is not None:
-            verdicts.append(verdict(pid, main))
-            esid = main if profile_id == "esid" else judge(case, knowledge, as_of, "esid", set_id)
-            if not isinstance(esid, str):
-                funnel.add(esid)
-            scatter.extend(funnel.igm_points(main))
-        for other in sorted(pairs.get(pid, ())):
-            if other == set_id:
-                continue
-            result = judge(case, knowledge, as_of, profile_id, other)
-            if not isinstance(result, str):
-                counts[other][result.diagnosis.label.value] += 1
-    for v in verdicts:
-        counts[set_id][v.label] += 1
-    return _Run(verdicts, rejected, funnel, counts, scatter)
+    other_sets: dict[str, set[str]] = {}
+    for batch in db.fetch(f"SELECT set_id, patient_id FROM flagged WHERE set_id <> '{set_id}'").to_batches():
+        for row in batch.to_pylist():
+            other_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
+    candidate_rows = db.fetch(
+        "SELECT count(*) AS n FROM rows r JOIN patients p ON p.patient_id = r.patient_id"
+        " WHERE r.reason IS NULL AND NOT p.all_not_low"
+    ).to_pylist()[0]["n"]
+    work = chunks(_candidate_rows(db), _records(prepared), {pid: frozenset(s) for pid, s in other_sets.items()})
+    run = run_pass(Task(as_of, profile_id, set_id), work, int(candidate_rows))
+    main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
+    run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets}
+    run.sensitivity[set_id] = main_counts
+    return run
 
 
 def _write_outputs(
     db: Engine,
     knowledge: Knowledge,
     prepared: Prepared,
-    run: _Run,
+    run: PassResult,
     out_dir: Path,
     profile_id: str,
     set_id: str,

@@ -1,0 +1,139 @@
+"""The core's pass over the candidates: `assess()` per patient, in chunks, on every core of the machine.
+
+The engine hands over the rows of every patient it could not settle set-wise, sorted by patient. They
+are cut into chunks at patient boundaries; each chunk is assessed by the core (in worker processes when
+there are enough candidates to pay for starting them) and the chunk results are merged in input order,
+so the outcome does not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing import get_context
+from typing import Any
+
+from sigmd import content
+from sigmd.screening.funnel import Funnel
+from sigmd.screening.verdicts import PatientRecords, Rejected, Verdict, cases, judge, verdict
+
+CHUNK_ROWS = 20_000
+"""Rows per chunk handed to one worker."""
+PARALLEL_FROM_ROWS = 60_000
+"""Below this many candidate rows the pass runs in this process: starting workers would cost more."""
+
+Point = tuple[float, float, float | None, bool]
+
+
+@dataclass(frozen=True)
+class Task:
+    """What one chunk needs besides its rows; the same for every chunk of a run."""
+
+    as_of: date
+    profile_id: str
+    set_id: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    rows: list[dict[str, Any]]
+    """The rows of whole patients, sorted by patient."""
+    candidates: frozenset[str]
+    """Patients who need the main verdict (the others are here for the sensitivity table only)."""
+    records: dict[str, PatientRecords] | None
+    other_sets: dict[str, frozenset[str]]
+    """Reference sets (besides the main one) under which each patient's IgM may be low."""
+
+
+@dataclass
+class PassResult:
+    verdicts: list[Verdict] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    funnel: Funnel = field(default_factory=Funnel)
+    sensitivity: dict[str, Counter[str]] = field(default_factory=dict)
+    scatter: list[Point] = field(default_factory=list)
+
+    def merge(self, other: PassResult) -> None:
+        self.verdicts.extend(other.verdicts)
+        self.rejected.extend(other.rejected)
+        for key, count in other.funnel.counts.items():
+            self.funnel.counts[key] += count
+        for set_id, counts in other.sensitivity.items():
+            self.sensitivity.setdefault(set_id, Counter()).update(counts)
+        self.scatter.extend(other.scatter)
+
+
+def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
+    """The core's verdict for every candidate of the chunk, its ESID funnel steps and its sensitivity counts."""
+    knowledge = content.load()
+    out = PassResult()
+    for pid, case, row_nos in cases(chunk.rows, knowledge, chunk.records, out.rejected):
+        main = judge(case, knowledge, task.as_of, task.profile_id, task.set_id) if pid in chunk.candidates else None
+        if isinstance(main, str):
+            out.rejected.extend(Rejected(n, f"patient_id: {pid!r}: {main}") for n in row_nos)
+            continue
+        if main is not None:
+            out.verdicts.append(verdict(pid, main))
+            esid = main if task.profile_id == "esid" else judge(case, knowledge, task.as_of, "esid", task.set_id)
+            if not isinstance(esid, str):
+                out.funnel.add(esid)
+            out.scatter.extend(out.funnel.igm_points(main))
+        for other in sorted(chunk.other_sets.get(pid, ())):
+            result = judge(case, knowledge, task.as_of, task.profile_id, other)
+            if not isinstance(result, str):
+                out.sensitivity.setdefault(other, Counter())[result.diagnosis.label.value] += 1
+    return out
+
+
+def chunks(
+    rows: Iterable[dict[str, Any]],
+    records: Mapping[str, PatientRecords] | None,
+    other_sets: Mapping[str, frozenset[str]],
+) -> Iterator[Chunk]:
+    """Cut rows sorted by patient into chunks of about CHUNK_ROWS rows, never splitting a patient."""
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        if len(batch) >= CHUNK_ROWS and str(row["patient_id"]) != str(batch[-1]["patient_id"]):
+            yield _chunk(batch, records, other_sets)
+            batch = []
+        batch.append(row)
+    if batch:
+        yield _chunk(batch, records, other_sets)
+
+
+def _chunk(
+    rows: list[dict[str, Any]],
+    records: Mapping[str, PatientRecords] | None,
+    other_sets: Mapping[str, frozenset[str]],
+) -> Chunk:
+    ids = {str(row["patient_id"]) for row in rows}
+    return Chunk(
+        rows,
+        frozenset(str(row["patient_id"]) for row in rows if row["is_candidate"]),
+        None if records is None else {pid: records[pid] for pid in ids if pid in records},
+        {pid: other_sets[pid] for pid in ids if pid in other_sets},
+    )
+
+
+def run_pass(task: Task, work: Iterable[Chunk], candidate_rows: int, workers: int | None = None) -> PassResult:
+    """Assess every chunk, in worker processes when there are at least PARALLEL_FROM_ROWS candidate rows."""
+    total = PassResult()
+    processes = workers if workers is not None else (os.cpu_count() or 1)
+    if processes <= 1 or candidate_rows < PARALLEL_FROM_ROWS:
+        for chunk in work:
+            total.merge(assess_chunk(task, chunk))
+        return total
+    # spawn, not fork: the parent holds an embedded database engine with its own threads.
+    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn")) as pool:
+        pending: deque[Future[PassResult]] = deque()
+        for chunk in work:
+            pending.append(pool.submit(assess_chunk, task, chunk))
+            if len(pending) >= 2 * processes:
+                total.merge(pending.popleft().result())
+        while pending:
+            total.merge(pending.popleft().result())
+    return total
