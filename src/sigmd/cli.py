@@ -221,5 +221,14 @@ def _register_screening() -> None:
 _register_screening()
 
 
+def _register_registry() -> None:
+    from sigmd.registry.cli import registry_app
+
+    app.add_typer(registry_app, name="registry")
+
+
+_register_registry()
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m sigmd`
     sys.exit(app())

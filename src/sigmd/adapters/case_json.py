@@ -20,6 +20,7 @@ from sigmd.core.model import (
     Case,
     ClinicalFeatures,
     CodedText,
+    Comparator,
     Infection,
     LabResult,
     Patient,
@@ -228,3 +229,133 @@ def load_case(text: str, knowledge: Knowledge) -> Case:
     except json.JSONDecodeError as error:
         raise InputError("(file)", text[:40], f"is not valid JSON: {error}") from None
     return case_from_dict(document, knowledge)
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    """The case as a case document: the inverse of `case_from_dict` (valid against the case schema).
+
+    Results keep their reported value and unit, with the laboratory range in mg/dL and the origin as `id`.
+    An estimated birth date is written as the shortest `age_years` that gives the same estimate again.
+    None (not stated) is left out; an empty tuple is written as an empty list where the format has one.
+    """
+    document: dict[str, Any] = {
+        "patient": _patient_to_dict(case),
+        "results": [_result_to_dict(r) for r in case.results],
+    }
+    for key, records in (("conditions", case.conditions), ("medications", case.medications)):
+        if records is not None:
+            document[key] = [_coded_to_dict(r) for r in records]
+    if case.vaccine_responses:
+        document["vaccine_responses"] = [
+            {"antigen": r.antigen, "result": r.result.value} for r in case.vaccine_responses
+        ]
+    if case.t_cell_defect is not None:
+        document["t_cell_defect"] = case.t_cell_defect
+    if case.blood_count is not None:
+        count = case.blood_count
+        document["blood_count"] = {
+            "date": count.collected.isoformat(),
+            "result": "abnormal" if count.abnormal else "normal",
+            **({"note": count.note} if count.note else {}),
+        }
+    if case.pneumococcal is not None:
+        document["pneumococcal_challenge"] = {
+            "vaccinated": case.pneumococcal.vaccinated.isoformat(),
+            "titres": [
+                {"serotype": t.serotype, "value": _quantity_value(t.titre), "date": t.collected.isoformat()}
+                for t in case.pneumococcal.titres
+            ],
+        }
+    if case.protein_antigens:
+        document["protein_antigens"] = [
+            {
+                "antigen": r.antigen,
+                "result": r.result.value,
+                **({"date": r.collected.isoformat()} if r.collected else {}),
+                **({"detail": r.detail} if r.detail else {}),
+            }
+            for r in case.protein_antigens
+        ]
+    if case.features is not None:
+        document["clinical_features"] = _features_to_dict(case.features)
+    return document
+
+
+def _patient_to_dict(case: Case) -> dict[str, Any]:
+    patient = case.patient
+    if not patient.birth_date_is_estimated or not case.results:
+        return {"sex": patient.sex.value, "birth_date": patient.birth_date.isoformat()}
+    latest = max(r.collected for r in case.results)
+    exact = (latest - patient.birth_date).days / 365.2425
+    age: float | int = exact
+    for digits in range(13):
+        candidate = round(exact, digits) if digits else round(exact)
+        if birth_date_from_age(float(candidate), latest) == patient.birth_date:
+            age = candidate
+            break
+    return {"sex": patient.sex.value, "age_years": age}
+
+
+def _quantity_value(quantity: Quantity) -> float | str:
+    if quantity.comparator is Comparator.EQ:
+        return quantity.value
+    return f"{quantity.comparator.value}{quantity.value!r}"
+
+
+def _result_to_dict(result: LabResult) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": result.origin,
+        "analyte": result.analyte.value,
+        "value": result.reported_value,
+        "unit": result.reported_unit,
+        "date": result.collected.isoformat(),
+    }
+    if result.quantity.comparator is not Comparator.EQ:
+        raw["comparator"] = result.quantity.comparator.value
+    if result.lab_range is not None:
+        rng = result.lab_range
+        raw["reference_range"] = {
+            **({"low": rng.low_mg_dl} if rng.low_mg_dl is not None else {}),
+            **({"high": rng.high_mg_dl} if rng.high_mg_dl is not None else {}),
+            "unit": "mg/dL",
+            "text": rng.text,
+        }
+    return raw
+
+
+def _coded_to_dict(record: CodedText) -> dict[str, Any]:
+    raw: dict[str, Any] = {"text": record.text}
+    for key, value in (("code", record.code), ("system", record.system), ("review_note", record.review_note)):
+        if value:
+            raw[key] = value
+    if record.start is not None:
+        raw["start"] = record.start.isoformat()
+    if record.end is not None:
+        raw["end"] = record.end.isoformat()
+    if record.reviewed_not_causal:
+        raw["reviewed_not_causal"] = True
+    return raw
+
+
+def _features_to_dict(features: ClinicalFeatures) -> dict[str, Any]:
+    return {
+        "infections": [
+            {
+                "type": i.kind,
+                **({"date": i.when.isoformat()} if i.when else {}),
+                **({"count": i.count} if i.count != 1 else {}),
+                **({"period_months": i.period_months} if i.period_months is not None else {}),
+                **({"organism": i.organism} if i.organism else {}),
+            }
+            for i in features.infections
+        ],
+        "allergies": list(features.allergies),
+        "autoimmune": [
+            {
+                "condition": a.kind,
+                **({"text": a.text} if a.text else {}),
+                **({"date": a.diagnosed.isoformat()} if a.diagnosed else {}),
+            }
+            for a in features.autoimmune
+        ],
+    }

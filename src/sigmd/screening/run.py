@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class ScreenResult:
     patients: int
     out_dir: Path
     summary: dict[str, Any] = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
+    """Seconds spent in each stage of the run (not written to summary.json, which stays reproducible)."""
 
 
 def make_engine(name: str) -> Engine:
@@ -104,17 +107,25 @@ def screen(
     finally:
         if own_engine:
             db.close()
+    result.timings = steps.timings
     print(f"rows in: {result.rows_in}  used: {result.rows_used}  rejected: {result.rows_rejected}")
     return result
 
 
 class _Steps:
-    """A rich progress bar over the stages of a run (silent when disabled)."""
+    """A rich progress bar over the stages of a run (silent when disabled), timing each stage."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar: Any = None
         self.task: Any = None
+        self.timings: dict[str, float] = {}
+        self._stage = ""
+        self._started = 0.0
+
+    def _close_stage(self) -> None:
+        if self._stage:
+            self.timings[self._stage] = time.perf_counter() - self._started
 
     def __enter__(self) -> _Steps:
         if self.enabled:
@@ -126,11 +137,14 @@ class _Steps:
         return self
 
     def next(self, text: str) -> None:
+        self._close_stage()
+        self._stage, self._started = text, time.perf_counter()
         if self.bar is not None:
             started = self.bar.tasks[0].description != "screening"
             self.bar.update(self.task, description=text, advance=1 if started else 0)
 
     def __exit__(self, *exc: object) -> None:
+        self._close_stage()
         if self.bar is not None:
             self.bar.update(self.task, completed=4)
             self.bar.__exit__(None, None, None)

@@ -1,0 +1,115 @@
+"""The registry's public types (standard library only): roles, users, stored assessments, the due list, audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sigmd.core.model import Case
+
+
+class RegistryError(Exception):
+    """A registry request that cannot be carried out; the message names the field and the value."""
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    """May read patients, assessments, the follow-up list and screening reports."""
+    CLINICIAN = "clinician"
+    """A viewer who may also record and import results and run screenings."""
+    ADMIN = "admin"
+    """A clinician who may also manage users."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    role: Role
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredAssessment:
+    id: int
+    patient_id: str
+    created_at: datetime
+    actor: str
+    as_of: date
+    profile_id: str
+    reference_set_id: str
+    content_version: str
+    label: str
+    """The diagnosis label, e.g. `partial_sigmd`."""
+    certainty: str
+    next_follow_up: date | None
+    report: dict[str, Any]
+    """`render.machine.assessment_json` of the primary profile, with `by_profile` comparing every profile."""
+    source: str = ""
+    """How the results behind it arrived (`manual`, `import case-json file.json`)."""
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    patient_id: str
+    display_name: str | None
+    sex: str
+    birth_date: date | None
+    label: str | None
+    """From the latest assessment."""
+    certainty: str | None
+    last_assessed: datetime | None
+    next_follow_up: date | None
+    profile_id: str | None = None
+    """Rule profile of the latest assessment."""
+    reference_set_id: str | None = None
+    """Reference set of the latest assessment."""
+
+
+@dataclass(frozen=True)
+class PatientDetail:
+    summary: PatientSummary
+    case: Case
+    """Everything stored for the patient, as the core reads it."""
+    assessments: list[StoredAssessment]
+    """Newest first."""
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    patient_id: str
+    display_name: str | None
+    next_follow_up: date
+    days_until: int
+    """Negative when overdue."""
+    status: str
+    """`overdue`, or `due` (within the window asked for)."""
+    label: str | None
+    tests: list[str]
+    """Tests the plan names for that visit."""
+    profile_id: str | None = None
+    reference_set_id: str | None = None
+    reason: str = ""
+    """Why the plan set this date."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    """`user.create`, `patient.create`, `patient.update`, `results.add`, `assessment.create`, `import`."""
+    entity: str
+    """`user`, `patient`, `result`, `assessment`, `file`."""
+    entity_id: str
+    detail: dict[str, Any]
+    patient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    patient_id: str
+    assessment: StoredAssessment | None
+    error: str | None
+    """Why this patient was not stored (the other patients still are)."""
