@@ -184,31 +184,57 @@ def serve_command(
     base_url: Annotated[
         str | None, typer.Option(help="Public base URL that clients call (JWT audience); default http://HOST:PORT.")
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="SIGMD_DATA_DIR",
+            help="Folder for the SQLite registry, the session key and screening jobs; default ~/.local/share/sigmd.",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SIGMD_DATABASE_URL",
+            help="Registry database URL (postgresql+psycopg://...); default SQLite.",
+        ),
+    ] = None,
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies", help="Send session cookies over HTTPS only (use behind TLS).")
+    ] = False,
     issuer: Annotated[
         list[str] | None, typer.Option(help="Trusted CDS client as ISS=JKU_URL (repeatable).", show_default=False)
     ] = None,
     dev_no_auth: Annotated[
-        bool, typer.Option("--dev-no-auth", help="Development only: accept calls without a JWT (logged as a warning).")
+        bool,
+        typer.Option(
+            "--dev-no-auth", help="Development only: accept CDS Hooks calls without a JWT (logged as a warning)."
+        ),
     ] = False,
 ) -> None:
-    """Serve the CDS Hooks 2.0 service (discovery, patient-view, feedback)."""
+    """Serve the clinician web pages (with the follow-up registry) and the CDS Hooks 2.0 service.
+
+    The first visit to the pages asks for the first admin account (or create it with `sigmd registry create-user`).
+    """
     try:
         import uvicorn
 
-        from sigmd.cdshooks import create_cds_app
         from sigmd.cdshooks.settings import CDSSettings, TrustedIssuer
+        from sigmd.web import WebSettings, create_app
     except ImportError as error:
-        raise _fail(f"the server needs the web extra: pip install 'sigmd[web,fhir]' ({error})") from None
+        raise _fail(f"the server needs the web extra: pip install 'sigmd[web]' ({error})") from None
     issuers = []
     for entry in issuer or []:
         iss, _, jku = entry.partition("=")
         if not iss or not jku:
             raise _fail(f"--issuer: {entry!r} is not ISS=JKU_URL")
         issuers.append(TrustedIssuer(iss=iss, jku=(jku,)))
-    settings = CDSSettings(
+    cds_settings = CDSSettings(
         base_url=base_url or f"http://{host}:{port}", trusted_issuers=tuple(issuers), allow_unauthenticated=dev_no_auth
     )
-    uvicorn.run(create_cds_app(settings, content.load()), host=host, port=port)
+    web_settings = WebSettings.from_env(data_dir, database_url=database_url, cookie_secure=secure_cookies)
+    uvicorn.run(create_app(web_settings, cds_settings, content.load()), host=host, port=port)
 
 
 def _register_screening() -> None:

@@ -1,0 +1,280 @@
+"""The assessment charts: IgM for age against the reference band, and the IgM/IgG/IgA timeline.
+
+Every number drawn comes from the report (the machine output of the core) or from the reference set
+in the knowledge; nothing is invented. The bundled reference tables publish no median, so the band's
+centre is the log-normal centre that the core derives from the interval (`sigmd.core.stats`), labelled
+as such. Each chart carries a title, a description and data tables as its text alternative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from markupsafe import Markup
+
+from sigmd.core.intervals import ReferenceInterval, SexScope
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte
+from sigmd.core.stats import LogNormalFit
+from sigmd.web import svg
+
+CENTRE_LABEL = "estimated centre (log-normal)"
+TIMELINE_ANALYTES = (Analyte.IGM, Analyte.IGG, Analyte.IGA)
+
+
+@dataclass(frozen=True)
+class Table:
+    caption: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    title: str
+    description: str
+    svgs: tuple[Markup, ...]
+    tables: tuple[Table, ...]
+    legend: tuple[tuple[str, str], ...]
+    """(css class of the swatch, what it shows)."""
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BandStep:
+    """One age band of the reference set, clipped to the ages shown."""
+
+    age_from: float
+    age_to: float
+    row: ReferenceInterval
+    centre: float | None
+
+    @property
+    def lower(self) -> float | None:
+        return self.row.lower_mg_dl
+
+    @property
+    def upper(self) -> float | None:
+        return self.row.upper_mg_dl
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _shown(result: dict[str, Any]) -> str:
+    comparator = "" if result["comparator"] == "=" else result["comparator"]
+    return f"{comparator}{_num(result['value_mg_dl'], 2)}"
+
+
+def band_steps(knowledge: Knowledge, set_id: str, sex: str, lo: float, hi: float) -> list[BandStep]:
+    """The IgM intervals of a reference set for the patient's sex that overlap ages [lo, hi], in age order.
+
+    Sex-specific rows are used for female and male patients where published, pooled rows otherwise;
+    the same choice `ReferenceSet.lookup` makes for a single result.
+    """
+    reference_set = knowledge.reference_sets.get(set_id)
+    if reference_set is None:
+        return []
+    chosen: dict[tuple[float, float], ReferenceInterval] = {}
+    for row in reference_set.intervals:
+        if row.analyte is not Analyte.IGM:
+            continue
+        start, end = row.age_from.approx_years, row.age_to.approx_years
+        if end <= lo or start >= hi:
+            continue
+        key = (start, end)
+        if row.sex.value == sex or (row.sex is SexScope.ANY and key not in chosen):
+            chosen[key] = row
+    steps = []
+    for (start, end), row in sorted(chosen.items()):
+        centre = None
+        if row.lower_mg_dl and row.upper_mg_dl and 0 < row.lower_mg_dl < row.upper_mg_dl:
+            centre = LogNormalFit.from_interval(row.lower_mg_dl, row.upper_mg_dl).geometric_mean
+        steps.append(BandStep(max(start, lo), min(end, hi), row, centre))
+    return steps
+
+
+def _age_domain(ages: list[float]) -> tuple[float, float]:
+    first, last = min(ages), max(ages)
+    pad = max(0.25 * (last - first), min(2.0, 0.2 * last), 0.25)
+    return max(0.0, first - pad), last + pad
+
+
+def igm_for_age(report: dict[str, Any], knowledge: Knowledge, element_id: str = "igm-age") -> Figure | None:
+    """IgM against age: the reference set's age-matched band (lower, upper, centre) and the patient's IgM results."""
+    results = [r for r in report["results"] if r["analyte"] == Analyte.IGM.value and r["age_years"] is not None]
+    if not results:
+        return None
+    set_id, sex = report["reference_set"]["id"], report["patient"]["sex"]
+    lo, hi = _age_domain([r["age_years"] for r in results])
+    steps = band_steps(knowledge, set_id, sex, lo, hi)
+    values = [r["value_mg_dl"] for r in results] + [r["limit_used_mg_dl"] or 0 for r in results]
+    top = svg.nice_top(max([*values, *(s.upper or 0 for s in steps), 1.0]))
+    frame = svg.Frame.of(320, (lo, hi), (0.0, top))
+    body = [svg.y_axis(frame, svg.nice_ticks(0, top), "IgM (mg/dL)")]
+    for step in steps:
+        x0, x1 = frame.x(step.age_from), frame.x(step.age_to)
+        if step.lower is not None and step.upper is not None:
+            y_up, y_low = frame.y(min(step.upper, top)), frame.y(step.lower)
+            body.append(
+                f'<rect class="band" x="{x0:.1f}" y="{y_up:.1f}" width="{x1 - x0:.1f}" height="{y_low - y_up:.1f}"/>'
+            )
+        for value, css in ((step.lower, "band-lower"), (step.upper, "band-upper"), (step.centre, "band-centre")):
+            if value is not None and value <= top:
+                y = frame.y(value)
+                body.append(f'<line class="{css}" x1="{x0:.1f}" y1="{y:.1f}" x2="{x1:.1f}" y2="{y:.1f}"/>')
+    ages = svg.nice_ticks(lo, hi, 6)
+    body.append(svg.x_axis(frame, [(a, f"{a:g}") for a in ages], "age (years)"))
+    ordered = sorted(results, key=lambda r: r["date"])
+    body.append(
+        f'<path class="series" d="{svg.polyline([(frame.x(r["age_years"]), frame.y(r["value_mg_dl"])) for r in ordered])}"/>'
+    )
+    for r in ordered:
+        x, y = frame.x(r["age_years"]), frame.y(r["value_mg_dl"])
+        if r["limit_used_mg_dl"] is not None:
+            ly = frame.y(r["limit_used_mg_dl"])
+            body.append(f'<line class="limit-tick" x1="{x - 9:.1f}" y1="{ly:.1f}" x2="{x + 9:.1f}" y2="{ly:.1f}"/>')
+        body.append(svg.marker(x, y, r["comparator"], f"point point-{r['status']}"))
+    ref_name = report["reference_set"]["name"]
+    described = "; ".join(
+        f"{_shown(r)} mg/dL on {r['date']} at age {_num(r['age_years'], 2)} years ({r['status']})" for r in ordered
+    )
+    description = (
+        f"IgM in mg/dL against age in years. Shaded: the age-matched reference interval of reference set "
+        f"{ref_name} ({set_id}) for sex {sex}, from its lower to its upper limit; dashed line: the {CENTRE_LABEL}. "
+        f"The patient's IgM results: {described}."
+    )
+    notes = []
+    if not steps:
+        notes.append(f"Reference set '{set_id}' has no IgM interval for these ages and sex {sex} in this content.")
+    if report.get("content_version") not in (None, knowledge.content_version):
+        notes.append(
+            f"The band is drawn from content version {knowledge.content_version}; "
+            f"this assessment used content version {report['content_version']}."
+        )
+    if any(r["interval"] and r["interval"]["from_laboratory"] for r in results):
+        notes.append(
+            "Some results were judged against the laboratory's own range; its limit is the tick at the result."
+        )
+    return Figure(
+        id=element_id,
+        title="IgM for age",
+        description=description,
+        svgs=(svg.document(element_id, frame.height, "IgM for age", description, "".join(body)),),
+        tables=(
+            Table(
+                "The patient's IgM results",
+                ("date", "age (years)", "reported", "IgM (mg/dL)", "low limit used (mg/dL)", "status"),
+                tuple(
+                    (
+                        r["date"],
+                        _num(r["age_years"], 2),
+                        r["reported"],
+                        _shown(r),
+                        _num(r["limit_used_mg_dl"]),
+                        r["status"],
+                    )
+                    for r in ordered
+                ),
+            ),
+            Table(
+                f"Reference band: {ref_name} ({set_id}), sex {sex}",
+                ("age band", "published", "lower (mg/dL)", "upper (mg/dL)", f"{CENTRE_LABEL} (mg/dL)"),
+                tuple((s.row.band, s.row.published, _num(s.lower), _num(s.upper), _num(s.centre)) for s in steps),
+            ),
+        ),
+        legend=(
+            ("band", "age-matched reference interval (lower to upper limit)"),
+            ("band-centre", CENTRE_LABEL),
+            ("limit-tick", "low limit used for the result (profile)"),
+            ("point point-low", "the patient's IgM, low or absent (triangle: censored value, e.g. <5)"),
+            ("point point-normal", "the patient's IgM, normal or high"),
+        ),
+        notes=tuple(notes),
+    )
+
+
+def timeline(report: dict[str, Any], element_id: str = "timeline") -> Figure | None:
+    """IgM, IgG and IgA against date, one panel each, with each result's age-matched low limit."""
+    series = {
+        analyte: sorted((r for r in report["results"] if r["analyte"] == analyte.value), key=lambda r: r["date"])
+        for analyte in TIMELINE_ANALYTES
+    }
+    series = {analyte: rows for analyte, rows in series.items() if rows}
+    if not series:
+        return None
+    days = [date.fromisoformat(r["date"]) for rows in series.values() for r in rows]
+    start, end = svg.pad_dates(min(days), max(days))
+    ticks = svg.date_ticks(start, end)
+    svgs = []
+    described = []
+    for analyte, rows in series.items():
+        top = svg.nice_top(max(max(r["value_mg_dl"], r["limit_used_mg_dl"] or 0) for r in rows))
+        frame = svg.Frame.of(200, (start.toordinal(), end.toordinal()), (0.0, top))
+        body = [
+            svg.y_axis(frame, svg.nice_ticks(0, top, 4), f"{analyte} (mg/dL)"),
+            svg.x_axis(frame, [(t.toordinal(), t.strftime("%b %Y")) for t in ticks], "date of sample"),
+        ]
+        limits = [(frame.x(date.fromisoformat(r["date"]).toordinal()), r["limit_used_mg_dl"]) for r in rows]
+        shown_limits = [(x, frame.y(v)) for x, v in limits if v is not None]
+        if shown_limits:
+            body.append(f'<path class="limit-line" d="{svg.polyline(shown_limits)}"/>')
+            body.extend(
+                f'<line class="limit-tick" x1="{x - 9:.1f}" y1="{y:.1f}" x2="{x + 9:.1f}" y2="{y:.1f}"/>'
+                for x, y in shown_limits
+            )
+        points = [(frame.x(date.fromisoformat(r["date"]).toordinal()), frame.y(r["value_mg_dl"])) for r in rows]
+        body.append(f'<path class="series" d="{svg.polyline(points)}"/>')
+        body.extend(
+            svg.marker(x, y, r["comparator"], f"point point-{r['status']}")
+            for (x, y), r in zip(points, rows, strict=True)
+        )
+        title = f"{analyte} over time"
+        text = "; ".join(
+            f"{_shown(r)} mg/dL on {r['date']} (low limit {_num(r['limit_used_mg_dl'])}, {r['status']})" for r in rows
+        )
+        described.append(f"{analyte}: {text}")
+        svgs.append(
+            svg.document(
+                f"{element_id}-{analyte.value.lower()}",
+                frame.height,
+                title,
+                f"{analyte} in mg/dL against date. {text}.",
+                "".join(body),
+            )
+        )
+    rows_all = sorted((r for rows in series.values() for r in rows), key=lambda r: (r["date"], r["analyte"]))
+    return Figure(
+        id=element_id,
+        title="IgM, IgG and IgA over time",
+        description="Each panel shows one immunoglobulin in mg/dL against the date of the sample; the dashed line "
+        "joins the age-matched low limit used for each result. " + " ".join(described),
+        svgs=tuple(svgs),
+        tables=(
+            Table(
+                "Results over time",
+                ("date", "analyte", "reported", "mg/dL", "age-matched low limit (mg/dL)", "limit basis", "status"),
+                tuple(
+                    (
+                        r["date"],
+                        r["analyte"],
+                        r["reported"],
+                        _shown(r),
+                        _num(r["limit_used_mg_dl"]),
+                        r["limit_basis"] or "none",
+                        r["status"],
+                    )
+                    for r in rows_all
+                ),
+            ),
+        ),
+        legend=(
+            ("limit-line", "age-matched low limit used for each result"),
+            ("point point-low", "result low or absent (triangle: censored value)"),
+            ("point point-normal", "result normal or high"),
+        ),
+    )

@@ -1,0 +1,42 @@
+"""The assessment report a page shows: the machine output of the core, never text of our own."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sigmd.core.assessment import assess
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Case
+from sigmd.render.machine import assessment_json, profile_comparison_json
+
+
+def build_report(
+    case: Case,
+    knowledge: Knowledge,
+    *,
+    as_of: date,
+    patient_id: str | None,
+    profile_id: str | None = None,
+    reference_set_id: str | None = None,
+) -> dict[str, Any]:
+    """`assessment_json` under the chosen profile plus `by_profile`: the verdict under every profile.
+
+    This is the shape the registry stores (`StoredAssessment.report`), so a preview and a saved
+    assessment render the same. Raises `InputError` or `AssessmentError` for a case that cannot be assessed.
+    """
+    chosen = profile_id or knowledge.default_profile
+    results = [
+        assess(case, knowledge, as_of=as_of, profile_id=p, reference_set_id=reference_set_id)
+        for p in knowledge.profiles
+    ]
+    primary = next(r for r in results if r.profile.id == chosen)
+    report = assessment_json(primary, case, patient_id=patient_id)
+    report["by_profile"] = profile_comparison_json(results)
+    return report
+
+
+def management(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recommendations that are not work-up items (the terminal report draws the same line)."""
+    workup = {item["id"] for item in report.get("workup", [])}
+    return [r for r in report.get("recommendations", []) if r["id"] not in workup]

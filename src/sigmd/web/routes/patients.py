@@ -1,0 +1,119 @@
+"""Reading the registry: start page, patient list, patient page, exports, the follow-up list."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from sigmd.core.knowledge import Knowledge
+from sigmd.registry import RegistryError, StoredAssessment
+from sigmd.web import charts
+from sigmd.web.reports import management
+from sigmd.web.security import Reader, registry_of
+from sigmd.web.templating import render
+
+router = APIRouter()
+DUE_WINDOWS = (30, 90, 180, 365)
+
+
+def figures(report: dict[str, Any], knowledge: Knowledge) -> list[charts.Figure]:
+    """The charts of an assessment report (those that have data)."""
+    found = [charts.igm_for_age(report, knowledge), charts.timeline(report)]
+    return [figure for figure in found if figure is not None]
+
+
+def assessment_context(report: dict[str, Any], knowledge: Knowledge) -> dict[str, Any]:
+    """What `_assessment.html` needs."""
+    return {"report": report, "figures": figures(report, knowledge), "management": management(report)}
+
+
+def _as_of(request: Request, text: str | None) -> date:
+    if not text:
+        today: date = request.app.state.settings.today()
+        return today
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400, f"as_of: {text!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+@router.get("/")
+def home(request: Request, user: Reader) -> Response:
+    registry = registry_of(request)
+    within = DUE_WINDOWS[0]
+    context = {
+        "patient_count": len(registry.list_patients()),
+        "due_count": len(registry.due_for_follow_up(_as_of(request, None), within_days=within)),
+        "within": within,
+    }
+    return render(request, "home.html", context)
+
+
+@router.get("/patients")
+def patients(request: Request, user: Reader) -> Response:
+    return render(request, "patients.html", {"patients": registry_of(request).list_patients()})
+
+
+def _detail(request: Request, patient_id: str) -> Any:
+    try:
+        return registry_of(request).patient(patient_id)
+    except RegistryError as error:
+        raise HTTPException(404, str(error)) from None
+
+
+@router.get("/patient")
+def patient(request: Request, user: Reader, id: str, assessment: int | None = None) -> Response:
+    detail = _detail(request, id)
+    stored: list[StoredAssessment] = detail.assessments
+    shown = stored[0] if stored else None
+    if assessment is not None:
+        shown = next((a for a in stored if a.id == assessment), None)
+        if shown is None:
+            raise HTTPException(404, f"assessment: {assessment!r} is not an assessment of patient {id!r}")
+    context: dict[str, Any] = {
+        "summary": detail.summary,
+        "assessments": stored,
+        "shown": shown,
+        "result_count": len(detail.case.results),
+        "audit": registry_of(request).audit(patient_id=id),
+    }
+    if shown is not None:
+        context.update(assessment_context(shown.report, request.app.state.knowledge))
+    return render(request, "patient.html", context)
+
+
+def _download(document: dict[str, Any], name: str) -> JSONResponse:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "patient"
+    return JSONResponse(document, headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+@router.get("/patient/case.json")
+def export_case(request: Request, id: str, user: Reader) -> Response:
+    try:
+        document = registry_of(request).export_case_json(id)
+    except RegistryError as error:
+        raise HTTPException(404, str(error)) from None
+    return _download(document, f"{id}.case.json")
+
+
+@router.get("/patient/fhir.json")
+def export_fhir(request: Request, id: str, user: Reader) -> Response:
+    try:
+        document = registry_of(request).export_fhir(id)
+    except RegistryError as error:
+        raise HTTPException(404, str(error)) from None
+    return _download(document, f"{id}.fhir.json")
+
+
+@router.get("/follow-up")
+def follow_up(request: Request, user: Reader, within: int = DUE_WINDOWS[0], as_of: str | None = None) -> Response:
+    if not 0 <= within <= 3660:
+        raise HTTPException(400, f"within: {within!r} days is not between 0 and 3660")
+    day = _as_of(request, as_of)
+    entries = registry_of(request).due_for_follow_up(day, within_days=within)
+    choices = sorted({*DUE_WINDOWS, within})
+    return render(request, "due.html", {"entries": entries, "within": within, "as_of": day, "choices": choices})
