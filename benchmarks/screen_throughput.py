@@ -32,6 +32,35 @@ GROUP BY patient_id
 """
 
 
+PART = 1_000_000
+"""Patients generated per part; large cohorts are written part by part to keep generation memory bounded."""
+
+
+def generate(patients: int, folder: Path) -> tuple[Path, Path]:
+    """A synthetic extract of `patients` patients (parts with their own seeds and patient-id prefixes)."""
+    if patients <= PART:
+        files = synth(patients, 1, folder / "labs.parquet", "parquet")
+        return files.results, files.records
+    parts = []
+    for number, start in enumerate(range(0, patients, PART), start=1):
+        files = synth(min(PART, patients - start), number, folder / f"part{number}.parquet", "parquet")
+        parts.append((number, files))
+    results, records = folder / "labs.parquet", folder / "labs.records.csv"
+    union = " UNION ALL ".join(
+        f"SELECT * REPLACE ('{n}-' || patient_id AS patient_id) FROM read_parquet('{f.results}')" for n, f in parts
+    )
+    duckdb.sql(f"COPY ({union}) TO '{results}' (FORMAT parquet)")
+    union = " UNION ALL ".join(
+        f"SELECT * REPLACE ('{n}-' || patient_id AS patient_id) FROM read_csv('{f.records}', all_varchar = true)"
+        for n, f in parts
+    )
+    duckdb.sql(f"COPY ({union}) TO '{records}' (FORMAT csv, HEADER)")
+    for _, files in parts:
+        for path in (files.results, files.records, files.truth):
+            path.unlink()
+    return results, records
+
+
 def peak_rss_gb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -49,17 +78,20 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=5_000_000)
     parser.add_argument("--data", type=Path, help="an existing Parquet extract (from `sigmd synth`)")
     parser.add_argument("--spark", action="store_true", help="also run the Spark engine")
+    parser.add_argument("--generate-only", action="store_true", help="write the extract and stop")
     parser.add_argument("--no-sensitivity", action="store_true", help="skip the reference-set sensitivity table")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sigmd-bench-"))
     if args.data is None:
         started = time.perf_counter()
-        files = synth(args.patients, 1, work / "labs.parquet", "parquet")
-        print(f"generated {args.patients} patients in {time.perf_counter() - started:.1f} s")
-        data, records = files.results, files.records
+        data, records = generate(args.patients, work)
+        print(f"generated {args.patients:,} patients in {time.perf_counter() - started:.1f} s")
     else:
         data, records = args.data, args.data.with_suffix(".records.csv")
     rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{data}')").fetchall()[0][0]
+    if args.generate_only:
+        print(f"wrote {data} ({rows:,} rows) and {records}")
+        return
     started = time.perf_counter()
     duckdb.sql(BASELINE.format(path=data)).fetchall()
     baseline = time.perf_counter() - started
