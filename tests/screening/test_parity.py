@@ -35,6 +35,8 @@ E8,female,1970-01-01,2025-01-01,IgG,800,mg/dL,,,
 E8,female,1970-01-01,2025-01-01,IgA,60,mg/dL,,,
 E9,female,1970-01-01,2027-01-01,IgM,20,mg/dL,,,
 E9,female,1970-01-01,2025-01-01,IgM,200,mg/dL,,,
+E10,male,1960-06-01,2025-01-01,IgM,60,mg/dL,,,
+E10,male,1960-06-01,2025-01-01,IgG,1e400,mg/dL,,,
 """
 
 
@@ -67,13 +69,14 @@ def test_parity_holds_under_other_profiles_and_reference_sets(
 
 @pytest.mark.parametrize("profile", ["idf", "medscape_20"])
 def test_edge_rows_month_ends_censoring_lab_ranges_and_names(tmp_path: Path, profile: str) -> None:
-    """Month-end birthdays, censored values, laboratory ranges, analyte names and IU/mL match the core."""
+    """Month-end birthdays, censored values, laboratory ranges, analyte names, IU/mL and overflow match the core."""
     source = tmp_path / "edge.csv"
     source.write_text(EDGE_ROWS, encoding="utf-8")
     _check(source, tmp_path / "out", None, profile=profile)
     with (tmp_path / "out" / "rejects.csv").open(encoding="utf-8") as handle:
         reasons = {row["patient_id"]: row["reason"] for row in csv.DictReader(handle)}
     assert reasons["E9"].startswith("collected_date: '2027-01-01' is after the as-of date")
+    assert reasons["E10"] == "value: '1e400' is not a finite number"
 
 
 def test_prefilter_patients_are_normal_for_the_core(cohort: SynthFiles, tmp_path: Path) -> None:

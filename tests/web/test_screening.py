@@ -35,7 +35,9 @@ def test_a_clinician_screens_an_extract_and_reads_its_outputs(client_as, app, ex
     summary = client.get(job_page + "/summary.json")
     assert summary.headers["content-disposition"].startswith("attachment")
     assert json.loads(summary.content)["profile"] == "esid"
-    assert client.get(job_page + "/patients.csv").text.startswith('"patient_id"')
+    assert client.get(job_page + "/patients.csv").text.startswith(
+        "patient_id,label,certainty,reasons,path,sex,age_band"
+    )
     viewer = client_as("view")
     assert viewer.get(job_page + "/report.html").status_code == 200
     assert "labs.csv" in viewer.get("/screenings").text

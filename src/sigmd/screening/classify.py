@@ -49,7 +49,8 @@ def _q(text: str) -> str:
 
 def _show(d: Dialect, column: str) -> str:
     """`'text'` as Python's repr would show a string, for reasons; `None` when missing."""
-    return f"coalesce('''' || CAST({column} AS {d.string_type}) || '''', 'None')"
+    quote = d.text("'")
+    return f"coalesce({quote} || CAST({column} AS {d.string_type}) || {quote}, 'None')"
 
 
 def parsed_sql(d: Dialect) -> str:
@@ -67,11 +68,11 @@ WITH base AS (
     CASE WHEN {d.matches("r.birth_date", DATE_PATTERN)} THEN try_cast(substr(trim(r.birth_date), 1, 10) AS DATE) END AS birth,
     CASE WHEN {d.matches("r.collected_date", DATE_PATTERN)}
       THEN try_cast(substr(trim(r.collected_date), 1, 10) AS DATE) END AS collected,
-    CASE WHEN {value_ok} THEN try_cast(regexp_extract(r.value, '{VALUE_PATTERN}', 2) AS DOUBLE) END AS number,
-    CASE WHEN {value_ok} THEN regexp_extract(r.value, '{VALUE_PATTERN}', 1) END AS value_symbol,
+    CASE WHEN {value_ok} THEN try_cast({d.extract("r.value", VALUE_PATTERN, 2)} AS DOUBLE) END AS number,
+    CASE WHEN {value_ok} THEN {d.extract("r.value", VALUE_PATTERN, 1)} END AS value_symbol,
     nullif(trim(coalesce(r.comparator, '')), '') AS comparator_given,
-    CASE WHEN {low_ok} THEN try_cast(regexp_extract(r.ref_low, '{VALUE_PATTERN}', 2) AS DOUBLE) END AS low_number,
-    CASE WHEN {high_ok} THEN try_cast(regexp_extract(r.ref_high, '{VALUE_PATTERN}', 2) AS DOUBLE) END AS high_number,
+    CASE WHEN {low_ok} THEN try_cast({d.extract("r.ref_low", VALUE_PATTERN, 2)} AS DOUBLE) END AS low_number,
+    CASE WHEN {high_ok} THEN try_cast({d.extract("r.ref_high", VALUE_PATTERN, 2)} AS DOUBLE) END AS high_number,
     u.factor
   FROM raw r
   LEFT JOIN analytes a ON a.code = lower(trim(r.loinc))
@@ -93,7 +94,8 @@ SELECT row_no, patient_id, sex AS sex_given, birth_date, collected_date, loinc, 
     WHEN birth IS NULL THEN 'birth_date: ' || {_show(d, "birth_date")} || ' is not an ISO date (YYYY-MM-DD)'
     WHEN collected IS NULL THEN 'collected_date: ' || {_show(d, "collected_date")} || ' is not an ISO date (YYYY-MM-DD)'
     WHEN number IS NULL THEN 'value: ' || {_show(d, "value")}
-      || ' is not a non-negative number (expected for example 30, ''<5'', ''< 0.05'' or ''>200'')'
+      || {d.text(" is not a non-negative number (expected for example 30, '<5', '< 0.05' or '>200')")}
+    WHEN number >= CAST('Infinity' AS DOUBLE) THEN 'value: ' || {_show(d, "value")} || ' is not a finite number'
     WHEN comparator_given IS NOT NULL AND comparator_given NOT IN ('<', '<=', '=', '>=', '>')
       THEN 'comparator: ' || {_show(d, "comparator")} || ' is not one of <, <=, =, >=, >'
     WHEN comparator_given IS NOT NULL AND value_comparator <> '=' AND value_comparator <> comparator_given

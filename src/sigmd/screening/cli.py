@@ -14,7 +14,11 @@ app = typer.Typer(help="Population screening for SIgMD. sigmd supports clinical 
 @app.command("screen")
 def screen_command(
     source: Annotated[
-        Path, typer.Argument(help="Lab extract (CSV/Parquet), OMOP folder, or Bulk Data folder/manifest.")
+        str,
+        typer.Argument(
+            help="Lab extract (CSV/Parquet), OMOP CDM folder or database URL (e.g. sqlite:///cdm.db), "
+            "or Bulk Data folder/manifest."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
@@ -24,14 +28,26 @@ def screen_command(
     records: Annotated[Path | None, typer.Option(help="Conditions and medications table (CSV).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today.")] = None,
     column: Annotated[list[str] | None, typer.Option(help="canonical=source column name, repeatable.")] = None,
+    omop_schema: Annotated[
+        str | None, typer.Option("--omop-schema", help="Database schema of the OMOP CDM tables (database URL input).")
+    ] = None,
 ) -> None:
     """Screen every patient of a lab database and write results, rejects, summary and report."""
+    from sigmd.screening.omop import export_database, is_database_url
     from sigmd.screening.run import screen
 
     mapping = dict(item.split("=", 1) for item in column or [])
     try:
+        if is_database_url(source):
+            if file_format not in ("auto", "omop"):
+                raise ValueError(f"format: {file_format!r} does not apply to a database URL, which is read as OMOP CDM")
+            folder = export_database(source, out / "converted-input" / "omop-tables", omop_schema)
+        elif omop_schema is not None:
+            raise ValueError(f"omop-schema: {omop_schema!r} applies to a database URL input only, not {source!r}")
+        else:
+            folder = Path(source)
         screen(
-            source,
+            folder,
             out,
             engine=engine,
             reference=reference,

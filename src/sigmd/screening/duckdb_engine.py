@@ -61,6 +61,10 @@ class DuckDBEngine:
         table: Any = self._con.sql(sql).to_arrow_table()
         return table
 
+    def export(self, sql: str, path: Path, file_format: str) -> None:
+        options = "FORMAT parquet" if file_format == "parquet" else "FORMAT csv, HEADER"
+        self._con.execute(f"COPY ({sql}) TO {_literal(str(path))} ({options})")
+
     def close(self) -> None:
         self._con.close()
         self._dir.cleanup()

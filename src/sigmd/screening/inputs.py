@@ -6,14 +6,13 @@ converted are kept as rejects with their reason, so input rows = used + rejected
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sigmd.screening.classify import CANONICAL_COLUMNS
 
 FORMATS = ("auto", "csv", "parquet", "omop", "bulk")
-"""`omop` is recognised but not implemented yet: it fails with a clear error."""
 
 
 @dataclass(frozen=True)
@@ -31,10 +30,9 @@ class Prepared:
 
 def detect(source: Path) -> str:
     if source.is_dir():
-        names = {p.name.lower() for p in source.iterdir()}
-        if any(n.startswith(("person.", "measurement.")) for n in names):
-            return "omop"
-        return "bulk"
+        from sigmd.screening.omop import is_omop_folder
+
+        return "omop" if is_omop_folder(source) else "bulk"
     if source.suffix.lower() == ".json":
         return "bulk"
     if source.suffix.lower() in (".parquet", ".pq"):
@@ -58,9 +56,12 @@ def prepare(
 
         return convert_bulk(source, work_dir / "converted-input")
     if kind == "omop":
-        raise ValueError(
-            "format: OMOP CDM input is not implemented yet; export person + measurement to the long format"
-        )
+        from sigmd.screening.omop import convert_omop
+
+        if not source.is_dir():
+            raise ValueError(f"input: {str(source)!r} is not a folder of OMOP tables (person, measurement, ...)")
+        converted = convert_omop(source, work_dir / "converted-input")
+        return converted if records is None else replace(converted, records=records)
     mapping = {name: name for name in CANONICAL_COLUMNS}
     for canonical, given in (columns or {}).items():
         if canonical not in mapping:

@@ -47,7 +47,9 @@ def make_engine(name: str) -> Engine:
 
         return DuckDBEngine()
     if name == "spark":
-        raise ValueError("engine: the Spark engine is not implemented yet; use duckdb")
+        from sigmd.screening.spark_engine import SparkEngine
+
+        return SparkEngine()
     raise ValueError(f"engine: {name!r} is not duckdb or spark")
 
 
@@ -209,6 +211,12 @@ def _assess_all(
     return run
 
 
+def _age_band_sql(months: str) -> str:
+    """The AGE_BANDS band of an age in whole months (a missing age counts as 0, as in `age_band`)."""
+    bands = " ".join(f"WHEN coalesce({months}, 0) < {12 * end} THEN '{name}'" for name, _, end in AGE_BANDS[:-1])
+    return f"CASE {bands} ELSE '{AGE_BANDS[-1][0]}' END"
+
+
 def _write_outputs(
     db: Engine,
     knowledge: Knowledge,
@@ -219,75 +227,73 @@ def _write_outputs(
     set_id: str,
     as_of: date,
 ) -> ScreenResult:
+    """Write the per-patient results and the rejects with the engine (never all in memory) and the summary."""
     pa = require("pyarrow", "screen")
-    pc = require("pyarrow.compute", "screen")
-    pq = require("pyarrow.parquet", "screen")
-    pcsv = require("pyarrow.csv", "screen")
-    np = require("numpy", "screen")
+    text = db.dialect.string_type
+    verdict_schema = pa.schema(
+        [(name, pa.string()) for name in ("patient_id", "label", "certainty", "reasons", "path")]
+    )
+    db.register("core_verdicts", pa.Table.from_pylist([vars(v) for v in run.verdicts], schema=verdict_schema))
+    db.register("prefilter_reason", pa.table({"reason": pa.array([PREFILTER_REASON], pa.string())}))
+    db.materialise(
+        "results",
+        f"""
+SELECT p.patient_id, coalesce(v.label, 'normal') AS label,
+  coalesce(v.certainty, CASE WHEN p.has_igg AND p.has_iga THEN 'confirmed' ELSE 'provisional' END) AS certainty,
+  coalesce(v.reasons, (SELECT reason FROM prefilter_reason)) AS reasons, coalesce(v.path, 'prefilter') AS path,
+  p.sex, {_age_band_sql("p.igm_age_months")} AS age_band
+FROM patients p LEFT JOIN core_verdicts v ON v.patient_id = p.patient_id
+WHERE v.patient_id IS NOT NULL OR p.all_not_low
+""",
+    )
+    ordered = "SELECT * FROM results ORDER BY patient_id"
+    db.export(ordered, out_dir / "patients.parquet", "parquet")
+    db.export(ordered, out_dir / "patients.csv", "csv")
 
-    late_rejects = {r.row_no: r.reason for r in run.rejected}
-    patients = db.fetch("SELECT patient_id, sex, all_not_low, has_igg, has_iga, igm_age_months FROM patients")
-    core_ids = {v.patient_id for v in run.verdicts}
-    years = np.asarray(pc.fill_null(patients["igm_age_months"], 0)) // 12
-    edges = np.array([end for _, _, end in AGE_BANDS])
-    bands = np.array([name for name, _, _ in AGE_BANDS])[np.searchsorted(edges, years, side="right")]
-    patients = patients.append_column("age_band", pa.array(bands))
-    fast = pc.and_(
-        patients["all_not_low"], pc.invert(pc.is_in(patients["patient_id"], pa.array(sorted(core_ids), pa.string())))
-    )
-    fast_table = patients.filter(fast)
-    certainty = pc.if_else(pc.and_(fast_table["has_igg"], fast_table["has_iga"]), "confirmed", "provisional")
-    fast_out = pa.table(
-        {
-            "patient_id": fast_table["patient_id"],
-            "label": pa.array(["normal"] * fast_table.num_rows, pa.string()),
-            "certainty": certainty,
-            "reasons": pa.array([PREFILTER_REASON] * fast_table.num_rows, pa.string()),
-            "path": pa.array(["prefilter"] * fast_table.num_rows, pa.string()),
-        }
-    )
-    core_out = pa.Table.from_pylist([vars(v) for v in run.verdicts], schema=fast_out.schema)
-    strata = patients.select(["patient_id", "sex", "age_band"])
-    results = pa.concat_tables([core_out, fast_out]).join(strata, "patient_id").sort_by("patient_id")
-    pq.write_table(results, out_dir / "patients.parquet")
-    pcsv.write_csv(results, out_dir / "patients.csv")
-
-    rejects = db.fetch(f"SELECT {', '.join(RAW_COLUMNS)}, reason FROM rows WHERE reason IS NOT NULL")
-    if late_rejects:
-        ids = pa.array(sorted(late_rejects), pa.int64())
-        db.register(
-            "late_ids", pa.table({"row_no": ids, "late_reason": [late_rejects[i] for i in sorted(late_rejects)]})
+    late = sorted((r.row_no, r.reason) for r in run.rejected)
+    late_schema = pa.schema([("row_no", pa.int64()), ("late_reason", pa.string())])
+    db.register("late_ids", pa.Table.from_pylist([{"row_no": n, "late_reason": r} for n, r in late], late_schema))
+    raw = ", ".join(RAW_COLUMNS)
+    parts = [
+        f"SELECT {raw}, reason FROM rows WHERE reason IS NOT NULL",
+        f"SELECT {', '.join('r.' + c for c in RAW_COLUMNS)}, l.late_reason AS reason"
+        " FROM rows r JOIN late_ids l ON r.row_no = l.row_no",
+    ]
+    if prepared.rejects is not None:
+        db.register("early_rejects", prepared.rejects)
+        columns = ", ".join(
+            f"CAST({c} AS BIGINT) AS {c}" if c == "row_no" else f"CAST({c} AS {text}) AS {c}"
+            for c in (*RAW_COLUMNS, "reason")
         )
-        late = db.fetch(
-            f"SELECT {', '.join('r.' + c for c in RAW_COLUMNS)}, l.late_reason AS reason FROM rows r JOIN late_ids l ON r.row_no = l.row_no"
-        )
-        rejects = pa.concat_tables([rejects, late.cast(rejects.schema)])
-    rejects = (
-        pa.concat_tables([prepared.rejects.cast(rejects.schema), rejects]) if prepared.rejects is not None else rejects
-    )
-    pq.write_table(rejects, out_dir / "rejects.parquet")
-    pcsv.write_csv(rejects, out_dir / "rejects.csv")
+        parts.insert(0, f"SELECT {columns} FROM early_rejects")
+    db.materialise("rejects", " UNION ALL ".join(parts))
+    db.export("SELECT * FROM rejects ORDER BY row_no", out_dir / "rejects.parquet", "parquet")
+    db.export("SELECT * FROM rejects ORDER BY row_no", out_dir / "rejects.csv", "csv")
 
     totals = db.fetch(
         "SELECT count(*) AS n, coalesce(sum(CASE WHEN reason IS NULL THEN 1 ELSE 0 END), 0) AS used FROM rows"
     ).to_pylist()[0]
     pre_rejected = 0 if prepared.rejects is None else prepared.rejects.num_rows
     rows_in = int(totals["n"]) + pre_rejected
-    rows_rejected = rejects.num_rows
-    rows_used = int(totals["used"]) - len(late_rejects)
+    rows_rejected = int(db.fetch("SELECT count(*) AS n FROM rejects").to_pylist()[0]["n"])
+    rows_used = int(totals["used"]) - len(late)
     if rows_in != rows_used + rows_rejected:
         raise AssertionError(f"rows in {rows_in} != used {rows_used} + rejected {rows_rejected}")
 
-    screened = results
     denominators: Counter[tuple[str, str]] = Counter()
     deficient: Counter[tuple[str, str, str, str]] = Counter()
-    for row in (
-        screened.group_by(["age_band", "sex", "label", "certainty"]).aggregate([("patient_id", "count")]).to_pylist()
-    ):
-        denominators[(row["age_band"], row["sex"])] += row["patient_id_count"]
+    labels: Counter[str] = Counter()
+    strata = db.fetch(
+        "SELECT age_band, sex, label, certainty, count(*) AS n FROM results GROUP BY age_band, sex, label, certainty"
+    ).to_pylist()
+    for row in strata:
+        denominators[(row["age_band"], row["sex"])] += row["n"]
+        labels[f"{row['label']}/{row['certainty']}"] += row["n"]
         if row["label"] in SIGMD_LABELS:
-            deficient[(row["age_band"], row["sex"], row["label"], row["certainty"])] += row["patient_id_count"]
-    labels = Counter({f"{r['label']}/{r['certainty']}": r["n"] for r in _count(screened, ["label", "certainty"])})
+            deficient[(row["age_band"], row["sex"], row["label"], row["certainty"])] += row["n"]
+    field = db.dialect.extract("reason", "^([^:]*)", 1)
+    reject_fields = db.fetch(f"SELECT {field} AS field, count(*) AS n FROM rejects GROUP BY {field}").to_pylist()
+    patients = sum(denominators.values())
     summary: dict[str, Any] = {
         "disclaimer": DISCLAIMER,
         "content_version": knowledge.content_version,
@@ -295,7 +301,7 @@ def _write_outputs(
         "reference_set": set_id,
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
-        "patients": screened.num_rows,
+        "patients": patients,
         "patients_assessed_by_core": len(run.verdicts),
         "labels": dict(sorted(labels.items())),
         "funnel": run.funnel.table(),
@@ -310,21 +316,10 @@ def _write_outputs(
             }
             for s, c in run.sensitivity.items()
         ],
-        "reject_reasons": _reason_counts(rejects),
+        "reject_reasons": {r["field"]: r["n"] for r in sorted(reject_fields, key=lambda r: (-r["n"], r["field"]))},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     from sigmd.screening.report import write_report
 
     write_report(out_dir / "report.html", summary, run.scatter)
-    return ScreenResult(rows_in, rows_used, rows_rejected, screened.num_rows, out_dir, summary)
-
-
-def _count(table: Any, keys: list[str]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = table.group_by(keys).aggregate([("patient_id", "count")]).to_pylist()
-    return [{**r, "n": r["patient_id_count"]} for r in rows]
-
-
-def _reason_counts(rejects: Any) -> dict[str, int]:
-    """Reject counts by field (the text before the first colon)."""
-    fields = Counter(str(reason).split(":", 1)[0] for reason in rejects["reason"].to_pylist())
-    return dict(fields.most_common())
+    return ScreenResult(rows_in, rows_used, rows_rejected, patients, out_dir, summary)

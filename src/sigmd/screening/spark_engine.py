@@ -1,0 +1,172 @@
+"""The optional engine: Apache Spark (PySpark), in local mode unless given a session.
+
+Row numbers are the rows' positions in the file, as the DuckDB engine numbers them, so that rejects
+name the same rows on either engine: Parquet uses the file's own row index (`_metadata.row_index`);
+CSV numbers rows by the start of the file block they were read from and their position in it. CSV is
+read as RFC 4180 (doubled quotes), one line per record; empty fields are NULL, as DuckDB reads them.
+Needs PySpark 4 (`createDataFrame` from Arrow, `toArrow`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sigmd.screening.engine import SPARK, Dialect
+from sigmd.screening.extras import require
+
+ANSI_OFF = ("spark.sql.ansi.enabled", "false")
+"""Set on every session the engine uses, so that a failed cast gives NULL as in DuckDB (the shared SQL
+also spells its casts `try_cast`)."""
+
+
+SMALL_DATA = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+}
+"""For small inputs (tests, demos) on few cores: compiling generated code and re-planning cost more
+than they save, so they are switched off. Java options only apply to a session that starts the JVM."""
+
+
+def local_session(cores: int = 2, memory: str = "1g", shuffle_partitions: int = 4, small_data: bool = False) -> Any:
+    """A local SparkSession: no UI, a temporary warehouse, ANSI casts off, log level WARN."""
+    sql = require("pyspark.sql", "spark")
+    warehouse = tempfile.mkdtemp(prefix="sigmd-spark-")
+    atexit.register(shutil.rmtree, warehouse, True)
+    builder = (
+        sql.SparkSession.builder.master(f"local[{int(cores)}]")
+        .appName("sigmd-screening")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", memory)
+        .config("spark.sql.shuffle.partitions", str(int(shuffle_partitions)))
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config(*ANSI_OFF)
+    )
+    for key, value in (SMALL_DATA if small_data else {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class SparkEngine:
+    """Spark SQL over temporary views; materialised tables are cached views.
+
+    With no `session`, the engine uses the active SparkSession if there is one (and leaves it running),
+    or starts a local one that `close()` stops.
+    """
+
+    dialect: Dialect = SPARK
+
+    def __init__(self, session: Any = None) -> None:
+        sql = require("pyspark.sql", "spark")
+        active = session or sql.SparkSession.getActiveSession()
+        self._own = active is None
+        self.spark: Any = active if active is not None else local_session()
+        self.spark.conf.set(*ANSI_OFF)
+        self._cached: list[Any] = []
+        self._views: list[str] = []
+
+    def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
+        functions = require("pyspark.sql.functions", "spark")
+        if file_format == "parquet":
+            frame = self.spark.read.parquet(str(path))
+        else:
+            frame = self.spark.read.options(header="true", inferSchema="false", escape='"', encoding="UTF-8").csv(
+                str(path)
+            )
+        selected = []
+        for canonical, src in columns.items():
+            if src not in frame.columns:
+                selected.append(functions.lit(None).cast("string").alias(canonical))
+            elif file_format == "parquet":
+                selected.append(functions.col(_quote(src)).cast("string").alias(canonical))
+            else:
+                selected.append(functions.nullif(functions.col(_quote(src)), functions.lit("")).alias(canonical))
+        if file_format == "parquet":
+            row_no = (functions.col("_metadata.row_index") + 1).cast("bigint").alias("row_no")
+            self._keep(name, frame.select(row_no, *selected))
+        else:
+            block = functions.col("_metadata.file_block_start").alias("_block")
+            self._keep(
+                name,
+                self._numbered(frame.select(block, functions.monotonically_increasing_id().alias("_id"), *selected)),
+            )
+
+    def _numbered(self, frame: Any) -> Any:
+        """A 1-based row number in file order from (`_block`, `_id`): the rows of one block of the file are
+        read in order by one task, so their ids are consecutive; blocks are ordered by their start offset."""
+        functions = require("pyspark.sql.functions", "spark")
+        frame = frame.cache()
+        self._cached.append(frame)
+        blocks = frame.groupBy("_block").agg(functions.count("*").alias("n"), functions.min("_id").alias("first"))
+        offsets, total = [], 0
+        for row in sorted(blocks.collect(), key=lambda r: int(r["_block"])):
+            offsets.append((int(row["_block"]), int(row["first"]), total))
+            total += int(row["n"])
+        starts = self.spark.createDataFrame(offsets or [(0, 0, 0)], "_block bigint, first bigint, offset bigint")
+        numbered = frame.join(functions.broadcast(starts), "_block")
+        row_no = functions.col("_id") - functions.col("first") + functions.col("offset") + 1
+        rest = [c for c in frame.columns if c not in ("_block", "_id")]
+        return numbered.select(row_no.cast("bigint").alias("row_no"), *rest)
+
+    def register(self, name: str, table: Any) -> None:
+        self._view(name, self.spark.createDataFrame(table))
+
+    def materialise(self, name: str, sql: str) -> None:
+        self._keep(name, self.spark.sql(sql))
+
+    def _keep(self, name: str, frame: Any) -> None:
+        """Cache `frame` as view `name`; the first query that reads it fills the cache, later ones reuse it."""
+        frame = frame.cache()
+        self._cached.append(frame)
+        self._view(name, frame)
+
+    def _view(self, name: str, frame: Any) -> None:
+        frame.createOrReplaceTempView(name)
+        self._views.append(name)
+
+    def fetch(self, sql: str) -> Any:
+        pa = require("pyarrow", "screen")
+        table: Any = self.spark.sql(sql).toArrow()
+        schema = pa.schema(
+            [
+                field.with_type(pa.string() if pa.types.is_large_string(field.type) else field.type).with_nullable(True)
+                for field in table.schema
+            ]
+        )
+        return table.cast(schema)
+
+    def export(self, sql: str, path: Path, file_format: str) -> None:
+        """One Parquet or CSV file: Spark writes a single part (in query order) that is renamed to `path`."""
+        frame = self.spark.sql(sql).coalesce(1)
+        with tempfile.TemporaryDirectory(prefix=".sigmd-export-", dir=path.parent) as tmp:
+            target = Path(tmp) / "out"
+            writer = frame.write.mode("overwrite")
+            if file_format == "parquet":
+                writer.parquet(str(target))
+            else:
+                writer.options(header="true", escape='"', nullValue="", emptyValue='""').csv(str(target))
+            parts = sorted(p for p in target.iterdir() if p.name.startswith("part-"))
+            if len(parts) != 1:
+                raise AssertionError(f"Spark wrote {len(parts)} part files for {path.name}, expected 1")
+            shutil.move(str(parts[0]), str(path))
+
+    def close(self) -> None:
+        for name in dict.fromkeys(self._views):
+            self.spark.catalog.dropTempView(name)
+        for frame in self._cached:
+            frame.unpersist()
+        self._views, self._cached = [], []
+        if self._own:
+            self.spark.stop()

@@ -1,0 +1,229 @@
+"""The Spark engine gives the verdicts, rejects and row counts of DuckDB and the core (one local session)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from sigmd.cli import app
+from sigmd.core.values import VALUE_PATTERN
+from sigmd.screening.classify import CANONICAL_COLUMNS
+from sigmd.screening.duckdb_engine import DuckDBEngine
+from sigmd.screening.engine import DUCKDB, SPARK
+from sigmd.screening.run import make_engine, screen
+from sigmd.screening.spark_engine import SparkEngine, local_session
+from sigmd.screening.synth import SynthFiles, synth
+from tests.screening.conftest import AS_OF, core_verdicts, used_rows
+
+pytestmark = pytest.mark.slow
+
+EDGE_ROWS = [
+    ["S1", "female", "2000-01-31", "2020-02-29", "IgM", "36.2", "mg/dL", "", "", ""],
+    ["S1", "female", "2000-01-31", "2020-02-29", "IgG", "900", "mg/dL", "", "", ""],
+    ["S2", "M", "2019-08-31", "2020-02-29", "2472-9", "<0.3", "g/L", "", "", ""],
+    ["S3", "male", "1980-05-01", "2025-01-10", "immunoglobulin m", " < 50 ", "mg/dL", "", "", ""],
+    ["S4", "female", "1990-03-15", "2025-03-01", "IgM", "30", "mg/dL", "", "25", "200"],
+    ["S5", "female", "2015-06-15", "2025-06-01", "IgM", "45", "mg/dL", ">", "", ""],
+    ["S6", "other", "2012-02-29", "2025-02-28", "IgM", "60", "µg/mL", "", "", ""],
+    ["S7", "female", "1970-01-01", "2025-01-01", "IgM", "≤4", "mg/dL", "", "", ""],
+    ["S8", "female", "1970-01-01", "2027-01-01", "IgM", "20", "mg/dL", "", "", ""],
+    ["S9", "x", "1970-01-01", "2025-01-01", "IgM", "20", "mg/dL", "", "", ""],
+    ["S10", "female", "1970-02-30", "2025-01-01", "IgM", "20", "mg/dL", "", "", ""],
+    ["S12", "female", "1970-01-01", "2025-01-01", "IgM", "5\x0b", "mg/dL", "", "", ""],
+    ["S13", "female", "1970-01-01", "2025-01-01", "IgM", "20", "mg/dL", "<>", "", ""],
+    ["S14", "female", "1970-01-01", "2025-01-01", "IgM", "20", "mg/dL", "", "30", "10"],
+    ["", "female", "1970-01-01", "2025-01-01", "IgM", "20", "mg/dL", "", "", ""],
+    ["S15", "female", "1970-01-01", "2025-01-01", 'Ig"M, serum', "20", "mg/dL", "", "", ""],
+]
+"""Month ends, censoring, lab ranges, names, units and malformed rows; S12's vertical tab is not RE2 whitespace."""
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    session = local_session(small_data=True)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> SynthFiles:
+    return synth(300, 11, tmp_path_factory.mktemp("spark-cohort") / "labs.parquet", "parquet")
+
+
+def _rejects(out: Path) -> list[tuple[int, str]]:
+    with (out / "rejects.csv").open(encoding="utf-8") as handle:
+        return sorted((int(r["row_no"]), r["reason"]) for r in csv.DictReader(handle))
+
+
+def _patients(out: Path) -> dict[str, tuple[str, str, str]]:
+    with (out / "patients.csv").open(encoding="utf-8") as handle:
+        return {r["patient_id"]: (r["label"], r["certainty"], r["path"]) for r in csv.DictReader(handle)}
+
+
+def _rows(out: Path) -> dict[str, int]:
+    rows: dict[str, int] = json.loads((out / "summary.json").read_text(encoding="utf-8"))["rows"]
+    return rows
+
+
+def test_spark_screening_equals_duckdb_and_the_core(spark: Any, small_cohort: SynthFiles, tmp_path: Path) -> None:
+    """On a Parquet cohort, Spark gives each patient DuckDB's and the core's verdict, with the same rejects and counts."""
+    runs = {}
+    for engine in ("spark", "duckdb"):
+        out = tmp_path / engine
+        screen(small_cohort.results, out, engine=engine, records=small_cohort.records, as_of=AS_OF, progress=False)
+        runs[engine] = out
+    spark_out, duck_out = runs["spark"], runs["duckdb"]
+    assert _patients(spark_out) == _patients(duck_out)
+    assert len(_patients(spark_out)) > 290
+    assert _rejects(spark_out) == _rejects(duck_out) != []
+    assert _rows(spark_out) == _rows(duck_out)
+    expected = core_verdicts(used_rows(small_cohort.results, spark_out / "rejects.csv"), small_cohort.records)
+    assert {pid: v[:2] for pid, v in _patients(spark_out).items()} == expected
+    summary = json.loads((spark_out / "summary.json").read_text(encoding="utf-8"))
+    assert (
+        summary["reference_set_sensitivity"]
+        == json.loads((duck_out / "summary.json").read_text())["reference_set_sensitivity"]
+    )
+
+
+def test_cli_engine_spark_screens_a_csv_with_edge_rows_like_duckdb(
+    spark: Any, small_cohort: SynthFiles, tmp_path: Path
+) -> None:
+    """`sigmd screen --engine spark` on a CSV with edge rows, IgM cut-offs and sex-specific bands matches DuckDB."""
+    source = tmp_path / "labs.csv"
+    table = pq.read_table(small_cohort.results)
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CANONICAL_COLUMNS)
+        for row in table.to_pylist():
+            writer.writerow([row.get(c) or "" for c in CANONICAL_COLUMNS])
+        writer.writerows(EDGE_ROWS)
+    options = {"profile": "medscape_40", "reference": "bozeman_sex"}
+    args = ["--as-of", AS_OF.isoformat(), "--records", str(small_cohort.records)]
+    args += [f"--{key}={value}" for key, value in options.items()]
+    result = CliRunner().invoke(
+        app, ["screen", str(source), "--out", str(tmp_path / "spark"), "--engine", "spark", *args]
+    )
+    assert result.exit_code == 0, result.output
+    screen(source, tmp_path / "duckdb", records=small_cohort.records, as_of=AS_OF, progress=False, **options)  # type: ignore[arg-type]
+    assert _patients(tmp_path / "spark") == _patients(tmp_path / "duckdb")
+    assert _rejects(tmp_path / "spark") == _rejects(tmp_path / "duckdb")
+    assert (
+        _rows(tmp_path / "spark")
+        == _rows(tmp_path / "duckdb")
+        == {
+            "in": table.num_rows + len(EDGE_ROWS),
+            "used": _rows(tmp_path / "spark")["used"],
+            "rejected": len(_rejects(tmp_path / "spark")),
+        }
+    )
+    reasons = dict((n, r) for n, r in _rejects(tmp_path / "spark"))
+    edge = {row[0]: table.num_rows + i for i, row in enumerate(EDGE_ROWS, start=1)}
+    assert reasons[edge["S12"]].startswith("value: '5\x0b' is not a non-negative number")
+    assert reasons[edge["S15"]].startswith("loinc: 'Ig\"M, serum' is not a known analyte")
+    assert reasons[edge["S9"]] == "sex: 'x' is not one of female, male, other, unknown"
+    assert reasons[edge[""]] == "patient_id: None is missing"
+    expected = core_verdicts(
+        used_rows(source, tmp_path / "spark" / "rejects.csv"), small_cohort.records, *options.values()
+    )
+    assert {pid: v[:2] for pid, v in _patients(tmp_path / "spark").items()} == expected
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_row_numbers_follow_the_file_across_file_blocks(
+    spark: Any, small_cohort: SynthFiles, tmp_path: Path, file_format: str
+) -> None:
+    """A file read in many small blocks (CSV) or row groups (Parquet) gets DuckDB's 1-based row numbers."""
+    table = pq.read_table(small_cohort.results)
+    source = tmp_path / f"labs.{file_format}"
+    if file_format == "csv":
+        pcsv.write_csv(table, source)
+    else:
+        pq.write_table(table, source, row_group_size=100)
+    columns = {c: c for c in CANONICAL_COLUMNS}
+    query = "SELECT row_no, patient_id, collected_date, loinc, value FROM raw ORDER BY row_no"
+    duck = DuckDBEngine()
+    try:
+        duck.load("raw", source, file_format, columns)
+        expected = duck.fetch(query).to_pylist()
+    finally:
+        duck.close()
+    previous = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "8192")
+    engine = SparkEngine()
+    try:
+        assert spark.read.format(file_format).load(str(source)).rdd.getNumPartitions() > 4
+        engine.load("raw", source, file_format, columns)
+        assert engine.fetch(query).to_pylist() == expected
+    finally:
+        engine.close()
+        spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
+    assert [r["row_no"] for r in expected] == list(range(1, table.num_rows + 1))
+
+
+VALUES = [
+    "30",
+    " <5",
+    "< 0.05",
+    ">=200 ",
+    "≤4",
+    "≥ 7",
+    ".5",
+    "5.",
+    "1e5",
+    "2E-3",
+    "-1",
+    "1,5",
+    "<<5",
+    "5\n",
+    "\t5",
+    "5\x0b",
+    "n/a",
+    "",
+]
+
+
+def test_value_pattern_means_the_same_in_spark_duckdb_and_python(spark: Any) -> None:
+    """The reported-value pattern splits strings alike in Spark, DuckDB and (for ASCII spaces) Python."""
+    found = {}
+    for engine in (SparkEngine(), DuckDBEngine()):
+        d = engine.dialect
+        rows = ", ".join(f"({d.text(v)})" for v in VALUES)
+        query = (
+            f"SELECT v, {d.matches('v', VALUE_PATTERN)} AS ok, {d.extract('v', VALUE_PATTERN, 1)} AS symbol,"
+            f" {d.extract('v', VALUE_PATTERN, 2)} AS number FROM (VALUES {rows}) AS t(v)"
+        )
+        try:
+            found[d.name] = sorted((r["v"], r["ok"], r["symbol"], r["number"]) for r in engine.fetch(query).to_pylist())
+        finally:
+            engine.close()
+    assert found["spark"] == found["duckdb"]
+    python = re.compile(VALUE_PATTERN)
+    for value, ok, symbol, number in found["spark"]:
+        match = python.match(value)
+        if value != "5\x0b":
+            assert bool(match) == ok and (not ok or (match.group(1) or "", match.group(2)) == (symbol, number))
+
+
+def test_dialects_quote_literals_for_their_engine() -> None:
+    """A quote doubles in DuckDB; Spark escapes quotes and backslashes, and spells RE2's \\s as a class."""
+    assert DUCKDB.text("it's \\s") == "'it''s \\s'"
+    assert SPARK.text("it's \\s") == "'it\\'s \\\\s'"
+    assert SPARK.regex(r"^\s*$") == "'^[\\\\t\\\\n\\\\f\\\\r ]*$'"
+
+
+def test_missing_pyspark_names_the_spark_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without pyspark, make_engine("spark") fails with the pip install line of the `spark` extra."""
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ImportError, match=re.escape("pip install 'sigmd[spark]'")):
+        make_engine("spark")
