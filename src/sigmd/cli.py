@@ -21,7 +21,7 @@ from sigmd.adapters.hl7v2 import read_code_map
 from sigmd.adapters.results import parse_date
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.errors import InputError
-from sigmd.render.machine import assessment_json, profile_comparison_json
+from sigmd.render.machine import assessment_json, report_under_every_profile
 from sigmd.render.terminal import render
 
 app = typer.Typer(
@@ -91,23 +91,25 @@ def assess_command(
 
     def report_for(item: LoadedCase) -> dict[str, Any]:
         case = item.require()
-        profiles = list(knowledge.profiles) if profile == "all" else [profile or knowledge.default_profile]
-        results = [
-            assess(
+        if profile == "all":
+            _, report = report_under_every_profile(
                 case,
                 knowledge,
                 as_of=as_of_date,
-                profile_id=p,
+                patient_id=item.patient_key,
                 reference_set_id=reference,
                 vaccine_rule_set=vaccine_rules,
             )
-            for p in profiles
-        ]
-        primary = next((r for r in results if r.profile.id == knowledge.default_profile), results[0])
-        report = assessment_json(primary, case, patient_id=item.patient_key)
-        if profile == "all":
-            report["by_profile"] = profile_comparison_json(results)
-        return report
+            return report
+        assessment = assess(
+            case,
+            knowledge,
+            as_of=as_of_date,
+            profile_id=profile,
+            reference_set_id=reference,
+            vaccine_rule_set=vaccine_rules,
+        )
+        return assessment_json(assessment, case, patient_id=item.patient_key)
 
     if batch is not None:
         _write_batch(loaded, batch, report_for)

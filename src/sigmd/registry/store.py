@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sigmd import content
 from sigmd.adapters.case_json import case_to_dict
-from sigmd.core.assessment import Assessment, AssessmentError, assess
+from sigmd.core.assessment import Assessment, AssessmentError
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
 from sigmd.registry import accounts, merge, rows
@@ -41,7 +41,7 @@ from sigmd.registry.imports import read_import
 from sigmd.registry.models import Assessment as AssessmentRow
 from sigmd.registry.models import FollowUpPlan
 from sigmd.registry.models import Patient as PatientRow
-from sigmd.render.machine import assessment_json, profile_comparison_json
+from sigmd.render.machine import report_under_every_profile
 
 MAX_PATIENT_ID = 200
 
@@ -291,16 +291,11 @@ class Registry:
     ) -> tuple[Assessment, dict[str, Any]]:
         """The assessment under `profile` as machine JSON, with every profile's verdict in `by_profile`."""
         try:
-            by_profile = [
-                assess(case, self.knowledge, as_of=as_of, profile_id=p, reference_set_id=reference)
-                for p in self.knowledge.profiles
-            ]
+            return report_under_every_profile(
+                case, self.knowledge, as_of=as_of, patient_id=patient_id, profile_id=profile, reference_set_id=reference
+            )
         except AssessmentError as error:
             raise RegistryError(f"patient {patient_id!r}: {error}") from None
-        primary = next(a for a in by_profile if a.profile.id == profile)
-        report = assessment_json(primary, case, patient_id=patient_id)
-        report["by_profile"] = profile_comparison_json(by_profile)
-        return primary, report
 
     def _profile(self, profile_id: str | None) -> str:
         chosen = profile_id or self.knowledge.default_profile

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sigmd import __version__
 from sigmd.core.ages import age_in_years
-from sigmd.core.assessment import Assessment
+from sigmd.core.assessment import Assessment, assess
 from sigmd.core.explain import DISCLAIMER, patient_summary
 from sigmd.core.features import FeatureSummary
 from sigmd.core.interpret import Interpretation
+from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case
 from sigmd.core.plan import Recommendation
 from sigmd.core.provenance import Source
@@ -282,3 +284,36 @@ def profile_comparison_json(assessments: list[Assessment]) -> list[dict[str, Any
         }
         for a in assessments
     ]
+
+
+def report_under_every_profile(
+    case: Case,
+    knowledge: Knowledge,
+    *,
+    as_of: date,
+    patient_id: str | None,
+    profile_id: str | None = None,
+    reference_set_id: str | None = None,
+    vaccine_rule_set: str | None = None,
+) -> tuple[Assessment, dict[str, Any]]:
+    """The assessment under `profile_id` (default profile if None) as machine JSON, with `by_profile`:
+    the verdict under every profile. The CLI (`--profile all`), the registry and the web pages share it.
+
+    Raises `AssessmentError` when the case cannot be assessed.
+    """
+    chosen = profile_id or knowledge.default_profile
+    assessments = [
+        assess(
+            case,
+            knowledge,
+            as_of=as_of,
+            profile_id=p,
+            reference_set_id=reference_set_id,
+            vaccine_rule_set=vaccine_rule_set,
+        )
+        for p in knowledge.profiles
+    ]
+    primary = next(a for a in assessments if a.profile.id == chosen)
+    report = assessment_json(primary, case, patient_id=patient_id)
+    report["by_profile"] = profile_comparison_json(assessments)
+    return primary, report

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sigmd.core.assessment import assess
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
-from sigmd.render.machine import assessment_json, profile_comparison_json
+from sigmd.render.machine import report_under_every_profile
 
 
 def build_report(
@@ -25,14 +24,9 @@ def build_report(
     This is the shape the registry stores (`StoredAssessment.report`), so a preview and a saved
     assessment render the same. Raises `InputError` or `AssessmentError` for a case that cannot be assessed.
     """
-    chosen = profile_id or knowledge.default_profile
-    results = [
-        assess(case, knowledge, as_of=as_of, profile_id=p, reference_set_id=reference_set_id)
-        for p in knowledge.profiles
-    ]
-    primary = next(r for r in results if r.profile.id == chosen)
-    report = assessment_json(primary, case, patient_id=patient_id)
-    report["by_profile"] = profile_comparison_json(results)
+    _, report = report_under_every_profile(
+        case, knowledge, as_of=as_of, patient_id=patient_id, profile_id=profile_id, reference_set_id=reference_set_id
+    )
     return report
 
 
