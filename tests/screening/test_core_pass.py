@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,46 @@ def test_chunks_never_split_a_patient() -> None:
     original = core_pass.CHUNK_ROWS
     core_pass.CHUNK_ROWS = 4
     try:
-        cut = list(core_pass.chunks(rows, None, {}))
+        cut = list(core_pass.chunks(rows, None, {}, {}))
     finally:
         core_pass.CHUNK_ROWS = original
     owners = [{row["patient_id"] for row in chunk.rows} for chunk in cut]
     assert len(cut) == 5
     assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1 :])
     assert sum(len(chunk.rows) for chunk in cut) == 30
+
+
+def _row(row_no: int, pid: str, analyte: str, value: str, collected: date) -> dict[str, object]:
+    return {
+        "row_no": row_no,
+        "patient_id": pid,
+        "sex": "female",
+        "birth": date(1980, 1, 1),
+        "collected": collected,
+        "analyte": analyte,
+        "value": value,
+        "unit": "mg/dL",
+        "comparator": None,
+        "ref_low": None,
+        "ref_high": None,
+        "is_candidate": False,
+    }
+
+
+def test_a_row_the_core_refuses_brings_back_every_set_where_any_igm_may_be_low() -> None:
+    """When the core refuses a row the SQL accepted, the sensitivity table uses every set flagging any IgM."""
+    first, later = date(2025, 1, 1), date(2025, 6, 1)
+    rows = [
+        _row(1, "A", "IgM", "10", first),
+        _row(2, "A", "IgG", "1000", first),
+        _row(3, "A", "IgA", "200", first),
+        _row(4, "A", "IgM", "not a number", later),
+        _row(5, "B", "IgM", "10", first),
+        _row(6, "B", "IgG", "1000", first),
+        _row(7, "B", "IgA", "200", first),
+    ]
+    flagged_any = {"A": frozenset({"exeter_nhs"}), "B": frozenset({"exeter_nhs"})}
+    (chunk,) = core_pass.chunks(rows, None, {}, flagged_any)  # type: ignore[arg-type]
+    result = core_pass.assess_chunk(core_pass.Task(date(2026, 1, 1), "idf", "mayo"), chunk)
+    assert [r.row_no for r in result.rejected] == [4]
+    assert result.sensitivity["exeter_nhs"]["partial_sigmd"] == 1

@@ -90,3 +90,18 @@ def test_prefilter_patients_are_normal_for_the_core(cohort: SynthFiles, tmp_path
     expected = core_verdicts(used_rows(cohort.results, out / "rejects.csv"), cohort.records)
     assert len(prefiltered) > 1000
     assert {pid: expected[pid] for pid in prefiltered} == prefiltered
+
+
+def test_reference_set_sensitivity_counts_equal_the_core_on_every_patient(cohort: SynthFiles, tmp_path: Path) -> None:
+    """Partial and complete SIgMD counted under each bundled reference set equal the core's verdicts for everyone."""
+    out = tmp_path / "out"
+    result = screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False)
+    rows = used_rows(cohort.results, out / "rejects.csv")
+    screened = {s["reference_set"]: s for s in result.summary["reference_set_sensitivity"]}
+    for set_id, counts in screened.items():
+        labels = [label for label, _ in core_verdicts(rows, cohort.records, reference=set_id).values()]
+        assert (counts["partial_sigmd"], counts["complete_sigmd"]) == (
+            labels.count("partial_sigmd"),
+            labels.count("complete_sigmd"),
+        ), set_id
+    assert sum(s["deficient"] for s in screened.values()) > 0

@@ -192,7 +192,13 @@ FROM rows WHERE reason IS NULL GROUP BY patient_id
 
 
 def sensitivity_sql(d: Dialect, options: Options) -> str:
-    """(set_id, patient_id) for every patient with an IgM result that may be low under that set."""
+    """(set_id, patient_id, latest_may_be_low) for every patient with an IgM result that may be low under that set.
+
+    `latest_may_be_low` says whether one of those results is on the patient's latest IgM date. Partial or
+    complete SIgMD needs criterion `igm_low`, which judges the latest IgM only; so when that is false the
+    core cannot call the patient deficient under the set (unless the core refuses a row the SQL accepted,
+    which the core's pass checks for).
+    """
     if options.minus_2sd:
         lab_limit = (
             "CASE WHEN r.lab_high IS NOT NULL AND r.lab_low > 0 AND r.lab_low < r.lab_high THEN "
@@ -210,16 +216,20 @@ def sensitivity_sql(d: Dialect, options: Options) -> str:
     )
     cutoff_join = f"LEFT JOIN cutoffs c ON {_covers(d, 'c')}" if options.igm_cutoffs else ""
     return f"""
-WITH igm AS (SELECT * FROM rows WHERE reason IS NULL AND analyte = 'IgM'),
+WITH igm AS (
+  SELECT *, max(collected) OVER (PARTITION BY patient_id) AS latest_igm FROM rows WHERE reason IS NULL AND analyte = 'IgM'
+),
 sets AS (SELECT DISTINCT set_id FROM all_bands),
 judged AS (
-  SELECT sets.set_id, r.patient_id, r.comparator_code, r.value_mg_dl, r.maybe_absent, {limit} AS limit_mg_dl
+  SELECT sets.set_id, r.patient_id, r.collected = r.latest_igm AS on_latest, r.comparator_code, r.value_mg_dl,
+    r.maybe_absent, {limit} AS limit_mg_dl
   FROM igm r CROSS JOIN sets
   LEFT JOIN all_bands s ON s.set_id = sets.set_id AND s.analyte = 'IgM' AND s.sex = r.sex AND {_covers(d, "s")}
   LEFT JOIN all_bands b ON b.set_id = sets.set_id AND b.analyte = 'IgM' AND b.sex = 'any' AND {_covers(d, "b")}
   {cutoff_join}
 )
-SELECT DISTINCT set_id, patient_id FROM judged
+SELECT set_id, patient_id, bool_or(on_latest) AS latest_may_be_low FROM judged
 WHERE maybe_absent OR (limit_mg_dl IS NOT NULL
   AND NOT (comparator_code IN ('=', '>', '>=') AND value_mg_dl >= limit_mg_dl * (1 + {RELATIVE_MARGIN})))
+GROUP BY set_id, patient_id
 """

@@ -46,7 +46,10 @@ class Chunk:
     """Patients who need the main verdict (the others are here for the sensitivity table only)."""
     records: dict[str, PatientRecords] | None
     other_sets: dict[str, frozenset[str]]
-    """Reference sets (besides the main one) under which each patient's IgM may be low."""
+    """Reference sets (besides the main one) under which the patient's latest IgM may be low."""
+    fallback_sets: dict[str, frozenset[str]]
+    """Reference sets under which any IgM of the patient may be low: used instead of `other_sets` when
+    the core refused one of the patient's rows, so that the latest IgM the SQL saw may not be the core's."""
 
 
 @dataclass
@@ -71,10 +74,13 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
     """The core's verdict for every candidate of the chunk, its ESID funnel steps and its sensitivity counts."""
     knowledge = content.load()
     out = PassResult()
+    refused = 0
     for pid, case, row_nos in cases(chunk.rows, knowledge, chunk.records, out.rejected):
+        row_refused, refused = len(out.rejected) > refused, len(out.rejected)
         main = judge(case, knowledge, task.as_of, task.profile_id, task.set_id) if pid in chunk.candidates else None
         if isinstance(main, str):
             out.rejected.extend(Rejected(n, f"patient_id: {pid!r}: {main}") for n in row_nos)
+            refused = len(out.rejected)
             continue
         if main is not None:
             out.verdicts.append(verdict(pid, main))
@@ -82,7 +88,8 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
             if not isinstance(esid, str):
                 out.funnel.add(esid)
             out.scatter.extend(out.funnel.igm_points(main))
-        for other in sorted(chunk.other_sets.get(pid, ())):
+        others = chunk.fallback_sets if row_refused else chunk.other_sets
+        for other in sorted(others.get(pid, ())):
             result = judge(case, knowledge, task.as_of, task.profile_id, other)
             if not isinstance(result, str):
                 out.sensitivity.setdefault(other, Counter())[result.diagnosis.label.value] += 1
@@ -93,22 +100,24 @@ def chunks(
     rows: Iterable[dict[str, Any]],
     records: Mapping[str, PatientRecords] | None,
     other_sets: Mapping[str, frozenset[str]],
+    fallback_sets: Mapping[str, frozenset[str]],
 ) -> Iterator[Chunk]:
     """Cut rows sorted by patient into chunks of about CHUNK_ROWS rows, never splitting a patient."""
     batch: list[dict[str, Any]] = []
     for row in rows:
         if len(batch) >= CHUNK_ROWS and str(row["patient_id"]) != str(batch[-1]["patient_id"]):
-            yield _chunk(batch, records, other_sets)
+            yield _chunk(batch, records, other_sets, fallback_sets)
             batch = []
         batch.append(row)
     if batch:
-        yield _chunk(batch, records, other_sets)
+        yield _chunk(batch, records, other_sets, fallback_sets)
 
 
 def _chunk(
     rows: list[dict[str, Any]],
     records: Mapping[str, PatientRecords] | None,
     other_sets: Mapping[str, frozenset[str]],
+    fallback_sets: Mapping[str, frozenset[str]],
 ) -> Chunk:
     ids = {str(row["patient_id"]) for row in rows}
     return Chunk(
@@ -116,6 +125,7 @@ def _chunk(
         frozenset(str(row["patient_id"]) for row in rows if row["is_candidate"]),
         None if records is None else {pid: records[pid] for pid in ids if pid in records},
         {pid: other_sets[pid] for pid in ids if pid in other_sets},
+        {pid: fallback_sets[pid] for pid in ids if pid in fallback_sets},
     )
 
 

@@ -193,17 +193,28 @@ def _assess_all(
     else:
         text = db.dialect.string_type
         db.materialise(
-            "flagged", f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id WHERE false"
+            "flagged",
+            f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id,"
+            " CAST(NULL AS BOOLEAN) AS latest_may_be_low WHERE false",
         )
-    other_sets: dict[str, set[str]] = {}
-    for batch in db.fetch(f"SELECT set_id, patient_id FROM flagged WHERE set_id <> '{set_id}'").to_batches():
+    latest_sets: dict[str, set[str]] = {}
+    any_sets: dict[str, set[str]] = {}
+    query = f"SELECT set_id, patient_id, latest_may_be_low FROM flagged WHERE set_id <> {db.dialect.text(set_id)}"
+    for batch in db.fetch(query).to_batches():
         for row in batch.to_pylist():
-            other_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
+            any_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
+            if row["latest_may_be_low"]:
+                latest_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
     candidate_rows = db.fetch(
         "SELECT count(*) AS n FROM rows r JOIN patients p ON p.patient_id = r.patient_id"
         " WHERE r.reason IS NULL AND NOT p.all_not_low"
     ).to_pylist()[0]["n"]
-    work = chunks(_candidate_rows(db), _records(prepared), {pid: frozenset(s) for pid, s in other_sets.items()})
+    work = chunks(
+        _candidate_rows(db),
+        _records(prepared),
+        {pid: frozenset(s) for pid, s in latest_sets.items()},
+        {pid: frozenset(s) for pid, s in any_sets.items()},
+    )
     run = run_pass(Task(as_of, profile_id, set_id), work, int(candidate_rows))
     main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
     run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets}
