@@ -29,10 +29,8 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> SynthFiles:
     return synth(1500, 7, tmp_path_factory.mktemp("cohort") / "labs.parquet", "parquet")
 
 
-def core_verdicts(
-    rows: list[dict[str, str]], records: Path | None, profile: str | None = None, reference: str | None = None
-) -> dict[str, tuple[str, str]]:
-    """The core's verdict for every patient, computed row by row without the engines."""
+def core_cases(rows: list[dict[str, str]], records: Path | None) -> dict[str, Case]:
+    """Every patient's case, built row by row without the engines."""
     knowledge = content.load()
     by_patient: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
@@ -43,7 +41,7 @@ def core_verdicts(
             for rec in csv.DictReader(handle):
                 lists = found.setdefault(rec["patient_id"], ([], []))
                 lists[rec["kind"] == "medication"].append(CodedText(rec["text"], rec["code"], rec["system"]))
-    verdicts = {}
+    cases = {}
     for pid, patient_rows in by_patient.items():
         first = patient_rows[0]
         sex = {"f": "female", "m": "male"}.get(first["sex"].strip().lower(), first["sex"].strip().lower())
@@ -63,11 +61,21 @@ def core_verdicts(
             )
             results.append(result)
         conditions, medications = found.get(pid, ([], []))
-        case = (
+        cases[pid] = (
             Case(patient, tuple(results), tuple(conditions), tuple(medications))
             if records is not None
             else Case(patient, tuple(results))
         )
+    return cases
+
+
+def core_verdicts(
+    rows: list[dict[str, str]], records: Path | None, profile: str | None = None, reference: str | None = None
+) -> dict[str, tuple[str, str]]:
+    """The core's verdict for every patient, computed row by row without the engines."""
+    knowledge = content.load()
+    verdicts = {}
+    for pid, case in core_cases(rows, records).items():
         diagnosis = assess(case, knowledge, as_of=AS_OF, profile_id=profile, reference_set_id=reference).diagnosis
         verdicts[pid] = (diagnosis.label.value, diagnosis.certainty.value)
     return verdicts

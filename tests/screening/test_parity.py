@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from sigmd import content
+from sigmd.core.assessment import assess
+from sigmd.screening.funnel import Funnel
 from sigmd.screening.run import screen
 from sigmd.screening.synth import SynthFiles
-from tests.screening.conftest import AS_OF, core_verdicts, screened_verdicts, used_rows
+from tests.screening.conftest import AS_OF, core_cases, core_verdicts, screened_verdicts, used_rows
 
 EDGE_ROWS = """patient_id,sex,birth_date,collected_date,loinc,value,unit,comparator,ref_low,ref_high
 E1,female,2000-01-31,2020-02-29,IgM,36.2,mg/dL,,,
@@ -105,3 +108,15 @@ def test_reference_set_sensitivity_counts_equal_the_core_on_every_patient(cohort
             labels.count("complete_sigmd"),
         ), set_id
     assert sum(s["deficient"] for s in screened.values()) > 0
+
+
+def test_the_esid_funnel_equals_the_core_on_every_patient(cohort: SynthFiles, tmp_path: Path) -> None:
+    """The Janssen funnel counted by screening equals the funnel of the core's ESID assessment of every patient."""
+    out = tmp_path / "out"
+    result = screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+    knowledge = content.load()
+    expected = Funnel()
+    for case in core_cases(used_rows(cohort.results, out / "rejects.csv"), cohort.records).values():
+        expected.add(assess(case, knowledge, as_of=AS_OF, profile_id="esid"))
+    assert result.summary["funnel"] == expected.table()
+    assert expected.counts["isolated_low_igm"] > 0
