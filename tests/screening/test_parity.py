@@ -110,10 +110,13 @@ def test_reference_set_sensitivity_counts_equal_the_core_on_every_patient(cohort
     assert sum(s["deficient"] for s in screened.values()) > 0
 
 
-def test_the_esid_funnel_equals_the_core_on_every_patient(cohort: SynthFiles, tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["idf", "medscape_40"])
+def test_the_esid_funnel_equals_the_core_on_every_patient(cohort: SynthFiles, tmp_path: Path, profile: str) -> None:
     """The Janssen funnel counted by screening equals the funnel of the core's ESID assessment of every patient."""
     out = tmp_path / "out"
-    result = screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+    result = screen(
+        cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False, profile=profile
+    )
     knowledge = content.load()
     expected = Funnel()
     for case in core_cases(used_rows(cohort.results, out / "rejects.csv"), cohort.records).values():
