@@ -36,9 +36,6 @@ class Task:
     as_of: date
     profile_id: str
     set_id: str
-    judges_like_esid: bool = False
-    """The profile judges results exactly as ESID does (same low-limit basis, no IgM cut-offs), so a patient
-    with no low IgM under it has none under ESID either and adds nothing to the funnel."""
 
 
 @dataclass(frozen=True)
@@ -87,12 +84,9 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
             continue
         if main is not None:
             out.verdicts.append(verdict(pid, main))
-            if task.profile_id == "esid":
-                out.funnel.add(main)
-            elif not task.judges_like_esid or Funnel.low_igm(main):
-                esid = judge(case, knowledge, task.as_of, "esid", task.set_id)
-                if not isinstance(esid, str):
-                    out.funnel.add(esid)
+            esid = main if task.profile_id == "esid" else judge(case, knowledge, task.as_of, "esid", task.set_id)
+            if not isinstance(esid, str):
+                out.funnel.add(esid)
             out.scatter.extend(out.funnel.igm_points(main))
         others = chunk.fallback_sets if row_refused else chunk.other_sets
         for other in sorted(others.get(pid, ())):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sigmd.core.assessment import Assessment
-from sigmd.core.interpret import Interpretation, Status
+from sigmd.core.interpret import Status
 from sigmd.core.model import Analyte
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
@@ -28,14 +28,9 @@ SOURCE = "Janssen LMA et al. Clin Exp Immunol 2018;191:203-211 <https://pmc.ncbi
 class Funnel:
     counts: dict[str, int] = field(default_factory=lambda: {key: 0 for key, _ in STEPS})
 
-    @staticmethod
-    def low_igm(assessment: Assessment) -> list[Interpretation]:
-        """The IgM results the assessment judged low or absent: the funnel's first step."""
-        return [i for i in assessment.interpretations if i.result.analyte is Analyte.IGM and i.status in LOW]
-
     def add(self, esid: Assessment) -> None:
         """Count one patient assessed under the ESID profile."""
-        low = self.low_igm(esid)
+        low = [i for i in esid.interpretations if i.result.analyte is Analyte.IGM and i.status in LOW]
         self.counts["low_igm_results"] += len(low)
         if not low:
             return

@@ -215,9 +215,7 @@ def _assess_all(
         {pid: frozenset(s) for pid, s in latest_sets.items()},
         {pid: frozenset(s) for pid, s in any_sets.items()},
     )
-    profile, esid = knowledge.profiles[profile_id], knowledge.profiles["esid"]
-    like_esid = profile.low_limit is esid.low_limit and profile.igm_cutoffs == esid.igm_cutoffs
-    run = run_pass(Task(as_of, profile_id, set_id, like_esid), work, int(candidate_rows))
+    run = run_pass(Task(as_of, profile_id, set_id), work, int(candidate_rows))
     main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
     run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets}
     run.sensitivity[set_id] = main_counts
