@@ -223,6 +223,7 @@ def serve_command(
         import uvicorn
 
         from sigmd.cdshooks.settings import CDSSettings, TrustedIssuer
+        from sigmd.registry import Registry, RegistryError
         from sigmd.web import WebSettings, create_app
     except ImportError as error:
         raise _fail(f"the server needs the web extra: pip install 'sigmd[web]' ({error})") from None
@@ -236,7 +237,14 @@ def serve_command(
         base_url=base_url or f"http://{host}:{port}", trusted_issuers=tuple(issuers), allow_unauthenticated=dev_no_auth
     )
     web_settings = WebSettings.from_env(data_dir, database_url=database_url, cookie_secure=secure_cookies)
-    uvicorn.run(create_app(web_settings, cds_settings, content.load()), host=host, port=port)
+    try:
+        registry = Registry.open(web_settings.database_url, data_dir=web_settings.data_dir)
+    except RegistryError as error:
+        raise _fail(str(error)) from None
+    try:
+        uvicorn.run(create_app(web_settings, cds_settings, content.load(), registry), host=host, port=port)
+    finally:
+        registry.close()
 
 
 def _register_screening() -> None:

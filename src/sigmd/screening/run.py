@@ -246,6 +246,8 @@ def _write_outputs(
     )
     db.register("core_verdicts", pa.Table.from_pylist([vars(v) for v in run.verdicts], schema=verdict_schema))
     db.register("prefilter_reason", pa.table({"reason": pa.array([PREFILTER_REASON], pa.string())}))
+    # A prefiltered patient has IgM, IgG and IgA all plainly not low: the core calls that normal and confirmed,
+    # or normal and provisional when IgG or IgA was not measured (an incomplete pattern with IgM not low).
     db.materialise(
         "results",
         f"""

@@ -9,7 +9,7 @@ from typing import Any
 
 from sigmd.adapters.results import build_result
 from sigmd.core.assessment import Assessment, AssessmentError, assess
-from sigmd.core.knowledge import Knowledge, Label
+from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
 from sigmd.errors import InputError
 
@@ -52,15 +52,6 @@ class Rejected:
 class PatientRecords:
     conditions: tuple[CodedText, ...]
     medications: tuple[CodedText, ...]
-
-
-def prefilter_verdict(has_igg: bool, has_iga: bool) -> tuple[Label, str]:
-    """The core's verdict for a patient whose every result plainly clears its limit.
-
-    With IgM, IgG and IgA all not low the pattern is normal and confirmed; with IgG or IgA missing the
-    pattern is incomplete and the core calls a not-low IgM normal but provisional.
-    """
-    return Label.NORMAL, "confirmed" if has_igg and has_iga else "provisional"
 
 
 def cases(

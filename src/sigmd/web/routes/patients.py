@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -93,20 +94,21 @@ def _download(document: dict[str, Any], name: str) -> JSONResponse:
 
 @router.get("/patient/case.json")
 def export_case(request: Request, id: str, user: Reader) -> Response:
-    try:
-        document = registry_of(request).export_case_json(id)
-    except RegistryError as error:
-        raise HTTPException(404, str(error)) from None
-    return _download(document, f"{id}.case.json")
+    return _export(registry_of(request).export_case_json, id, f"{id}.case.json")
 
 
 @router.get("/patient/fhir.json")
 def export_fhir(request: Request, id: str, user: Reader) -> Response:
+    return _export(registry_of(request).export_fhir, id, f"{id}.fhir.json")
+
+
+def _export(export: Callable[[str], dict[str, Any]], patient_id: str, name: str) -> Response:
+    """A registry export as a download; an unknown patient is a 404 naming the id."""
     try:
-        document = registry_of(request).export_fhir(id)
+        document = export(patient_id)
     except RegistryError as error:
         raise HTTPException(404, str(error)) from None
-    return _download(document, f"{id}.fhir.json")
+    return _download(document, name)
 
 
 @router.get("/follow-up")
