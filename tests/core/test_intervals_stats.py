@@ -109,3 +109,30 @@ def test_comparing_a_whole_age_agrees_with_calendar_date_arithmetic(birth: date,
     on = birth + timedelta(days=days)
     spec = AgeSpec.parse(text)
     assert spec.reached_at(ExactAge.between(birth, on)) == has_reached(birth, on, spec)
+
+
+def _first_covering(knowledge: Knowledge, set_id: str, analyte: Analyte, patient: Patient, on: date) -> object:
+    """The plain definition of the lookup: the first covering row of the patient's sex, else the first pooled row."""
+    exact = ExactAge.between(patient.birth_date, on)
+    rows = [r for r in knowledge.reference_sets[set_id].intervals if r.analyte is analyte and r.covers_age(exact)]
+    same_sex = [r for r in rows if r.sex.value == patient.sex.value]
+    pooled = [r for r in rows if r.sex.value == "any"]
+    return (same_sex or pooled or [None])[0]
+
+
+@given(
+    birth=st.dates(date(1920, 1, 1), date(2025, 12, 31)),
+    days=st.integers(0, 120 * 365),
+    sex=st.sampled_from(list(Sex)),
+    analyte=st.sampled_from(list(Analyte)),
+)
+def test_the_cached_interval_lookup_equals_a_plain_scan_in_every_set(
+    knowledge: Knowledge, birth: date, days: int, sex: Sex, analyte: Analyte
+) -> None:
+    """Looked up twice (the second time from the cache), every set gives the row a plain scan of its table gives."""
+    on = birth + timedelta(days=days)
+    patient = Patient(sex, birth)
+    for set_id, reference_set in knowledge.reference_sets.items():
+        expected = _first_covering(knowledge, set_id, analyte, patient, on)
+        for _ in range(2):
+            assert reference_set.lookup(analyte, patient, on).interval is expected, set_id

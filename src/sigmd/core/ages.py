@@ -6,6 +6,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 _SPEC = re.compile(r"^(\d+)(d|w|mo|y)$")
 _DAYS_PER_YEAR = 365.2425
@@ -77,10 +78,16 @@ class ExactAge:
 
     @staticmethod
     def between(birth_date: date, on: date) -> ExactAge:
-        months = (on.year - birth_date.year) * 12 + on.month - birth_date.month
-        if on.day < min(birth_date.day, calendar.monthrange(on.year, on.month)[1]):
-            months -= 1
-        return ExactAge(birth_date, on, months, (on - birth_date).days)
+        return _exact_age(birth_date, on)
+
+
+@lru_cache(maxsize=65536)
+def _exact_age(birth_date: date, on: date) -> ExactAge:
+    """Cached: a result is looked up once per reference set and profile, always with the same two dates."""
+    months = (on.year - birth_date.year) * 12 + on.month - birth_date.month
+    if on.day < min(birth_date.day, calendar.monthrange(on.year, on.month)[1]):
+        months -= 1
+    return ExactAge(birth_date, on, months, (on - birth_date).days)
 
 
 def age_in_years(birth_date: date, on: date) -> float:

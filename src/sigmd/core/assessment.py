@@ -117,20 +117,39 @@ _ALWAYS_WORKED_UP = (
 )
 
 
-def assess(
-    case: Case,
-    knowledge: Knowledge,
-    *,
-    as_of: date,
-    profile_id: str | None = None,
-    reference_set_id: str | None = None,
-    vaccine_rule_set: str | None = None,
-) -> Assessment:
-    """Assess one patient under one rule profile and one reference set, as of a date."""
-    profile = knowledge.profiles[profile_id or knowledge.default_profile]
-    reference_set = knowledge.reference_sets[reference_set_id or knowledge.default_reference_set]
-    warnings = list(case.warnings)
+@dataclass(frozen=True)
+class CaseFacts:
+    """What every assessment of a case as of a date shares, whatever the profile and reference set."""
 
+    case: Case
+    as_of: date
+    used: tuple[LabResult, ...]
+    not_used: tuple[NotUsed, ...]
+    pneumococcal: PneumococcalResponse | None
+    secondary_matches: tuple[SecondaryMatch, ...]
+    """Matches to secondary causes, except those reviewed and marked not causal."""
+    reviewed_matches: tuple[SecondaryMatch, ...]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The judgement of a case under one profile and reference set: interpretations, criteria, pattern, diagnosis."""
+
+    facts: CaseFacts
+    profile: RuleProfile
+    reference_set: ReferenceSet
+    interpretations: tuple[Interpretation, ...]
+    evidence: Evidence
+    criteria: tuple[CriterionResult, ...]
+    pattern: PatternFinding
+    diagnosis: Diagnosis
+
+
+def case_facts(case: Case, knowledge: Knowledge, *, as_of: date, vaccine_rule_set: str | None = None) -> CaseFacts:
+    """Sort the results into used and not used, and judge the vaccine challenge and secondary causes.
+
+    Raises `AssessmentError` when no IgM result is left to assess.
+    """
     windows = blinding_windows(case, knowledge)
     used: list[LabResult] = []
     not_used: list[NotUsed] = []
@@ -142,42 +161,83 @@ def assess(
             not_used.append(NotUsed(result, f"not used for IgG interpretation: taken during {blinded}"))
         else:
             used.append(result)
-    for item in not_used:
+    if not any(r.analyte is Analyte.IGM for r in used):
+        raise AssessmentError(f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one")
+    pneumococcal = _pneumococcal(
+        case, knowledge, windows_reason=_challenge_blinded(case, windows), as_of=as_of, rule_set=vaccine_rule_set
+    )
+    records = (case.conditions or ()) + (case.medications or ())
+    matches = match_secondary_causes(records, knowledge.secondary_causes)
+    return CaseFacts(
+        case=case,
+        as_of=as_of,
+        used=tuple(used),
+        not_used=tuple(not_used),
+        pneumococcal=pneumococcal,
+        secondary_matches=tuple(m for m in matches if not m.record.reviewed_not_causal),
+        reviewed_matches=tuple(m for m in matches if m.record.reviewed_not_causal),
+    )
+
+
+def findings(
+    facts: CaseFacts, knowledge: Knowledge, *, profile_id: str | None = None, reference_set_id: str | None = None
+) -> Findings:
+    """Judge the case's facts under one rule profile and one reference set, up to the diagnosis."""
+    profile = knowledge.profiles[profile_id or knowledge.default_profile]
+    reference_set = knowledge.reference_sets[reference_set_id or knowledge.default_reference_set]
+    case = facts.case
+    interps = tuple(interpret(r, case.patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
+    evidence = Evidence(
+        case=case,
+        interpretations=interps,
+        secondary_matches=facts.secondary_matches,
+        thresholds=knowledge.thresholds,
+        reviewed_matches=facts.reviewed_matches,
+        pneumococcal=facts.pneumococcal,
+    )
+    criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
+    pattern = classify(interps, knowledge.thresholds)
+    diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
+    return Findings(facts, profile, reference_set, interps, evidence, criteria, pattern, diagnosis)
+
+
+def assess(
+    case: Case,
+    knowledge: Knowledge,
+    *,
+    as_of: date,
+    profile_id: str | None = None,
+    reference_set_id: str | None = None,
+    vaccine_rule_set: str | None = None,
+) -> Assessment:
+    """Assess one patient under one rule profile and one reference set, as of a date."""
+    facts = case_facts(case, knowledge, as_of=as_of, vaccine_rule_set=vaccine_rule_set)
+    return complete(findings(facts, knowledge, profile_id=profile_id, reference_set_id=reference_set_id), knowledge)
+
+
+def complete(found: Findings, knowledge: Knowledge) -> Assessment:
+    """The whole assessment from the findings: work-up, course, alerts, recommendations, follow-up, warnings."""
+    facts, profile, interps, pattern, criteria = (
+        found.facts,
+        found.profile,
+        found.interpretations,
+        found.pattern,
+        found.criteria,
+    )
+    case, as_of, pneumococcal = facts.case, facts.as_of, facts.pneumococcal
+    warnings = list(case.warnings)
+    for item in facts.not_used:
         warnings.append(
             f"{item.result.analyte} on {item.result.collected} ({item.result.origin}) was not used: {item.reason}"
         )
-    if not any(r.analyte is Analyte.IGM for r in used):
-        raise AssessmentError(f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one")
-
-    interps = tuple(interpret(r, case.patient, reference_set, profile, knowledge.thresholds) for r in used)
     for interp in interps:
         warnings.extend(interp.notes)
         if interp.status is Status.NO_INTERVAL:
             warnings.append(
                 f"{interp.result.analyte} on {interp.result.collected} was not judged: {interp.no_interval_reason}"
             )
-
-    pneumococcal = _pneumococcal(
-        case, knowledge, windows_reason=_challenge_blinded(case, windows), as_of=as_of, rule_set=vaccine_rule_set
-    )
     if pneumococcal is not None:
         warnings.extend(pneumococcal.notes)
-
-    records = (case.conditions or ()) + (case.medications or ())
-    matches = match_secondary_causes(records, knowledge.secondary_causes)
-    active = tuple(m for m in matches if not m.record.reviewed_not_causal)
-    reviewed = tuple(m for m in matches if m.record.reviewed_not_causal)
-    evidence = Evidence(
-        case=case,
-        interpretations=interps,
-        secondary_matches=active,
-        thresholds=knowledge.thresholds,
-        reviewed_matches=reviewed,
-        pneumococcal=pneumococcal,
-    )
-    criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
-    pattern = classify(interps, knowledge.thresholds)
-    diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
 
     igm_series = by_analyte(interps, Analyte.IGM)
     igm_state = persistence(igm_series, case.patient, knowledge.thresholds.persistence)
@@ -185,10 +245,10 @@ def assess(
     alerts = progression_alerts(interps, case, knowledge, igm_series[0].result.collected if igm_series else None)
     features = summarise_features(case, knowledge.features)
 
-    workup = _workup(profile, pattern, criteria, evidence, knowledge)
+    workup = _workup(profile, pattern, criteria, found.evidence, knowledge)
     implausible = any("physiologically implausible" in note for i in interps for note in i.notes)
     recs = recommendations(
-        diagnosis.label,
+        found.diagnosis.label,
         tuple(w.advice for w in workup),
         features,
         pneumococcal,
@@ -198,8 +258,8 @@ def assess(
         knowledge,
     )
     follow = follow_up_plan(
-        diagnosis.label,
-        diagnosis.certainty is Certainty.PROVISIONAL,
+        found.diagnosis.label,
+        found.diagnosis.certainty is Certainty.PROVISIONAL,
         course,
         features,
         alerts,
@@ -212,7 +272,7 @@ def assess(
             *recs,
             Recommendation(follow.advice, f"next review {follow.next_date} ({follow.interval}): {follow.reason}"),
         )
-    for match in reviewed:
+    for match in facts.reviewed_matches:
         warnings.append(
             f"{match.record.text or match.record.code} ({match.record.origin}) matches {match.cause.name} "
             f"but was marked reviewed and not causal{f': {match.record.review_note}' if match.record.review_note else ''}"
@@ -220,11 +280,11 @@ def assess(
     return Assessment(
         as_of=as_of,
         profile=profile,
-        reference_set=reference_set,
-        diagnosis=diagnosis,
+        reference_set=found.reference_set,
+        diagnosis=found.diagnosis,
         pattern=pattern,
         interpretations=interps,
-        not_used=tuple(not_used),
+        not_used=facts.not_used,
         criteria=criteria,
         workup=workup,
         recommendations=recs,
@@ -234,8 +294,8 @@ def assess(
         alerts=alerts,
         features=features,
         pneumococcal=pneumococcal,
-        secondary_matches=active,
-        reviewed_matches=reviewed,
+        secondary_matches=facts.secondary_matches,
+        reviewed_matches=facts.reviewed_matches,
         warnings=tuple(dict.fromkeys(warnings)),
         content_version=knowledge.content_version,
     )

@@ -162,7 +162,7 @@ def _choose_interval(
     lookup = reference_set.lookup(result.analyte, patient, result.collected)
     if lookup.interval is None:
         return None, lookup.reason_missing
-    return AppliedInterval.from_row(lookup.interval, reference_set), ""
+    return reference_set.applied(lookup.interval), ""
 
 
 def _low_limit(

@@ -68,6 +68,54 @@ class ReferenceSet:
     def _by_analyte(self) -> dict[Analyte, tuple[ReferenceInterval, ...]]:
         return {a: tuple(i for i in self.intervals if i.analyte is a) for a in self.analytes}
 
+    @cached_property
+    def _by_analyte_and_sex(self) -> dict[tuple[Analyte, str], tuple[ReferenceInterval, ...]]:
+        """Intervals by analyte and sex scope, each in the set's own order."""
+        found: dict[tuple[Analyte, str], list[ReferenceInterval]] = {}
+        for interval in self.intervals:
+            found.setdefault((interval.analyte, interval.sex.value), []).append(interval)
+        return {key: tuple(rows) for key, rows in found.items()}
+
+    @cached_property
+    def _applied(self) -> dict[int, AppliedInterval]:
+        """Each interval as applied (built once: the description is the same every time)."""
+        return {id(row): AppliedInterval.from_row(row, self) for row in self.intervals}
+
+    def applied(self, row: ReferenceInterval) -> AppliedInterval:
+        """`row` of this set as the interval applied to a result."""
+        return self._applied.get(id(row)) or AppliedInterval.from_row(row, self)
+
+    @cached_property
+    def _day_horizon(self) -> int | None:
+        """The largest age in days that any band boundary is written in; None when a boundary mixes months and days.
+
+        From this age on every boundary written in days has been reached, so which interval covers an age
+        depends on its whole months alone.
+        """
+        specs = [spec for row in self.intervals for spec in (row.age_from, row.age_to)]
+        if any(spec.months and spec.days for spec in specs):
+            return None
+        return max((spec.days for spec in specs), default=0)
+
+    @cached_property
+    def _covering_cache(self) -> dict[tuple[Analyte, str, int, int], ReferenceInterval | None]:
+        return {}
+
+    def _covering(self, analyte: Analyte, sex: str, exact: ExactAge) -> ReferenceInterval | None:
+        """The first sex-specific interval covering the age, else the first pooled one (in the set's order)."""
+        horizon = self._day_horizon
+        key = None if horizon is None else (analyte, sex, exact.months, exact.days if exact.days < horizon else -1)
+        if key is not None and key in self._covering_cache:
+            return self._covering_cache[key]
+        found = None
+        for scope in (sex, SexScope.ANY.value):
+            found = next((r for r in self._by_analyte_and_sex.get((analyte, scope), ()) if r.covers_age(exact)), None)
+            if found is not None:
+                break
+        if key is not None:
+            self._covering_cache[key] = found
+        return found
+
     def lookup(self, analyte: Analyte, patient: Patient, on: date) -> IntervalLookup:
         """Find the interval that applies to this patient on this date, or say why none does."""
         if on < patient.birth_date:
@@ -76,20 +124,16 @@ class ReferenceSet:
         if MAX_AGE.reached_at(exact):
             years = age_in_years(patient.birth_date, on)
             return IntervalLookup(None, f"no reference interval exists beyond 120 years (age {years:.0f})")
-        rows = [i for i in self._by_analyte.get(analyte, ()) if i.covers_age(exact)]
-        if not rows:
+        found = self._covering(analyte, patient.sex.value, exact)
+        if found is not None:
+            return IntervalLookup(found, "")
+        if not any(i.covers_age(exact) for i in self._by_analyte.get(analyte, ())):
             if analyte not in self.analytes:
                 reason = f"reference set '{self.id}' has no intervals for {analyte}"
             else:
                 years = age_in_years(patient.birth_date, on)
                 reason = f"reference set '{self.id}' has no {analyte} interval at age {years:.2f} years"
             return IntervalLookup(None, reason)
-        for row in rows:
-            if row.sex.value == patient.sex.value:
-                return IntervalLookup(row, "")
-        pooled = [row for row in rows if row.sex is SexScope.ANY]
-        if pooled:
-            return IntervalLookup(pooled[0], "")
         if patient.sex in (Sex.OTHER, Sex.UNKNOWN):
             return IntervalLookup(
                 None,

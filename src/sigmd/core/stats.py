@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 _STANDARD_NORMAL = NormalDist()
@@ -22,7 +23,9 @@ class LogNormalFit:
     coverage: float
 
     @staticmethod
+    @lru_cache(maxsize=4096)
     def from_interval(lower: float, upper: float, coverage: float = 0.95) -> LogNormalFit:
+        """The log-normal whose central `coverage` interval is lower-upper (cached: few intervals recur often)."""
         if not 0 < lower < upper:
             raise ValueError(f"a log-normal fit needs 0 < lower < upper, got {lower}-{upper}")
         if not 0 < coverage < 1:

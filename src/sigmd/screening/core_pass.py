@@ -18,8 +18,9 @@ from multiprocessing import get_context
 from typing import Any
 
 from sigmd import content
+from sigmd.core.assessment import findings
 from sigmd.screening.funnel import Funnel
-from sigmd.screening.verdicts import PatientRecords, Rejected, Verdict, cases, judge, verdict
+from sigmd.screening.verdicts import PatientRecords, Rejected, Verdict, cases, facts_of, verdict
 
 CHUNK_ROWS = 20_000
 """Rows per chunk handed to one worker."""
@@ -77,22 +78,26 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
     refused = 0
     for pid, case, row_nos in cases(chunk.rows, knowledge, chunk.records, out.rejected):
         row_refused, refused = len(out.rejected) > refused, len(out.rejected)
-        main = judge(case, knowledge, task.as_of, task.profile_id, task.set_id) if pid in chunk.candidates else None
-        if isinstance(main, str):
-            out.rejected.extend(Rejected(n, f"patient_id: {pid!r}: {main}") for n in row_nos)
-            refused = len(out.rejected)
+        facts = facts_of(case, knowledge, task.as_of)
+        if isinstance(facts, str):
+            if pid in chunk.candidates:
+                out.rejected.extend(Rejected(n, f"patient_id: {pid!r}: {facts}") for n in row_nos)
+                refused = len(out.rejected)
             continue
-        if main is not None:
-            out.verdicts.append(verdict(pid, main))
-            esid = main if task.profile_id == "esid" else judge(case, knowledge, task.as_of, "esid", task.set_id)
-            if not isinstance(esid, str):
-                out.funnel.add(esid)
+        if pid in chunk.candidates:
+            main = findings(facts, knowledge, profile_id=task.profile_id, reference_set_id=task.set_id)
+            out.verdicts.append(verdict(pid, main.diagnosis))
+            esid = (
+                main
+                if task.profile_id == "esid"
+                else findings(facts, knowledge, profile_id="esid", reference_set_id=task.set_id)
+            )
+            out.funnel.add(esid)
             out.scatter.extend(out.funnel.igm_points(main))
         others = chunk.fallback_sets if row_refused else chunk.other_sets
         for other in sorted(others.get(pid, ())):
-            result = judge(case, knowledge, task.as_of, task.profile_id, other)
-            if not isinstance(result, str):
-                out.sensitivity.setdefault(other, Counter())[result.diagnosis.label.value] += 1
+            label = findings(facts, knowledge, profile_id=task.profile_id, reference_set_id=other).diagnosis.label
+            out.sensitivity.setdefault(other, Counter())[label.value] += 1
     return out
 
 

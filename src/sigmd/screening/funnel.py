@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sigmd.core.assessment import Assessment
-from sigmd.core.interpret import Status
+from sigmd.core.interpret import Interpretation, Status
 from sigmd.core.model import Analyte
-from sigmd.core.patterns import Pattern
-from sigmd.core.rules import Outcome
+from sigmd.core.patterns import Pattern, PatternFinding
+from sigmd.core.rules import CriterionResult, Outcome
+
+
+class Judged(Protocol):
+    """What the funnel reads from an assessment (or from the findings it is completed from)."""
+
+    @property
+    def interpretations(self) -> tuple[Interpretation, ...]: ...
+    @property
+    def pattern(self) -> PatternFinding: ...
+    @property
+    def criteria(self) -> tuple[CriterionResult, ...]: ...
+
 
 LOW = (Status.LOW, Status.ABSENT)
 STEPS = (
@@ -28,7 +39,7 @@ SOURCE = "Janssen LMA et al. Clin Exp Immunol 2018;191:203-211 <https://pmc.ncbi
 class Funnel:
     counts: dict[str, int] = field(default_factory=lambda: {key: 0 for key, _ in STEPS})
 
-    def add(self, esid: Assessment) -> None:
+    def add(self, esid: Judged) -> None:
         """Count one patient assessed under the ESID profile."""
         low = [i for i in esid.interpretations if i.result.analyte is Analyte.IGM and i.status in LOW]
         self.counts["low_igm_results"] += len(low)
@@ -50,7 +61,7 @@ class Funnel:
                 return
             self.counts[key] += 1
 
-    def igm_points(self, assessment: Assessment) -> list[tuple[float, float, float | None, bool]]:
+    def igm_points(self, assessment: Judged) -> list[tuple[float, float, float | None, bool]]:
         """(age in years, IgM mg/dL, age-matched limit, low) for the IgM results of one assessment."""
         return [
             (

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from sigmd.adapters.results import build_result
-from sigmd.core.assessment import Assessment, AssessmentError, assess
+from sigmd.core.assessment import AssessmentError, CaseFacts, Diagnosis, case_facts
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
 from sigmd.errors import InputError
@@ -111,17 +111,14 @@ def _case(
     return Case(patient, tuple(results), found.conditions, found.medications, warnings=tuple(warnings))
 
 
-def judge(
-    case: Case, knowledge: Knowledge, as_of: date, profile_id: str | None, reference_set_id: str | None
-) -> Assessment | str:
-    """The core's assessment, or the reason it could not assess the case."""
+def facts_of(case: Case, knowledge: Knowledge, as_of: date) -> CaseFacts | str:
+    """What every assessment of the case shares, or the reason the core cannot assess it."""
     try:
-        return assess(case, knowledge, as_of=as_of, profile_id=profile_id, reference_set_id=reference_set_id)
+        return case_facts(case, knowledge, as_of=as_of)
     except AssessmentError as error:
         return str(error)
 
 
-def verdict(pid: str, assessment: Assessment) -> Verdict:
-    diagnosis = assessment.diagnosis
+def verdict(pid: str, diagnosis: Diagnosis) -> Verdict:
     reasons = " | ".join((diagnosis.summary, *diagnosis.reasons))
     return Verdict(pid, diagnosis.label.value, diagnosis.certainty.value, reasons, "core")
