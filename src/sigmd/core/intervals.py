@@ -101,7 +101,7 @@ class ReferenceSet:
     def _covering_cache(self) -> dict[tuple[Analyte, str, int, int], ReferenceInterval | None]:
         return {}
 
-    def _covering(self, analyte: Analyte, sex: str, exact: ExactAge) -> ReferenceInterval | None:
+    def interval_at(self, analyte: Analyte, sex: str, exact: ExactAge) -> ReferenceInterval | None:
         """The first sex-specific interval covering the age, else the first pooled one (in the set's order)."""
         horizon = self._day_horizon
         key = None if horizon is None else (analyte, sex, exact.months, exact.days if exact.days < horizon else -1)
@@ -124,7 +124,7 @@ class ReferenceSet:
         if MAX_AGE.reached_at(exact):
             years = age_in_years(patient.birth_date, on)
             return IntervalLookup(None, f"no reference interval exists beyond 120 years (age {years:.0f})")
-        found = self._covering(analyte, patient.sex.value, exact)
+        found = self.interval_at(analyte, patient.sex.value, exact)
         if found is not None:
             return IntervalLookup(found, "")
         if not any(i.covers_age(exact) for i in self._by_analyte.get(analyte, ())):

@@ -1,16 +1,21 @@
-"""Clinical content exported as small tables for the engines: units, analytes, age bands and limits.
+"""Age-matched low limits as lookup tables keyed by whole age, built with the core's own interval choice.
 
-The figures come from `Knowledge` (reference sets, profiles, units); nothing is copied here. The
-engines only pre-filter with these tables: the core decides every verdict that is not plainly normal.
+A row's age at collection is keyed by its whole calendar months and, below `day_horizon` days, its
+whole days. Every band boundary in the bundled content is written in months or in days, and from
+the horizon on every boundary in days has been reached, so one key always picks one interval. The
+tables list, for every key, sex and analyte, the interval the core's `ReferenceSet.interval_at` picks
+and the low limit the profile takes from it; the engines then match rows with an equality join.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections.abc import Iterator
+from datetime import date
+from typing import NamedTuple
 
-from sigmd.core.ages import AgeSpec
-from sigmd.core.intervals import ReferenceSet
+from sigmd.core.ages import AgeSpec, ExactAge
+from sigmd.core.intervals import MAX_AGE, ReferenceInterval, ReferenceSet
 from sigmd.core.knowledge import Knowledge, LowLimitBasis, RuleProfile
 from sigmd.core.model import Analyte, Sex
 from sigmd.core.stats import LogNormalFit
@@ -22,71 +27,93 @@ SEX_SPELLINGS = {"f": "female", "m": "male", "o": "other", "u": "unknown", "": "
 RELATIVE_MARGIN = 1e-9
 """A value counts as plainly not low only when it clears the limit by this relative margin, so that
 floating-point differences between SQL and Python can never put a low result on the fast path."""
+_UNUSED_DATE = date(1, 1, 1)
+"""ExactAge carries dates for boundaries that mix months and days; the tables refuse those, so no date is read."""
 
 
-@dataclass(frozen=True)
-class Band:
-    """One age band of one analyte with its low limit under the chosen profile, in mg/dL."""
+class Limit(NamedTuple):
+    """The low limit, in mg/dL, for one age key, sex and analyte under one reference set (or profile cut-off)."""
 
     set_id: str
     analyte: str
     sex: str
-    from_months: int
-    from_days: int
-    to_months: int
-    to_days: int
-    lower_mg_dl: float | None
-    upper_mg_dl: float | None
-    limit_mg_dl: float | None
+    months: int
+    day_key: int
+    """The age in whole days when below the day horizon, else -1."""
+    limit_mg_dl: float
 
 
-def _checked(spec: AgeSpec) -> tuple[int, int]:
-    if spec.months and spec.days:
-        raise ValueError(f"age {spec} mixes months and days; the screening engines cannot match such a band")
-    return spec.months, spec.days
+def _boundaries(knowledge: Knowledge, profile: RuleProfile) -> list[AgeSpec]:
+    specs = [s for r in knowledge.reference_sets.values() for i in r.intervals for s in (i.age_from, i.age_to)]
+    return specs + [s for c in profile.igm_cutoffs for s in (c.age_from, c.age_to)]
 
 
-def interval_bands(reference_set: ReferenceSet, profile: RuleProfile) -> list[Band]:
-    """Every interval of a reference set as a band with the profile's low limit (mean - 2 SD or lower limit)."""
-    bands: list[Band] = []
-    for interval in reference_set.intervals:
-        lower, upper = interval.lower_mg_dl, interval.upper_mg_dl
-        limit: float | None = None
-        if profile.low_limit is LowLimitBasis.MINUS_2SD:
-            if lower is not None and upper is not None and 0 < lower < upper:
-                limit = LogNormalFit.from_interval(lower, upper).minus_2sd
-        elif lower is not None and lower > 0:
-            limit = lower
-        (fm, fd), (tm, td) = _checked(interval.age_from), _checked(interval.age_to)
-        bands.append(
-            Band(reference_set.id, interval.analyte.value, interval.sex.value, fm, fd, tm, td, lower, upper, limit)
+def day_horizon(knowledge: Knowledge, profile: RuleProfile) -> int:
+    """The largest boundary written in days; refuses content with a boundary that mixes months and days."""
+    specs = _boundaries(knowledge, profile)
+    mixed = [str(s) for s in specs if s.months and s.days]
+    if mixed:
+        raise ValueError(f"age {mixed[0]} mixes months and days; the screening engines cannot key such a band")
+    return max((s.days for s in specs), default=0)
+
+
+def age_keys(horizon: int) -> Iterator[tuple[int, int, ExactAge]]:
+    """(months, day_key, an age with that key) for every key a real age below 120 years can have."""
+    for days in range(horizon):
+        # A calendar month is 28 to 31 days long, so an age of `days` days has between days // 31 and days // 28 months.
+        for months in range(max(0, days // 31 - 1), days // 28 + 2):
+            yield months, days, ExactAge(_UNUSED_DATE, _UNUSED_DATE, months, days)
+    for months in range(MAX_AGE.months):
+        yield months, -1, ExactAge(_UNUSED_DATE, _UNUSED_DATE, months, max(horizon, 28 * months))
+
+
+def interval_limit(row: ReferenceInterval, profile: RuleProfile) -> float | None:
+    """The profile's low limit from one interval, as `interpret` takes it: mean - 2 SD or the lower limit."""
+    lower, upper = row.lower_mg_dl, row.upper_mg_dl
+    if profile.low_limit is LowLimitBasis.MINUS_2SD:
+        if lower is not None and upper is not None and 0 < lower < upper:
+            return LogNormalFit.from_interval(lower, upper).minus_2sd
+        return None
+    return lower if lower is not None and lower > 0 else None
+
+
+def set_limits(
+    reference_set: ReferenceSet, profile: RuleProfile, horizon: int, analytes: tuple[Analyte, ...] = tuple(Analyte)
+) -> list[Limit]:
+    """Every (age key, sex, analyte) of a reference set with the low limit the core would apply."""
+    specs = [s for i in reference_set.intervals for s in (i.age_from, i.age_to)]
+    month_marks = sorted({s.months for s in specs if s.months})
+    day_marks = sorted({s.days for s in specs if s.days})
+    # Ages that have reached the same boundaries fall in the same interval: ask the core once per such group.
+    groups: dict[tuple[int, int], tuple[ExactAge, list[tuple[int, int]]]] = {}
+    for months, day_key, age in age_keys(horizon):
+        reached = (bisect_right(month_marks, age.months), bisect_right(day_marks, age.days))
+        groups.setdefault(reached, (age, []))[1].append((months, day_key))
+    limits: list[Limit] = []
+    for analyte in analytes:
+        if analyte not in reference_set.analytes:
+            continue
+        for sex in SEXES:
+            for age, keys in groups.values():
+                row = reference_set.interval_at(analyte, sex, age)
+                limit = None if row is None else interval_limit(row, profile)
+                if limit is not None:
+                    limits.extend(Limit(reference_set.id, analyte.value, sex, m, d, limit) for m, d in keys)
+    return limits
+
+
+def cutoff_limits(profile: RuleProfile, horizon: int) -> list[Limit]:
+    """A profile's absolute IgM cut-offs by age key, as `applicable_cutoff` picks them (empty when it has none)."""
+    limits: list[Limit] = []
+    if not profile.igm_cutoffs:
+        return limits
+    for months, day_key, age in age_keys(horizon):
+        cutoff = next(
+            (c for c in profile.igm_cutoffs if c.age_from.reached_at(age) and not c.age_to.reached_at(age)), None
         )
-    _check_no_overlap(bands)
-    return bands
-
-
-def cutoff_bands(profile: RuleProfile) -> list[Band]:
-    """A profile's absolute IgM cut-offs as bands (empty for age-matched profiles)."""
-    bands = []
-    for cutoff in profile.igm_cutoffs:
-        (fm, fd), (tm, td) = _checked(cutoff.age_from), _checked(cutoff.age_to)
-        bands.append(Band(profile.id, Analyte.IGM.value, "any", fm, fd, tm, td, None, None, cutoff.below_mg_dl))
-    return bands
-
-
-def _check_no_overlap(bands: list[Band]) -> None:
-    """Two bands of one analyte and sex must not overlap, or the engines' joins would double rows."""
-    groups: dict[tuple[str, str], list[Band]] = {}
-    for band in bands:
-        groups.setdefault((band.analyte, band.sex), []).append(band)
-    for (analyte, sex), rows in groups.items():
-        spans = sorted(
-            (AgeSpec(b.from_months, b.from_days).approx_years, AgeSpec(b.to_months, b.to_days).approx_years)
-            for b in rows
-        )
-        for (_, end), (start, _) in itertools.pairwise(spans):
-            if start < end - 1e-9:
-                raise ValueError(f"reference set {rows[0].set_id}: overlapping {analyte} bands for sex {sex}")
+        if cutoff is not None:
+            limits.append(Limit(profile.id, Analyte.IGM.value, "any", months, day_key, cutoff.below_mg_dl))
+    return limits
 
 
 def unit_rows(knowledge: Knowledge) -> list[tuple[str, str, float]]:

@@ -19,14 +19,15 @@ def _literal(text: str) -> str:
 
 
 class DuckDBEngine:
-    """DuckDB in a temporary database file, so that large tables can spill to disk."""
+    """DuckDB in memory, spilling to a temporary directory when a table or an operator outgrows the memory limit."""
 
     dialect: Dialect = DUCKDB
 
     def __init__(self, memory_limit: str = "3GB", threads: int | None = None) -> None:
         duckdb = require("duckdb", "screen")
         self._dir = tempfile.TemporaryDirectory(prefix="sigmd-duckdb-")
-        self._con: Any = duckdb.connect(str(Path(self._dir.name) / "screen.duckdb"))
+        self._con: Any = duckdb.connect(":memory:")
+        self._con.execute(f"SET temp_directory = {_literal(self._dir.name)}")
         self._con.execute(f"SET memory_limit = {_literal(memory_limit)}")
         self._con.execute("SET preserve_insertion_order = false")
         if threads is not None:
@@ -46,8 +47,10 @@ class DuckDBEngine:
             else f"CAST(NULL AS VARCHAR) AS {canonical}"
             for canonical, src in columns.items()
         ]
+        # Parquet row numbers are the file's own, stable across scans; CSV rows are numbered once and kept.
+        kind = "VIEW" if file_format == "parquet" else "TABLE"
         self._con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {row_no} AS row_no, {', '.join(selected)} FROM {source}"
+            f"CREATE OR REPLACE TEMP {kind} {name} AS SELECT {row_no} AS row_no, {', '.join(selected)} FROM {source}"
         )
 
     def register(self, name: str, table: Any) -> None:

@@ -27,6 +27,8 @@ from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, Patien
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
+RAW_TEXT = ("value", "unit", "comparator", "ref_low", "ref_high")
+"""Columns the core reads as the input wrote them (it parses them itself)."""
 
 
 @dataclass
@@ -89,7 +91,8 @@ def screen(
             steps.next("reading input")
             prepared = prepare(source, file_format, columns, records, out_dir)
             db.load("raw", prepared.path, prepared.file_format, prepared.columns)
-            for name, table in content_tables(knowledge, knowledge.profiles[profile_id], set_id).items():
+            content_set = content_tables(knowledge, knowledge.profiles[profile_id], set_id)
+            for name, table in content_set.tables.items():
                 db.register(name, table)
             prof = knowledge.profiles[profile_id]
             options = classify.Options(
@@ -98,12 +101,14 @@ def screen(
                 igm_cutoffs=bool(prof.igm_cutoffs),
                 absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
             )
-            db.materialise("parsed", classify.parsed_sql(db.dialect))
-            steps.next("matching age bands")
-            db.materialise("rows", classify.rows_sql(db.dialect, options))
+            steps.next("matching age-matched limits")
+            db.materialise("rows", classify.rows_sql(db.dialect, options, content_set.day_horizon))
             db.materialise("patients", classify.patients_sql())
+            db.materialise("troubled", "SELECT patient_id, problem FROM patients WHERE problem IS NOT NULL")
             steps.next("assessing candidates with the core")
-            run = _assess_all(db, knowledge, prepared, as_of, profile_id, set_id, options, sensitivity)
+            run = _assess_all(
+                db, knowledge, prepared, as_of, profile_id, set_id, options, content_set.day_horizon, sensitivity
+            )
             steps.next("writing outputs")
             result = _write_outputs(db, knowledge, prepared, run, out_dir, profile_id, set_id, as_of)
     finally:
@@ -167,12 +172,16 @@ def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
 
 
 def _candidate_rows(db: Engine) -> Iterator[dict[str, Any]]:
-    """Rows of every patient the core must see, sorted by patient, with `is_candidate` per row."""
-    columns = ", ".join(f"r.{c}" for c in CANDIDATE_COLUMNS)
+    """Rows of every patient the core must see, sorted by patient, with `is_candidate` per row.
+
+    The parsed fields come from `rows`; the value, unit, comparator and range are the input's own text,
+    read again by row number, so that the core builds each result from what the input says.
+    """
+    columns = ", ".join(f"raw.{c}" if c in RAW_TEXT else f"r.{c}" for c in CANDIDATE_COLUMNS)
     table = db.fetch(
-        f"SELECT {columns}, NOT p.all_not_low AS is_candidate FROM rows r JOIN patients p ON p.patient_id = r.patient_id"
-        " WHERE r.reason IS NULL AND (NOT p.all_not_low OR r.patient_id IN (SELECT patient_id FROM flagged))"
-        " ORDER BY r.patient_id, r.row_no"
+        f"SELECT {columns}, c.is_candidate FROM rows r"
+        " JOIN core_patients c ON c.patient_id = r.patient_id JOIN raw ON raw.row_no = r.row_no"
+        " WHERE r.row_reason IS NULL ORDER BY r.patient_id, r.row_no"
     )
     for batch in table.to_batches(65536):
         yield from batch.to_pylist()
@@ -186,10 +195,11 @@ def _assess_all(
     profile_id: str,
     set_id: str,
     options: classify.Options,
+    horizon: int,
     sensitivity: bool,
 ) -> PassResult:
     if sensitivity:
-        db.materialise("flagged", classify.sensitivity_sql(db.dialect, options))
+        db.materialise("flagged", classify.sensitivity_sql(db.dialect, options, horizon))
     else:
         text = db.dialect.string_type
         db.materialise(
@@ -197,6 +207,11 @@ def _assess_all(
             f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id,"
             " CAST(NULL AS BOOLEAN) AS latest_may_be_low WHERE false",
         )
+    db.materialise(
+        "core_patients",
+        "SELECT patient_id, NOT all_not_low AS is_candidate, used_rows FROM patients WHERE problem IS NULL"
+        " AND (NOT all_not_low OR patient_id IN (SELECT patient_id FROM flagged))",
+    )
     latest_sets: dict[str, set[str]] = {}
     any_sets: dict[str, set[str]] = {}
     query = f"SELECT set_id, patient_id, latest_may_be_low FROM flagged WHERE set_id <> {db.dialect.text(set_id)}"
@@ -206,8 +221,7 @@ def _assess_all(
             if row["latest_may_be_low"]:
                 latest_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
     candidate_rows = db.fetch(
-        "SELECT count(*) AS n FROM rows r JOIN patients p ON p.patient_id = r.patient_id"
-        " WHERE r.reason IS NULL AND NOT p.all_not_low"
+        "SELECT coalesce(sum(used_rows), 0) AS n FROM core_patients WHERE is_candidate"
     ).to_pylist()[0]["n"]
     work = chunks(
         _candidate_rows(db),
@@ -256,7 +270,7 @@ SELECT p.patient_id, coalesce(v.label, 'normal') AS label,
   coalesce(v.reasons, (SELECT reason FROM prefilter_reason)) AS reasons, coalesce(v.path, 'prefilter') AS path,
   p.sex, {_age_band_sql("p.igm_age_months")} AS age_band
 FROM patients p LEFT JOIN core_verdicts v ON v.patient_id = p.patient_id
-WHERE v.patient_id IS NOT NULL OR p.all_not_low
+WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
 """,
     )
     ordered = "SELECT * FROM results ORDER BY patient_id"
@@ -266,11 +280,10 @@ WHERE v.patient_id IS NOT NULL OR p.all_not_low
     late = sorted((r.row_no, r.reason) for r in run.rejected)
     late_schema = pa.schema([("row_no", pa.int64()), ("late_reason", pa.string())])
     db.register("late_ids", pa.Table.from_pylist([{"row_no": n, "late_reason": r} for n, r in late], late_schema))
-    raw = ", ".join(RAW_COLUMNS)
+    raw = ", ".join(f"raw.{c}" for c in RAW_COLUMNS)
     parts = [
-        f"SELECT {raw}, reason FROM rows WHERE reason IS NOT NULL",
-        f"SELECT {', '.join('r.' + c for c in RAW_COLUMNS)}, l.late_reason AS reason"
-        " FROM rows r JOIN late_ids l ON r.row_no = l.row_no",
+        f"SELECT {raw}, reason FROM ({classify.rejects_sql(db.dialect)}) raw",
+        f"SELECT {raw}, l.late_reason AS reason FROM raw JOIN late_ids l ON raw.row_no = l.row_no",
     ]
     if prepared.rejects is not None:
         db.register("early_rejects", prepared.rejects)
@@ -283,13 +296,12 @@ WHERE v.patient_id IS NOT NULL OR p.all_not_low
     db.export("SELECT * FROM rejects ORDER BY row_no", out_dir / "rejects.parquet", "parquet")
     db.export("SELECT * FROM rejects ORDER BY row_no", out_dir / "rejects.csv", "csv")
 
-    totals = db.fetch(
-        "SELECT count(*) AS n, coalesce(sum(CASE WHEN reason IS NULL THEN 1 ELSE 0 END), 0) AS used FROM rows"
-    ).to_pylist()[0]
+    read = int(db.fetch("SELECT count(*) AS n FROM rows").to_pylist()[0]["n"])
+    used = db.fetch("SELECT coalesce(sum(used_rows), 0) AS n FROM patients WHERE problem IS NULL").to_pylist()[0]["n"]
     pre_rejected = 0 if prepared.rejects is None else prepared.rejects.num_rows
-    rows_in = int(totals["n"]) + pre_rejected
+    rows_in = read + pre_rejected
     rows_rejected = int(db.fetch("SELECT count(*) AS n FROM rejects").to_pylist()[0]["n"])
-    rows_used = int(totals["used"]) - len(late)
+    rows_used = int(used) - len(late)
     if rows_in != rows_used + rows_rejected:
         raise AssertionError(f"rows in {rows_in} != used {rows_used} + rejected {rows_rejected}")
 

@@ -22,6 +22,10 @@ ANSI_OFF = ("spark.sql.ansi.enabled", "false")
 """Set on every session the engine uses, so that a failed cast gives NULL as in DuckDB (the shared SQL
 also spells its casts `try_cast`)."""
 
+NO_CONSTRAINT_PROPAGATION = ("spark.sql.constraintPropagation.enabled", "false")
+"""Inferring constraints through the shared SQL's many derived columns makes the optimiser's plans grow
+until the driver runs out of memory; the SQL states its filters itself, so nothing is lost."""
+
 
 SMALL_DATA = {
     "spark.sql.adaptive.enabled": "false",
@@ -74,6 +78,7 @@ class SparkEngine:
         self._own = active is None
         self.spark: Any = active if active is not None else local_session()
         self.spark.conf.set(*ANSI_OFF)
+        self.spark.conf.set(*NO_CONSTRAINT_PROPAGATION)
         self._cached: list[Any] = []
         self._views: list[str] = []
 

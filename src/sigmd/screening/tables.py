@@ -2,53 +2,48 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass
 from typing import Any
 
 from sigmd.core.knowledge import Knowledge, RuleProfile
-from sigmd.screening.bands import Band, analyte_rows, cutoff_bands, interval_bands, unit_rows
+from sigmd.core.model import Analyte
+from sigmd.screening.bands import Limit, analyte_rows, cutoff_limits, day_horizon, set_limits, unit_rows
 from sigmd.screening.extras import require
 
-BAND_COLUMNS = (
-    "set_id",
-    "analyte",
-    "sex",
-    "from_months",
-    "from_days",
-    "to_months",
-    "to_days",
-    "lower_mg_dl",
-    "upper_mg_dl",
-    "limit_mg_dl",
-)
+
+@dataclass(frozen=True)
+class ContentTables:
+    tables: dict[str, Any]
+    """units, analytes, limits (chosen set), igm_limits (IgM under every set), cutoffs and reference_sets (ids)."""
+    day_horizon: int
+    """Ages below this many days are keyed by day as well as by month (see `bands`)."""
 
 
-def band_table(bands: list[Band]) -> Any:
+def limit_table(limits: list[Limit]) -> Any:
     pa = require("pyarrow", "screen")
     schema = pa.schema(
         [
             ("set_id", pa.string()),
             ("analyte", pa.string()),
             ("sex", pa.string()),
-            ("from_months", pa.int64()),
-            ("from_days", pa.int64()),
-            ("to_months", pa.int64()),
-            ("to_days", pa.int64()),
-            ("lower_mg_dl", pa.float64()),
-            ("upper_mg_dl", pa.float64()),
+            ("months", pa.int64()),
+            ("day_key", pa.int64()),
             ("limit_mg_dl", pa.float64()),
         ]
     )
-    return pa.Table.from_pylist([asdict(b) for b in bands], schema=schema)
+    columns = list(zip(*limits, strict=True)) or [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
 
 
-def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> dict[str, Any]:
-    """units, analytes, bands (chosen set), all_bands (every set) and cutoffs, as Arrow tables."""
+def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> ContentTables:
     pa = require("pyarrow", "screen")
+    horizon = day_horizon(knowledge, profile)
     units = unit_rows(knowledge)
     analytes = analyte_rows(knowledge)
-    every = [b for s in knowledge.reference_sets.values() for b in interval_bands(s, profile)]
-    return {
+    igm_limits = [
+        limit for s in knowledge.reference_sets.values() for limit in set_limits(s, profile, horizon, (Analyte.IGM,))
+    ]
+    tables = {
         "units": pa.table(
             {
                 "spelling": [u[0] for u in units],
@@ -57,7 +52,9 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
             }
         ),
         "analytes": pa.table({"code": [a[0] for a in analytes], "analyte": [a[1] for a in analytes]}),
-        "bands": band_table([b for b in every if b.set_id == reference_set_id]),
-        "all_bands": band_table(every),
-        "cutoffs": band_table(cutoff_bands(profile)),
+        "limits": limit_table(set_limits(knowledge.reference_sets[reference_set_id], profile, horizon)),
+        "igm_limits": limit_table(igm_limits),
+        "cutoffs": limit_table(cutoff_limits(profile, horizon)),
+        "reference_sets": pa.table({"set_id": pa.array(list(knowledge.reference_sets), pa.string())}),
     }
+    return ContentTables(tables, horizon)
