@@ -81,3 +81,29 @@ def test_a_row_the_core_refuses_brings_back_every_set_where_any_igm_may_be_low()
     result = core_pass.assess_chunk(core_pass.Task(date(2026, 1, 1), "idf", "mayo"), chunk)
     assert [r.row_no for r in result.rejected] == [4]
     assert result.sensitivity["exeter_nhs"]["partial_sigmd"] == 1
+
+
+def test_findings_beside_another_profile_equal_findings_made_afresh(cohort: SynthFiles, tmp_path: Path) -> None:
+    """Reusing one profile's interpretations for another (as the funnel does for ESID) changes no finding."""
+    from sigmd import content
+    from sigmd.core.assessment import AssessmentError, case_facts, findings
+    from tests.screening.conftest import core_cases, used_rows
+
+    screen(cohort.results, tmp_path / "out", records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+    knowledge = content.load()
+    cases = core_cases(used_rows(cohort.results, tmp_path / "out" / "rejects.csv"), cohort.records)
+    reused = 0
+    for case in list(cases.values())[:150]:
+        try:
+            facts = case_facts(case, knowledge, as_of=AS_OF)
+        except AssessmentError:
+            continue
+        for first in knowledge.profiles:
+            main = findings(facts, knowledge, profile_id=first)
+            for second in knowledge.profiles:
+                beside = findings(facts, knowledge, profile_id=second, beside=main)
+                afresh = findings(facts, knowledge, profile_id=second)
+                assert (beside.interpretations, beside.pattern) == (afresh.interpretations, afresh.pattern)
+                assert (beside.criteria, beside.diagnosis) == (afresh.criteria, afresh.diagnosis)
+                reused += beside.interpretations is main.interpretations
+    assert reused > 0

@@ -180,13 +180,26 @@ def case_facts(case: Case, knowledge: Knowledge, *, as_of: date, vaccine_rule_se
 
 
 def findings(
-    facts: CaseFacts, knowledge: Knowledge, *, profile_id: str | None = None, reference_set_id: str | None = None
+    facts: CaseFacts,
+    knowledge: Knowledge,
+    *,
+    profile_id: str | None = None,
+    reference_set_id: str | None = None,
+    beside: Findings | None = None,
 ) -> Findings:
-    """Judge the case's facts under one rule profile and one reference set, up to the diagnosis."""
+    """Judge the case's facts under one rule profile and one reference set, up to the diagnosis.
+
+    `beside` is the same facts' findings under another profile: when both profiles interpret results alike
+    (same reference set, same low-limit basis, no IgM cut-offs), its interpretations and pattern are reused.
+    """
     profile = knowledge.profiles[profile_id or knowledge.default_profile]
     reference_set = knowledge.reference_sets[reference_set_id or knowledge.default_reference_set]
     case = facts.case
-    interps = tuple(interpret(r, case.patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
+    if beside is not None and beside.facts is facts and _interpret_alike(beside, profile, reference_set):
+        interps, pattern = beside.interpretations, beside.pattern
+    else:
+        interps = tuple(interpret(r, case.patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
+        pattern = classify(interps, knowledge.thresholds)
     evidence = Evidence(
         case=case,
         interpretations=interps,
@@ -196,9 +209,19 @@ def findings(
         pneumococcal=facts.pneumococcal,
     )
     criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
-    pattern = classify(interps, knowledge.thresholds)
     diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
     return Findings(facts, profile, reference_set, interps, evidence, criteria, pattern, diagnosis)
+
+
+def _interpret_alike(found: Findings, profile: RuleProfile, reference_set: ReferenceSet) -> bool:
+    """Whether `interpret` gives `found`'s interpretations under this profile and set: it reads a profile only
+    for its low-limit basis and its IgM cut-offs (whose messages name the profile)."""
+    return (
+        found.reference_set is reference_set
+        and found.profile.low_limit is profile.low_limit
+        and not found.profile.igm_cutoffs
+        and not profile.igm_cutoffs
+    )
 
 
 def assess(

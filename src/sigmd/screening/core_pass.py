@@ -90,7 +90,7 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
             esid = (
                 main
                 if task.profile_id == "esid"
-                else findings(facts, knowledge, profile_id="esid", reference_set_id=task.set_id)
+                else findings(facts, knowledge, profile_id="esid", reference_set_id=task.set_id, beside=main)
             )
             out.funnel.add(esid)
             out.scatter.extend(out.funnel.igm_points(main))
