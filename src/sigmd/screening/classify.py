@@ -183,13 +183,15 @@ FROM rows WHERE row_reason IS NULL GROUP BY patient_id
 
 def rejects_sql(d: Dialect) -> str:
     """Every input row that cannot be used, with the input's own text and the reason: its own problem, or its
-    patient's (table `troubled`: patient_id, problem)."""
+    patient's (table `troubled`: patient_id, problem). The hints ask Spark to broadcast the few refused rows
+    instead of sorting the whole input to join it; DuckDB reads them as comments."""
     return f"""
 WITH refused AS (
-  SELECT r.row_no, r.row_reason, t.problem FROM rows r LEFT JOIN troubled t ON t.patient_id = r.patient_id
+  SELECT /*+ BROADCAST(t) */ r.row_no, r.row_reason, t.problem
+  FROM rows r LEFT JOIN troubled t ON t.patient_id = r.patient_id
   WHERE r.row_reason IS NOT NULL OR t.problem IS NOT NULL
 )
-SELECT raw.*, coalesce(x.row_reason, CASE x.problem
+SELECT /*+ BROADCAST(x) */ raw.*, coalesce(x.row_reason, CASE x.problem
   WHEN 'birth_date' THEN 'birth_date: ' || {_show(d, "raw.birth_date")}
     || ' conflicts with another birth date of patient ' || {_show(d, "raw.patient_id")}
   WHEN 'sex' THEN 'sex: ' || {_show(d, "raw.sex")} || ' conflicts with another sex of patient ' || {_show(d, "raw.patient_id")}

@@ -101,7 +101,7 @@ def screen(
                 igm_cutoffs=bool(prof.igm_cutoffs),
                 absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
             )
-            steps.next("matching age-matched limits")
+            steps.next("checking rows against age-matched limits")
             db.materialise("rows", classify.rows_sql(db.dialect, options, content_set.day_horizon))
             db.materialise("patients", classify.patients_sql())
             db.materialise("troubled", "SELECT patient_id, problem FROM patients WHERE problem IS NOT NULL")
@@ -283,7 +283,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
     raw = ", ".join(f"raw.{c}" for c in RAW_COLUMNS)
     parts = [
         f"SELECT {raw}, reason FROM ({classify.rejects_sql(db.dialect)}) raw",
-        f"SELECT {raw}, l.late_reason AS reason FROM raw JOIN late_ids l ON raw.row_no = l.row_no",
+        f"SELECT /*+ BROADCAST(l) */ {raw}, l.late_reason AS reason FROM raw JOIN late_ids l ON raw.row_no = l.row_no",
     ]
     if prepared.rejects is not None:
         db.register("early_rejects", prepared.rejects)
