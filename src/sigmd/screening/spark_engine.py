@@ -99,8 +99,10 @@ class SparkEngine:
             else:
                 selected.append(functions.nullif(functions.col(_quote(src)), functions.lit("")).alias(canonical))
         if file_format == "parquet":
+            # Not cached: the file's own row index is stable, and re-reading Parquet costs less than holding the
+            # whole input in the cache (which, in a small driver, pushes the cached `rows` out).
             row_no = (functions.col("_metadata.row_index") + 1).cast("bigint").alias("row_no")
-            self._keep(name, frame.select(row_no, *selected))
+            self._view(name, frame.select(row_no, *selected))
         else:
             block = functions.col("_metadata.file_block_start").alias("_block")
             self._keep(
@@ -129,7 +131,10 @@ class SparkEngine:
         self._view(name, self.spark.createDataFrame(table))
 
     def materialise(self, name: str, sql: str) -> None:
-        self._keep(name, self.spark.sql(sql))
+        """Compute the table now and cut its lineage, so that later queries read it rather than re-plan (and,
+        when the cache matcher misses, recompute) the whole chain of SQL behind it."""
+        storage = require("pyspark", "spark").StorageLevel.MEMORY_AND_DISK
+        self._view(name, self.spark.sql(sql).localCheckpoint(eager=True, storageLevel=storage))
 
     def _keep(self, name: str, frame: Any) -> None:
         """Cache `frame` as view `name`; the first query that reads it fills the cache, later ones reuse it."""
