@@ -11,7 +11,7 @@ import pytest
 from sigmd.screening import core_pass
 from sigmd.screening.run import screen
 from sigmd.screening.synth import SynthFiles
-from tests.screening.conftest import AS_OF
+from tests.screening.conftest import AS_OF, core_cases, used_rows
 
 
 def _outputs(out: Path) -> tuple[str, dict[str, object]]:
@@ -87,7 +87,6 @@ def test_findings_beside_another_profile_equal_findings_made_afresh(cohort: Synt
     """Reusing one profile's interpretations for another (as the funnel does for ESID) changes no finding."""
     from sigmd import content
     from sigmd.core.assessment import AssessmentError, case_facts, findings
-    from tests.screening.conftest import core_cases, used_rows
 
     screen(cohort.results, tmp_path / "out", records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
     knowledge = content.load()
@@ -107,3 +106,32 @@ def test_findings_beside_another_profile_equal_findings_made_afresh(cohort: Synt
                 assert (beside.criteria, beside.diagnosis) == (afresh.criteria, afresh.diagnosis)
                 reused += beside.interpretations is main.interpretations
     assert reused > 0
+
+
+def test_labels_under_sets_equal_the_findings_under_each_set(cohort: SynthFiles, tmp_path: Path) -> None:
+    """Sets with equal statuses share one judged label; every label still equals the set's own findings."""
+    from sigmd import content
+    from sigmd.core.assessment import AssessmentError, case_facts, findings, labels_under_sets
+
+    screen(cohort.results, tmp_path / "out", records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+    knowledge = content.load()
+    cases = core_cases(used_rows(cohort.results, tmp_path / "out" / "rejects.csv"), cohort.records)
+    shared = 0
+    for case in list(cases.values())[:300]:
+        try:
+            facts = case_facts(case, knowledge, as_of=AS_OF)
+        except AssessmentError:
+            continue
+        for profile_id in ("idf", "medscape_40"):
+            main = findings(facts, knowledge, profile_id=profile_id)
+            fresh = {
+                s: findings(facts, knowledge, profile_id=profile_id, reference_set_id=s)
+                for s in knowledge.reference_sets
+            }
+            labels = labels_under_sets(
+                facts, knowledge, profile_id=profile_id, reference_set_ids=list(fresh), known=main
+            )
+            assert labels == {s: f.diagnosis.label for s, f in fresh.items()}
+            statuses = {tuple(i.status for i in f.interpretations) for f in fresh.values()}
+            shared += len(fresh) - len(statuses)
+    assert shared > 0

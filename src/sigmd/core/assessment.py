@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -194,12 +195,52 @@ def findings(
     """
     profile = knowledge.profiles[profile_id or knowledge.default_profile]
     reference_set = knowledge.reference_sets[reference_set_id or knowledge.default_reference_set]
-    case = facts.case
     if beside is not None and beside.facts is facts and _interpret_alike(beside, profile, reference_set):
-        interps, pattern = beside.interpretations, beside.pattern
-    else:
-        interps = tuple(interpret(r, case.patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
-        pattern = classify(interps, knowledge.thresholds)
+        return _judge(facts, knowledge, profile, reference_set, beside.interpretations, beside.pattern)
+    return _judge(facts, knowledge, profile, reference_set, _interpret_all(facts, knowledge, profile, reference_set))
+
+
+def labels_under_sets(
+    facts: CaseFacts, knowledge: Knowledge, *, profile_id: str, reference_set_ids: Iterable[str], known: Findings | None
+) -> dict[str, Label]:
+    """The diagnosis label under each reference set, for comparing sets.
+
+    The diagnosis reads the interpretations only through their statuses: the criteria, the pattern and the
+    persistence rule look at statuses, dates and ages, never at limits or values. So under a set whose
+    statuses equal those of a set already judged (or of `known`, findings of the same facts and profile), the
+    label is that set's, and the criteria are not judged again.
+    """
+    profile = knowledge.profiles[profile_id]
+    by_statuses: dict[tuple[Status, ...], Label] = {}
+    if known is not None and known.facts is facts and known.profile is profile:
+        by_statuses[tuple(i.status for i in known.interpretations)] = known.diagnosis.label
+    labels: dict[str, Label] = {}
+    for set_id in reference_set_ids:
+        reference_set = knowledge.reference_sets[set_id]
+        interps = _interpret_all(facts, knowledge, profile, reference_set)
+        statuses = tuple(i.status for i in interps)
+        if statuses not in by_statuses:
+            by_statuses[statuses] = _judge(facts, knowledge, profile, reference_set, interps).diagnosis.label
+        labels[set_id] = by_statuses[statuses]
+    return labels
+
+
+def _interpret_all(
+    facts: CaseFacts, knowledge: Knowledge, profile: RuleProfile, reference_set: ReferenceSet
+) -> tuple[Interpretation, ...]:
+    patient = facts.case.patient
+    return tuple(interpret(r, patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
+
+
+def _judge(
+    facts: CaseFacts,
+    knowledge: Knowledge,
+    profile: RuleProfile,
+    reference_set: ReferenceSet,
+    interps: tuple[Interpretation, ...],
+    pattern: PatternFinding | None = None,
+) -> Findings:
+    case = facts.case
     evidence = Evidence(
         case=case,
         interpretations=interps,
@@ -209,6 +250,7 @@ def findings(
         pneumococcal=facts.pneumococcal,
     )
     criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
+    pattern = pattern if pattern is not None else classify(interps, knowledge.thresholds)
     diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
     return Findings(facts, profile, reference_set, interps, evidence, criteria, pattern, diagnosis)
 

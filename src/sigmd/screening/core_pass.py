@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from sigmd import content
-from sigmd.core.assessment import findings
+from sigmd.core.assessment import findings, labels_under_sets
 from sigmd.screening.funnel import Funnel
 from sigmd.screening.verdicts import PatientRecords, Rejected, Verdict, cases, facts_of, verdict
 
@@ -84,6 +84,7 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
                 out.rejected.extend(Rejected(n, f"patient_id: {pid!r}: {facts}") for n in row_nos)
                 refused = len(out.rejected)
             continue
+        main = None
         if pid in chunk.candidates:
             main = findings(facts, knowledge, profile_id=task.profile_id, reference_set_id=task.set_id)
             out.verdicts.append(verdict(pid, main.diagnosis))
@@ -95,8 +96,10 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
             out.funnel.add(esid)
             out.scatter.extend(out.funnel.igm_points(main))
         others = chunk.fallback_sets if row_refused else chunk.other_sets
-        for other in sorted(others.get(pid, ())):
-            label = findings(facts, knowledge, profile_id=task.profile_id, reference_set_id=other).diagnosis.label
+        labels = labels_under_sets(
+            facts, knowledge, profile_id=task.profile_id, reference_set_ids=sorted(others.get(pid, ())), known=main
+        )
+        for other, label in labels.items():
             out.sensitivity.setdefault(other, Counter())[label.value] += 1
     return out
 
