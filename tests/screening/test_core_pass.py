@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sigmd import content
+from sigmd.core.assessment import AssessmentError, CaseFacts, case_facts, findings, labels_under_sets
 from sigmd.screening import core_pass
 from sigmd.screening.run import screen
 from sigmd.screening.synth import SynthFiles
@@ -83,20 +85,26 @@ def test_a_row_the_core_refuses_brings_back_every_set_where_any_igm_may_be_low()
     assert result.sensitivity["exeter_nhs"]["partial_sigmd"] == 1
 
 
-def test_findings_beside_another_profile_equal_findings_made_afresh(cohort: SynthFiles, tmp_path: Path) -> None:
-    """Reusing one profile's interpretations for another (as the funnel does for ESID) changes no finding."""
-    from sigmd import content
-    from sigmd.core.assessment import AssessmentError, case_facts, findings
-
-    screen(cohort.results, tmp_path / "out", records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+@pytest.fixture(scope="module")
+def cohort_facts(cohort: SynthFiles, tmp_path_factory: pytest.TempPathFactory) -> list[CaseFacts]:
+    """The core's facts for the first 300 patients of the cohort whose rows screening used."""
+    out = tmp_path_factory.mktemp("facts") / "out"
+    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
     knowledge = content.load()
-    cases = core_cases(used_rows(cohort.results, tmp_path / "out" / "rejects.csv"), cohort.records)
-    reused = 0
-    for case in list(cases.values())[:150]:
+    found = []
+    for case in list(core_cases(used_rows(cohort.results, out / "rejects.csv"), cohort.records).values())[:300]:
         try:
-            facts = case_facts(case, knowledge, as_of=AS_OF)
+            found.append(case_facts(case, knowledge, as_of=AS_OF))
         except AssessmentError:
             continue
+    return found
+
+
+def test_findings_beside_another_profile_equal_findings_made_afresh(cohort_facts: list[CaseFacts]) -> None:
+    """Reusing one profile's interpretations for another (as the funnel does for ESID) changes no finding."""
+    knowledge = content.load()
+    reused = 0
+    for facts in cohort_facts[:150]:
         for first in knowledge.profiles:
             main = findings(facts, knowledge, profile_id=first)
             for second in knowledge.profiles:
@@ -104,24 +112,15 @@ def test_findings_beside_another_profile_equal_findings_made_afresh(cohort: Synt
                 afresh = findings(facts, knowledge, profile_id=second)
                 assert (beside.interpretations, beside.pattern) == (afresh.interpretations, afresh.pattern)
                 assert (beside.criteria, beside.diagnosis) == (afresh.criteria, afresh.diagnosis)
-                reused += beside.interpretations is main.interpretations
+                reused += first != second and beside.interpretations is main.interpretations
     assert reused > 0
 
 
-def test_labels_under_sets_equal_the_findings_under_each_set(cohort: SynthFiles, tmp_path: Path) -> None:
+def test_labels_under_sets_equal_the_findings_under_each_set(cohort_facts: list[CaseFacts]) -> None:
     """Sets with equal statuses share one judged label; every label still equals the set's own findings."""
-    from sigmd import content
-    from sigmd.core.assessment import AssessmentError, case_facts, findings, labels_under_sets
-
-    screen(cohort.results, tmp_path / "out", records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
     knowledge = content.load()
-    cases = core_cases(used_rows(cohort.results, tmp_path / "out" / "rejects.csv"), cohort.records)
     shared = 0
-    for case in list(cases.values())[:300]:
-        try:
-            facts = case_facts(case, knowledge, as_of=AS_OF)
-        except AssessmentError:
-            continue
+    for facts in cohort_facts:
         for profile_id in ("idf", "medscape_40"):
             main = findings(facts, knowledge, profile_id=profile_id)
             fresh = {
