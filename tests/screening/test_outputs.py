@@ -60,10 +60,28 @@ def test_summary_has_prevalence_funnel_and_sensitivity_with_sources(screened: Pa
     counts = [step["count"] for step in summary["funnel"]][1:]
     assert counts == sorted(counts, reverse=True) and counts[0] > 0
     assert {s["reference_set"] for s in summary["reference_set_sensitivity"]} >= {"mayo", "exeter_nhs"}
+    assert summary["reference_set_sensitivity_scope"] == "every bundled reference set"
     assert all(p["source_url"].startswith("https://") for p in summary["published_prevalence"])
     assert "does not replace" in summary["disclaimer"]
     report = (screened / "report.html").read_text(encoding="utf-8")
     assert report.count("<svg") == 3 and "http://" not in report.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_no_sensitivity_shows_the_chosen_set_only_and_says_so(cohort: SynthFiles, tmp_path: Path) -> None:
+    """Skipping the table never reports other sets as zero: they are left out and the report says why."""
+    from typer.testing import CliRunner
+
+    from sigmd.cli import app
+
+    out = tmp_path / "out"
+    args = ["screen", str(cohort.results), "--out", str(out), "--records", str(cohort.records)]
+    result = CliRunner().invoke(app, [*args, "--as-of", AS_OF.isoformat(), "--no-sensitivity"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert [s["reference_set"] for s in summary["reference_set_sensitivity"]] == [summary["reference_set"]]
+    assert summary["reference_set_sensitivity"][0]["deficient"] > 0
+    assert "skipped" in summary["reference_set_sensitivity_scope"]
+    assert "skipped (--no-sensitivity)" in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_wilson_interval_comes_from_scipy_and_matches_the_known_value() -> None:

@@ -31,6 +31,13 @@ def screen_command(
     omop_schema: Annotated[
         str | None, typer.Option("--omop-schema", help="Database schema of the OMOP CDM tables (database URL input).")
     ] = None,
+    sensitivity: Annotated[
+        bool,
+        typer.Option(
+            "--sensitivity/--no-sensitivity",
+            help="Count deficient patients under every bundled reference set (about half the time of a large run).",
+        ),
+    ] = True,
 ) -> None:
     """Screen every patient of a lab database and write results, rejects, summary and report."""
     from sigmd.screening.omop import export_database, is_database_url
@@ -56,6 +63,7 @@ def screen_command(
             columns=mapping,
             records=records,
             as_of=date.fromisoformat(as_of) if as_of else None,
+            sensitivity=sensitivity,
         )
     except (ValueError, ImportError) as error:
         typer.echo(f"sigmd: invalid input: {error}", err=True)

@@ -131,6 +131,7 @@ def write_report(path: Path, summary: dict[str, Any], points: list[tuple[float, 
         "<h3>Published figures</h3>",
         _table(summary["published_prevalence"], ["text", "form", "population", "source_title", "source_url", "note"]),
         "<h2>Reference-set sensitivity</h2>",
+        f"<p>Computed for {html.escape(summary['reference_set_sensitivity_scope'])}.</p>",
         _table(summary["reference_set_sensitivity"], ["reference_set", "partial_sigmd", "complete_sigmd", "deficient"]),
         "</body></html>",
     ]

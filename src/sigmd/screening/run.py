@@ -231,7 +231,8 @@ def _assess_all(
     )
     run = run_pass(Task(as_of, profile_id, set_id), work, int(candidate_rows))
     main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
-    run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets}
+    # Without the sensitivity pass only the chosen set is known: other sets are left out, never shown as zero.
+    run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets} if sensitivity else {}
     run.sensitivity[set_id] = main_counts
     return run
 
@@ -332,6 +333,11 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
         "funnel": run.funnel.table(),
         "prevalence": prevalence_table(dict(denominators), dict(deficient)),
         "published_prevalence": [vars(p) for p in published_figures()],
+        "reference_set_sensitivity_scope": (
+            "every bundled reference set"
+            if len(run.sensitivity) > 1 or len(knowledge.reference_sets) == 1
+            else "the chosen reference set only: the table was skipped (--no-sensitivity)"
+        ),
         "reference_set_sensitivity": [
             {
                 "reference_set": s,
