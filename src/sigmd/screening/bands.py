@@ -23,7 +23,6 @@ from sigmd.core.units import fold_unit_spelling
 
 SEXES = tuple(s.value for s in Sex)
 """The sexes the core knows; anything else in the input is rejected."""
-SEX_SPELLINGS = {"f": "female", "m": "male", "o": "other", "u": "unknown", "": "unknown"}
 RELATIVE_MARGIN = 1e-9
 """A value counts as plainly not low only when it clears the limit by this relative margin, so that
 floating-point differences between SQL and Python can never put a low result on the fast path."""

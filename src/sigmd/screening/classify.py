@@ -47,10 +47,6 @@ class Options:
     absent_igm_mg_dl: float
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _show(d: Dialect, column: str) -> str:
     """`'text'` as Python's repr would show a string, for reasons; `None` when missing."""
     quote = d.text("'")
