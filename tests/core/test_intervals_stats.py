@@ -136,3 +136,12 @@ def test_the_cached_interval_lookup_equals_a_plain_scan_in_every_set(
         expected = _first_covering(knowledge, set_id, analyte, patient, on)
         for _ in range(2):
             assert reference_set.lookup(analyte, patient, on).interval is expected, set_id
+
+
+def test_the_day_horizon_is_the_largest_age_in_days_and_refuses_mixed_ages() -> None:
+    """Ages written in days set the horizon; one that mixes months and days makes whole-age keys unsound."""
+    from sigmd.core.ages import day_horizon
+
+    assert day_horizon([AgeSpec.parse("14d"), AgeSpec.parse("13w"), AgeSpec.parse("18y")]) == 91
+    assert day_horizon([AgeSpec.parse("5mo"), AgeSpec.parse("18y")]) == 0
+    assert day_horizon([AgeSpec(months=1, days=3)]) is None

@@ -14,7 +14,7 @@ from sigmd.core.ages import ExactAge
 from sigmd.core.interpret import applicable_cutoff, interpret
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, LabResult, Patient, Quantity, Sex
-from sigmd.screening.bands import cutoff_limits, day_horizon, set_limits
+from sigmd.screening.bands import content_day_horizon, cutoff_limits, set_limits
 
 KNOWLEDGE = content.load()
 
@@ -27,7 +27,7 @@ def _key(birth: date, on: date, horizon: int) -> tuple[int, int]:
 @cache
 def _table(set_id: str, profile_id: str) -> dict[tuple[str, str, int, int], float]:
     profile = KNOWLEDGE.profiles[profile_id]
-    limits = set_limits(KNOWLEDGE.reference_sets[set_id], profile, day_horizon(KNOWLEDGE, profile))
+    limits = set_limits(KNOWLEDGE.reference_sets[set_id], profile, content_day_horizon(KNOWLEDGE, profile))
     return {(limit.analyte, limit.sex, limit.months, limit.day_key): limit.limit_mg_dl for limit in limits}
 
 
@@ -46,7 +46,7 @@ def _result(analyte: Analyte, on: date) -> LabResult:
 def test_the_limit_table_equals_the_core_limit(birth: date, days: int, sex: Sex, set_id: str, profile_id: str) -> None:
     knowledge: Knowledge = KNOWLEDGE
     profile = knowledge.profiles[profile_id]
-    horizon = day_horizon(knowledge, profile)
+    horizon = content_day_horizon(knowledge, profile)
     table = _table(set_id, profile_id)
     on = birth + timedelta(days=days)
     months, day_key = _key(birth, on, horizon)
@@ -64,7 +64,7 @@ def test_the_limit_table_equals_the_core_limit(birth: date, days: int, sex: Sex,
 @pytest.mark.parametrize("profile_id", sorted(p for p in KNOWLEDGE.profiles if KNOWLEDGE.profiles[p].igm_cutoffs))
 def test_the_cutoff_table_equals_the_core_cutoff_at_every_age(profile_id: str) -> None:
     profile = KNOWLEDGE.profiles[profile_id]
-    horizon = day_horizon(KNOWLEDGE, profile)
+    horizon = content_day_horizon(KNOWLEDGE, profile)
     table = {(c.months, c.day_key): c.limit_mg_dl for c in cutoff_limits(profile, horizon)}
     birth = date(2000, 2, 29)
     for days in range(0, 121 * 366, 7):

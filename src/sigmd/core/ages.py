@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -57,6 +58,18 @@ class AgeSpec:
         else:
             amount, unit = self.months, "month"
         return f"{amount} {unit}{'' if amount == 1 else 's'}"
+
+
+def day_horizon(specs: Iterable[AgeSpec]) -> int | None:
+    """The largest of these ages written in days, or None when one of them mixes months and days.
+
+    From that age on every age written in days has been reached, so which of these ages someone has
+    reached depends on their whole months alone: (whole months, days below the horizon) is a sound key.
+    """
+    found = list(specs)
+    if any(spec.months and spec.days for spec in found):
+        return None
+    return max((spec.days for spec in found), default=0)
 
 
 def add_months(start: date, months: int) -> date:

@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from functools import cached_property
 
-from sigmd.core.ages import AgeSpec, ExactAge, age_in_years
+from sigmd.core.ages import AgeSpec, ExactAge, age_in_years, day_horizon
 from sigmd.core.model import Analyte, LabRange, Patient, Sex
 from sigmd.core.provenance import LABORATORY_RANGE, Source
 
@@ -87,15 +87,7 @@ class ReferenceSet:
 
     @cached_property
     def _day_horizon(self) -> int | None:
-        """The largest age in days that any band boundary is written in; None when a boundary mixes months and days.
-
-        From this age on every boundary written in days has been reached, so which interval covers an age
-        depends on its whole months alone.
-        """
-        specs = [spec for row in self.intervals for spec in (row.age_from, row.age_to)]
-        if any(spec.months and spec.days for spec in specs):
-            return None
-        return max((spec.days for spec in specs), default=0)
+        return day_horizon(spec for row in self.intervals for spec in (row.age_from, row.age_to))
 
     @cached_property
     def _covering_cache(self) -> dict[tuple[Analyte, str, int, int], ReferenceInterval | None]:

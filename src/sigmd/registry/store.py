@@ -177,14 +177,7 @@ class Registry:
             {"added": [rows.result_summary(r) for r in added], "duplicates_ignored": duplicates, "source": source},
         )
 
-        stored_case = merge.rebuild_case(
-            rows.core_patient(row),
-            [rows.lab_result(r) for r in row.results],
-            row.context,
-            row.origins,
-            self.knowledge,
-            patient_id,
-        )
+        stored_case = self._stored_case(row, patient_id)
         assessed_case = replace(stored_case, warnings=tuple(dict.fromkeys((*stored_case.warnings, *case.warnings))))
         primary, report = self._assess(assessed_case, patient_id, as_of, profile, reference)
         follow = primary.follow_up
@@ -359,14 +352,7 @@ class Registry:
     def patient(self, patient_id: str) -> PatientDetail:
         with self._db.reading() as session:
             row = self._patient_row(session, patient_id)
-            case = merge.rebuild_case(
-                rows.core_patient(row),
-                [rows.lab_result(r) for r in row.results],
-                row.context,
-                row.origins,
-                self.knowledge,
-                patient_id,
-            )
+            case = self._stored_case(row, patient_id)
             found = session.scalars(
                 select(AssessmentRow).where(AssessmentRow.patient_pk == row.id).order_by(AssessmentRow.id.desc())
             )
@@ -374,6 +360,17 @@ class Registry:
         latest = assessments[0] if assessments else None
         summary = rows.summary(row, *rows.latest_columns(latest))
         return PatientDetail(summary=summary, case=case, assessments=assessments)
+
+    def _stored_case(self, row: PatientRow, patient_id: str) -> Case:
+        """The core case of a stored patient: every stored result with the patient's context."""
+        return merge.rebuild_case(
+            rows.core_patient(row),
+            [rows.lab_result(r) for r in row.results],
+            row.context,
+            row.origins,
+            self.knowledge,
+            patient_id,
+        )
 
     def _patient_row(self, session: Session, patient_id: str) -> PatientRow:
         row = session.scalar(

@@ -1,6 +1,6 @@
 """Age-matched low limits as lookup tables keyed by whole age, built with the core's own interval choice.
 
-A row's age at collection is keyed by its whole calendar months and, below `day_horizon` days, its
+A row's age at collection is keyed by its whole calendar months and, below `content_day_horizon` days, its
 whole days. Every band boundary in the bundled content is written in months or in days, and from
 the horizon on every boundary in days has been reached, so one key always picks one interval. The
 tables list, for every key, sex and analyte, the interval the core's `ReferenceSet.interval_at` picks
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import NamedTuple
 
-from sigmd.core.ages import AgeSpec, ExactAge
+from sigmd.core.ages import AgeSpec, ExactAge, day_horizon
 from sigmd.core.intervals import MAX_AGE, ReferenceInterval, ReferenceSet
 from sigmd.core.knowledge import Knowledge, LowLimitBasis, RuleProfile
 from sigmd.core.model import Analyte, Sex
@@ -47,13 +47,15 @@ def _boundaries(knowledge: Knowledge, profile: RuleProfile) -> list[AgeSpec]:
     return specs + [s for c in profile.igm_cutoffs for s in (c.age_from, c.age_to)]
 
 
-def day_horizon(knowledge: Knowledge, profile: RuleProfile) -> int:
-    """The largest boundary written in days; refuses content with a boundary that mixes months and days."""
+def content_day_horizon(knowledge: Knowledge, profile: RuleProfile) -> int:
+    """The day horizon of every reference set and the profile's cut-offs (see `sigmd.core.ages.day_horizon`);
+    refuses content with a boundary that mixes months and days."""
     specs = _boundaries(knowledge, profile)
-    mixed = [str(s) for s in specs if s.months and s.days]
-    if mixed:
-        raise ValueError(f"age {mixed[0]} mixes months and days; the screening engines cannot key such a band")
-    return max((s.days for s in specs), default=0)
+    horizon = day_horizon(specs)
+    if horizon is None:
+        mixed = next(s for s in specs if s.months and s.days)
+        raise ValueError(f"age {mixed} mixes months and days; the screening engines cannot key such a band")
+    return horizon
 
 
 def age_keys(horizon: int) -> Iterator[tuple[int, int, ExactAge]]:

@@ -110,7 +110,7 @@ def screen(
                 db, knowledge, prepared, as_of, profile_id, set_id, options, content_set.day_horizon, sensitivity
             )
             steps.next("writing outputs")
-            result = _write_outputs(db, knowledge, prepared, run, out_dir, profile_id, set_id, as_of)
+            result = _write_outputs(db, knowledge, prepared, run, out_dir, profile_id, set_id, as_of, sensitivity)
     finally:
         if own_engine:
             db.close()
@@ -252,6 +252,7 @@ def _write_outputs(
     profile_id: str,
     set_id: str,
     as_of: date,
+    sensitivity: bool,
 ) -> ScreenResult:
     """Write the per-patient results and the rejects with the engine (never all in memory) and the summary."""
     pa = require("pyarrow", "screen")
@@ -335,7 +336,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
         "published_prevalence": [vars(p) for p in published_figures()],
         "reference_set_sensitivity_scope": (
             "every bundled reference set"
-            if len(run.sensitivity) > 1 or len(knowledge.reference_sets) == 1
+            if sensitivity
             else "the chosen reference set only: the table was skipped (--no-sensitivity)"
         ),
         "reference_set_sensitivity": [

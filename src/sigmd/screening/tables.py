@@ -7,7 +7,7 @@ from typing import Any
 
 from sigmd.core.knowledge import Knowledge, RuleProfile
 from sigmd.core.model import Analyte
-from sigmd.screening.bands import Limit, analyte_rows, cutoff_limits, day_horizon, set_limits, unit_rows
+from sigmd.screening.bands import Limit, analyte_rows, content_day_horizon, cutoff_limits, set_limits, unit_rows
 from sigmd.screening.extras import require
 
 
@@ -37,7 +37,7 @@ def limit_table(limits: list[Limit]) -> Any:
 
 def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> ContentTables:
     pa = require("pyarrow", "screen")
-    horizon = day_horizon(knowledge, profile)
+    horizon = content_day_horizon(knowledge, profile)
     units = unit_rows(knowledge)
     analytes = analyte_rows(knowledge)
     igm_limits = [

@@ -1,4 +1,4 @@
-"""Per-patient verdicts: the core's `assess()` on the candidates the engine found."""
+"""Per-patient verdicts: the core's cases, facts and diagnoses for the candidates the engine found."""
 
 from __future__ import annotations
 
