@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -14,29 +13,35 @@ from joserfc.jwk import ECKey
 
 from sigmd.cdshooks.settings import CDSSettings, TrustedIssuer
 
-from .conftest import FIXTURES
-
 BASE = "https://cds.example.org"
 ISSUER = "https://fhir-ehr.example.com/"
 JKU = "https://fhir-ehr.example.com/jwk_uri"
 NOW = 1_800_000_000
-PRIVATE = json.loads((FIXTURES / "cds-hooks" / "spec-jwk-private.json").read_text())
-PUBLIC = json.loads((FIXTURES / "cds-hooks" / "spec-jwks-public.json").read_text())
+KID = "example-kid"
+_KEY = ECKey.generate_key("P-384", {"kid": KID, "use": "sig", "alg": "ES384"}, private=True)
+PRIVATE: dict[str, Any] = dict(_KEY.as_dict(private=True))
+PUBLIC: dict[str, Any] = {"keys": [dict(_KEY.as_dict(private=False))]}
+"""A client key pair made for this test run, so no key material is kept in the repository."""
 
 
 def token(aud: str, *, iss: str = ISSUER, exp: int = NOW + 300, iat: int = NOW, jti: str | None = None) -> str:
-    """An ES384 client JWT signed with the spec's example private key."""
-    header = {"alg": "ES384", "typ": "JWT", "kid": "example-kid", "jku": JKU}
+    """An ES384 client JWT signed with the test run's private key."""
+    header = {"alg": "ES384", "typ": "JWT", "kid": KID, "jku": JKU}
     claims = {"iss": iss, "aud": aud, "exp": exp, "iat": iat, "jti": jti or str(uuid.uuid4())}
     return jwt.encode(header, claims, ECKey.import_key(PRIVATE), algorithms=["ES384"])
 
 
-def settings(fhir: Callable[[httpx.Request], httpx.Response] | None = None, **extra: Any) -> CDSSettings:
-    """Settings trusting the spec issuer; JWKS and FHIR requests answered by a mock transport."""
+def settings(
+    fhir: Callable[[httpx.Request], httpx.Response] | None = None,
+    *,
+    jwks: dict[str, Any] | None = None,
+    **extra: Any,
+) -> CDSSettings:
+    """Settings trusting the test issuer; JWKS (the test run's, unless given) and FHIR answered by a mock transport."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         if str(request.url) == JKU:
-            return httpx.Response(200, json=PUBLIC)
+            return httpx.Response(200, json=PUBLIC if jwks is None else jwks)
         if fhir is not None:
             return fhir(request)
         return httpx.Response(500)

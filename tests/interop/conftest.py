@@ -1,16 +1,13 @@
-"""Shared fixtures for the interoperability tests: knowledge, the third-party fixture folder, synthetic patients."""
+"""Shared fixtures for the interoperability tests: knowledge and synthetic patients."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sigmd import content
 from sigmd.core.knowledge import Knowledge
-
-FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures"
 
 
 @pytest.fixture(scope="session")

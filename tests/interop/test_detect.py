@@ -10,7 +10,7 @@ import pytest
 from sigmd.adapters.detect import InputFormat, detect_format, load_cases
 from sigmd.errors import InputError
 
-from .conftest import FIXTURES, low_igm_bundle, patient
+from .conftest import low_igm_bundle, observation, patient
 from .test_hl7v2 import MESSAGE
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -35,7 +35,16 @@ def test_load_cases_reads_every_format(knowledge):
     """load_cases gives one case per patient whatever the format."""
     assert [c.patient_key for c in load_cases(json.dumps(low_igm_bundle()), knowledge)] == ["p1"]
     assert [c.patient_key for c in load_cases(MESSAGE, knowledge)] == ["P100"]
-    assert len(load_cases((FIXTURES / "bulk" / "Patient.000.ndjson").read_text(), knowledge)) == 13
+    ndjson = "\n".join(
+        json.dumps(resource)
+        for resource in (
+            patient("n1"),
+            patient("n2", gender="male"),
+            observation("m1", "2472-9", 20, "mg/dL", "2024-01-10", subject="Patient/n1"),
+            observation("m2", "2472-9", 90, "mg/dL", "2024-01-10", subject="Patient/n2"),
+        )
+    )
+    assert [c.patient_key for c in load_cases(ndjson, knowledge)] == ["n1", "n2"]
     native = load_cases((EXAMPLES / "partial-sigmd-persistent.json").read_text(), knowledge)
     assert len(native) == 1 and native[0].case is not None
 

@@ -17,7 +17,6 @@ from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.synth import SynthFiles, synth
 
 AS_OF = date(2026, 1, 1)
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 
 
 def pytest_configure(config: pytest.Config) -> None:

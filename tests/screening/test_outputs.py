@@ -13,7 +13,7 @@ import pytest
 from sigmd.screening.prevalence import published_figures, wilson
 from sigmd.screening.run import screen
 from sigmd.screening.synth import SynthFiles
-from tests.screening.conftest import AS_OF, SHARED
+from tests.screening.conftest import AS_OF
 
 
 @pytest.fixture(scope="module")
@@ -93,14 +93,6 @@ def test_wilson_interval_comes_from_scipy_and_matches_the_known_value() -> None:
 def test_published_figures_include_idf_and_goldstein() -> None:
     ids = {f.id for f in published_figures()}
     assert {"idf_partial_adults", "idf_complete_adults", "goldstein_2006_adults", "goldstein_2008_children"} <= ids
-
-
-def test_bulk_export_folder_rejects_event_logs_and_coded_observations(tmp_path: Path) -> None:
-    """The shared Bulk Data fixtures hold no numeric results: every line becomes a reject with its reason."""
-    result = screen(SHARED / "bulk", tmp_path / "out", as_of=AS_OF, progress=False)
-    assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 0, 6)
-    reasons = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
-    assert "valueCodeableConcept" in reasons and "resourceType: None" in reasons
 
 
 @pytest.mark.parametrize("error_key", ["error", "outcome"])

@@ -229,6 +229,30 @@ class ClinicalFeatures:
     autoimmune: tuple[AutoimmuneCondition, ...] = ()
 
 
+class InputNoteKind(StrEnum):
+    """What a reader did with a record it did not use as given."""
+
+    SKIPPED = "skipped"
+    """Read but not usable as a result (not an immunoglobulin, no collection time, no value...)."""
+    REPLACED = "replaced"
+    """Superseded by a correction (HL7 v2 OBX-11 = C, FHIR amended or corrected)."""
+    IGNORED = "ignored"
+    """Withdrawn by its source (HL7 v2 OBX-11 = D or W, FHIR entered-in-error or cancelled)."""
+
+
+@dataclass(frozen=True)
+class InputNote:
+    """A record a reader did not pass on as a result, and why, so that it is never dropped silently."""
+
+    kind: InputNoteKind
+    origin: str
+    """Where the record was (`OBX 4`, an Observation id, `results[2]`)."""
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.origin} was {self.kind.value}: {self.reason}"
+
+
 @dataclass(frozen=True)
 class Case:
     """Everything known about one patient, as handed to the core."""
@@ -247,3 +271,5 @@ class Case:
     """None when the case records no clinical features (symptoms unknown)."""
     warnings: tuple[str, ...] = field(default=())
     """Warnings raised while reading the input (for example an estimated birth date)."""
+    input_notes: tuple[InputNote, ...] = field(default=())
+    """Records the reader skipped, replaced by a correction, or ignored as withdrawn, each with its reason."""

@@ -1,0 +1,20 @@
+"""Bulk Data sample folder screened as a whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sigmd.screening.run import screen
+from tests.screening.conftest import AS_OF
+
+from .conftest import FIXTURES
+
+assert FIXTURES is not None  # the module is collected only when the fixtures exist
+
+
+def test_bulk_export_folder_rejects_event_logs_and_coded_observations(tmp_path: Path) -> None:
+    """The shared Bulk Data fixtures hold no numeric results: every line becomes a reject with its reason."""
+    result = screen(FIXTURES / "bulk", tmp_path / "out", as_of=AS_OF, progress=False)
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 0, 6)
+    reasons = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
+    assert "valueCodeableConcept" in reasons and "resourceType: None" in reasons
