@@ -28,10 +28,31 @@ app = typer.Typer(
     help="Explainable decision support for selective IgM deficiency. "
     "sigmd supports clinical judgement and does not replace it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
 )
 
 EXIT_INVALID_INPUT = 2
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from sigmd import __version__
+
+        typer.echo(f"sigmd {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Explainable decision support for selective IgM deficiency.
+
+    sigmd supports clinical judgement and does not replace it.
+    """
 
 
 def _fail(message: str) -> typer.Exit:
