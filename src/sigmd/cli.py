@@ -175,6 +175,8 @@ def _write_batch(loaded: list[LoadedCase], folder: Path, report_for: Callable[[L
     typer.echo(
         f"patients: {len(index)}, assessed: {len(index) - failed}, not assessed: {failed} (see {folder / 'index.json'})"
     )
+    if failed == len(index):
+        raise _fail(f"no patient in the file could be assessed (reasons in {folder / 'index.json'})")
 
 
 @app.command("profiles")
@@ -247,7 +249,9 @@ def serve_command(
         from sigmd.registry import Registry, RegistryError
         from sigmd.web import WebSettings, create_app
     except ImportError as error:
-        raise _fail(f"the server needs the web extra: pip install 'sigmd[web]' ({error})") from None
+        raise ImportError(
+            f"the server needs the web extra: pip install 'sigmd[web]' ({error.name} is missing)"
+        ) from None
     issuers = []
     for entry in issuer or []:
         iss, _, jku = entry.partition("=")
@@ -287,5 +291,49 @@ def _register_registry() -> None:
 _register_registry()
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m sigmd`
-    sys.exit(app())
+EXIT_MISSING_EXTRA = 3
+
+_EXTRA_OF_MODULE = {
+    "duckdb": "screen",
+    "pyarrow": "screen",
+    "numpy": "screen",
+    "scipy": "screen",
+    "pyspark": "spark",
+    "fhir": "fhir",
+    "hl7": "hl7",
+    "sqlalchemy": "registry",
+    "alembic": "registry",
+    "pwdlib": "registry",
+    "psycopg": "postgres",
+    "fastapi": "web",
+    "starlette": "web",
+    "uvicorn": "web",
+    "jinja2": "web",
+    "joserfc": "web",
+    "httpx": "web",
+    "multipart": "web",
+    "itsdangerous": "web",
+}
+"""Which extra installs each optional top-level module, for the one-line message when it is missing."""
+
+
+def missing_extra_message(error: ImportError) -> str | None:
+    """The one line naming the `pip install` that fixes this import error, or None if it is not an optional extra."""
+    text = str(error)
+    if "pip install 'sigmd[" in text:
+        return text
+    top = (error.name or "").split(".")[0]
+    extra = _EXTRA_OF_MODULE.get(top)
+    return None if extra is None else f"this command needs the {extra} extra: pip install 'sigmd[{extra}]'"
+
+
+def main() -> None:
+    """Console entry point: the Typer app, with a missing optional dependency reported in one line (exit 3)."""
+    try:
+        app()
+    except ImportError as error:
+        message = missing_extra_message(error)
+        if message is None:
+            raise
+        typer.echo(f"sigmd: {message}", err=True)
+        sys.exit(EXIT_MISSING_EXTRA)
