@@ -25,8 +25,6 @@ from sigmd.render.machine import assessment_json, report_under_every_profile
 from sigmd.render.terminal import render
 
 app = typer.Typer(
-    help="Explainable decision support for selective IgM deficiency. "
-    "sigmd supports clinical judgement and does not replace it.",
     no_args_is_help=True,
     add_completion=True,
 )
@@ -52,6 +50,9 @@ def _main(
     """Explainable decision support for selective IgM deficiency.
 
     sigmd supports clinical judgement and does not replace it.
+
+    Exit codes: 0 done; 1 an unexpected error (please report it); 2 invalid input or options, with the field
+    and value on standard error; 3 an optional extra is missing, with the pip install line to run.
     """
 
 
