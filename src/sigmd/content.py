@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Any
 
 from sigmd.core.ages import AgeSpec
-from sigmd.core.intervals import ReferenceInterval, ReferenceSet, SexScope
+from sigmd.core.context import ContextRule, ContextRules, Direction, Modifier
+from sigmd.core.intervals import AgeCoverage, ReferenceInterval, ReferenceSet, SexScope, apply_coverage
 from sigmd.core.knowledge import (
     Advice,
     AgeCutoff,
@@ -29,12 +30,14 @@ from sigmd.core.knowledge import (
     LowLimitBasis,
     PersistenceRule,
     RecurrenceRule,
+    ResultHorizon,
     Role,
     RuleProfile,
     SecondaryCause,
     Threshold,
     Thresholds,
     TrendRule,
+    UnitSlipRule,
     VaccineRules,
     VaccineRuleSet,
 )
@@ -52,6 +55,7 @@ DATA_FILES = (
     "reference_sets.toml",
     "reference_intervals.csv",
     "secondary_causes.toml",
+    "context_rules.toml",
     "advice.toml",
     "vaccine_rules.toml",
     "clinical_features.toml",
@@ -196,6 +200,11 @@ def load_thresholds(sources: dict[str, Source]) -> Thresholds:
             "ig_replacement",
             "anti_cd20_window",
             "igg_trend",
+            "lab_range_check",
+            "unit_slip",
+            "raised_igm",
+            "result_horizon",
+            "transient_infancy",
         },
     )
     absent = {
@@ -228,7 +237,35 @@ def load_thresholds(sources: dict[str, Source]) -> Thresholds:
         follow_up=_follow_up(sources, data["follow_up"]),
         interference=_interference(sources, data["ig_replacement"], data["anti_cd20_window"]),
         trend=_trend(sources, data["igg_trend"]),
+        lab_range_max_ratio=_threshold(
+            sources, "thresholds.toml [lab_range_check]", data["lab_range_check"], "max_ratio"
+        ),
+        unit_slip=_unit_slip(sources, data["unit_slip"]),
+        raised_igm=_threshold(sources, "thresholds.toml [raised_igm]", data["raised_igm"]),
+        result_horizon=_result_horizon(sources, data["result_horizon"]),
+        transient_infancy_below=_threshold(
+            sources, "thresholds.toml [transient_infancy]", data["transient_infancy"], "below_age"
+        ),
     )
+
+
+def _unit_slip(sources: dict[str, Source], raw: Mapping[str, Any]) -> UnitSlipRule:
+    where = "thresholds.toml [unit_slip]"
+    e = _Entry(where, raw, {"analytes", "below_fraction", "read_factor", "read_as", "source", "note"})
+    return UnitSlipRule(
+        analytes=tuple(_analyte(where, name) for name in e["analytes"]),
+        below_fraction=float(e["below_fraction"]),
+        read_factor=float(e["read_factor"]),
+        read_as=e["read_as"],
+        source=_source(sources, where, e["source"]),
+        note=e["note"],
+    )
+
+
+def _result_horizon(sources: dict[str, Source], raw: Mapping[str, Any]) -> ResultHorizon:
+    where = "thresholds.toml [result_horizon]"
+    e = _Entry(where, raw, {"horizon", "source", "note"})
+    return ResultHorizon(_age(where, e["horizon"]), _source(sources, where, e["source"]), e["note"])
 
 
 def _follow_up(sources: dict[str, Source], raw: Mapping[str, Any]) -> FollowUpRule:
@@ -407,9 +444,15 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
         cutoffs = []
         for index, craw in enumerate(entry.get("igm_cutoffs", [])):
             cwhere = f"{where} igm_cutoffs[{index}]"
-            c = _Entry(cwhere, craw, {"from", "to", "below_mg_dl", "published"})
+            c = _Entry(cwhere, craw, {"from", "to", "below_mg_dl", "published"}, {"age_basis"})
             cutoffs.append(
-                AgeCutoff(_age(cwhere, c["from"]), _age(cwhere, c["to"]), float(c["below_mg_dl"]), c["published"])
+                AgeCutoff(
+                    _age(cwhere, c["from"]),
+                    _age(cwhere, c["to"]),
+                    float(c["below_mg_dl"]),
+                    c["published"],
+                    c.get("age_basis", ""),
+                )
             )
         if cutoffs and "cutoff_source" not in entry.data:
             raise ContentError(f"{where}: igm_cutoffs need a cutoff_source")
@@ -434,6 +477,15 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
     if default not in profiles:
         raise ContentError(f"profiles.toml: default profile {default!r} is not defined")
     return profiles, default
+
+
+def _coverage(sources: dict[str, Source], where: str, raw: Mapping[str, Any]) -> tuple[AgeCoverage, ...]:
+    e = _Entry(where, raw, {"ages", "source", "note"})
+    source = _source(sources, where, e["source"])
+    return tuple(
+        AgeCoverage(_analyte(where, name), _age(f"{where} ages.{name}", age), source, e["note"])
+        for name, age in e["ages"].items()
+    )
 
 
 def load_reference_sets(sources: dict[str, Source], units: UnitTable) -> tuple[dict[str, ReferenceSet], str]:
@@ -484,9 +536,21 @@ def load_reference_sets(sources: dict[str, Source], units: UnitTable) -> tuple[d
     sets: dict[str, ReferenceSet] = {}
     for set_id, raw in meta["sets"].items():
         where = f"reference_sets.toml [sets.{set_id}]"
-        e = _Entry(where, raw, {"name", "version", "region", "description", "percentiles", "gap_fills", "limitations"})
+        e = _Entry(
+            where,
+            raw,
+            {"name", "version", "region", "description", "percentiles", "gap_fills", "limitations", "applies_from"},
+        )
         if not rows_by_set[set_id]:
             raise ContentError(f"{where}: no rows in reference_intervals.csv")
+        coverage = _coverage(sources, f"{where} applies_from", e["applies_from"])
+        missing = sorted({r.analyte.value for r in rows_by_set[set_id]} - {c.analyte.value for c in coverage})
+        if missing:
+            raise ContentError(f"{where} applies_from: no age given for {', '.join(missing)}")
+        try:
+            intervals = apply_coverage(tuple(rows_by_set[set_id]), coverage)
+        except ValueError as error:
+            raise ContentError(f"{where} applies_from: {error}") from None
         sets[set_id] = ReferenceSet(
             id=set_id,
             name=e["name"],
@@ -496,7 +560,8 @@ def load_reference_sets(sources: dict[str, Source], units: UnitTable) -> tuple[d
             percentiles=e["percentiles"],
             gap_fills=tuple(e["gap_fills"]),
             limitations=tuple(e["limitations"]),
-            intervals=tuple(rows_by_set[set_id]),
+            intervals=intervals,
+            coverage=coverage,
         )
     default = meta.get("default")
     if default not in sets:
@@ -514,22 +579,97 @@ def load_secondary_causes(sources: dict[str, Source]) -> tuple[SecondaryCause, .
             where,
             raw,
             {"category", "name", "mechanism", "terms", "evidence", "source", "codes_verified"},
-            {"icd10", "atc", "note"},
+            {"icd10", "atc", "note", "codes_need_text", "systemic_only", "local_atc"},
         )
+        icd10 = tuple(e.get("icd10", ()))
+        need_text = tuple(e.get("codes_need_text", ()))
+        if any(code not in icd10 for code in need_text):
+            raise ContentError(f"{where}: codes_need_text {list(need_text)!r} must be listed in icd10 {list(icd10)!r}")
+        if e.get("local_atc") and not e.get("systemic_only", False):
+            raise ContentError(f"{where}: local_atc {e['local_atc']!r} needs systemic_only = true")
+        for flag in ("codes_verified", "systemic_only"):
+            if not isinstance(e.get(flag, False), bool):
+                raise ContentError(f"{where}: {flag} must be true or false, got {e.get(flag)!r}")
         causes.append(
             SecondaryCause(
                 id=cause_id,
                 category=e["category"],
                 name=e["name"],
                 mechanism=e["mechanism"],
-                icd10_prefixes=tuple(e.get("icd10", ())),
+                icd10_prefixes=icd10,
                 atc_prefixes=tuple(e.get("atc", ())),
                 terms=tuple(e["terms"]),
                 evidence=e["evidence"],
                 source=_source(sources, where, e["source"]),
+                codes_verified=e["codes_verified"],
+                codes_need_text=need_text,
+                systemic_only=e.get("systemic_only", False),
+                local_atc=tuple(e.get("local_atc", ())),
             )
         )
     return tuple(causes)
+
+
+def load_context_rules(sources: dict[str, Source]) -> ContextRules:
+    """The free-text reading rules (`context_rules.toml`); a phrase may belong to one rule only."""
+    data = _toml("context_rules.toml")
+    _schema("context_rules.toml", data)
+    top = _Entry("context_rules.toml", data, {"schema_version", "id", "version", "source", "rules"}, {"see_also"})
+    rules: list[ContextRule] = []
+    seen: dict[str, str] = {}
+    for rule_id, raw in top["rules"].items():
+        where = f"context_rules.toml [rules.{rule_id}]"
+        e = _Entry(
+            where,
+            raw,
+            {"phrases", "modifier", "direction"},
+            {"max_words", "crosses_commas", "nearest_only", "note", "stops"},
+        )
+        try:
+            modifier, direction = Modifier(e["modifier"]), Direction(e["direction"])
+        except ValueError:
+            raise ContentError(f"{where}: unknown modifier {e['modifier']!r} or direction {e['direction']!r}") from None
+        inert = modifier in (Modifier.PSEUDO, Modifier.TERMINATE)
+        if inert != (direction is Direction.NONE):
+            raise ContentError(
+                f"{where}: direction must be none exactly for pseudo and terminate, got {direction.value!r}"
+            )
+        try:
+            stops = frozenset(Modifier(m) for m in e.get("stops", ()))
+        except ValueError:
+            raise ContentError(f"{where}: stops must list known modifiers, got {e['stops']!r}") from None
+        if stops and modifier is not Modifier.TERMINATE:
+            raise ContentError(f"{where}: only a terminate rule may have stops, got modifier {modifier.value!r}")
+        max_words = e.get("max_words")
+        if max_words is not None and (not isinstance(max_words, int) or max_words < 0):
+            raise ContentError(f"{where}: max_words must be a whole number of words >= 0, got {max_words!r}")
+        phrases = tuple(" ".join(p.lower().split()) for p in e["phrases"])
+        for phrase in phrases:
+            if not phrase:
+                raise ContentError(f"{where}: phrases must not be empty, got {e['phrases']!r}")
+            if phrase in seen:
+                raise ContentError(f"{where}: phrase {phrase!r} is already in rule {seen[phrase]!r}")
+            seen[phrase] = rule_id
+        rules.append(
+            ContextRule(
+                id=rule_id,
+                phrases=phrases,
+                modifier=modifier,
+                direction=direction,
+                max_words=max_words,
+                crosses_commas=bool(e.get("crosses_commas", False)),
+                nearest_only=bool(e.get("nearest_only", False)),
+                note=e.get("note", ""),
+                stops=stops,
+            )
+        )
+    return ContextRules(
+        id=top["id"],
+        version=str(top["version"]),
+        source=_source(sources, "context_rules.toml", top["source"]),
+        see_also=tuple(_source(sources, "context_rules.toml", s) for s in top.get("see_also", ())),
+        rules=tuple(rules),
+    )
 
 
 def load_advice(sources: dict[str, Source]) -> dict[str, Advice]:
@@ -589,6 +729,7 @@ def load() -> Knowledge:
         default_profile=default_profile,
         thresholds=load_thresholds(sources),
         secondary_causes=load_secondary_causes(sources),
+        secondary_context=load_context_rules(sources),
         advice=load_advice(sources),
         loinc=loinc,
         analyte_names=names,

@@ -79,9 +79,10 @@ def test_no_igm_result_is_an_error(knowledge: Knowledge) -> None:
 
 
 def test_medscape_first_year_band_cannot_call_low(knowledge: Knowledge) -> None:
-    """The Medscape 0-1 year band starts at 0 mg/dL, so a baby's IgM is not called low and the reason is given."""
+    """The Medscape 0-1 year band starts at 0 mg/dL, so a baby's IgM is not judged and the reason is given."""
     case = build_case(knowledge, ("IgM", 10, "mg/dL", "2026-07-01"), birth_date="2026-01-01")
     assessment = run(knowledge, case, reference="medscape_2013")
     igm = assessment.interpretations[0]
-    assert igm.status == "indeterminate"
+    assert igm.status == "no_interval"
+    assert assessment.diagnosis.label == "insufficient_data"
     assert "no positive lower limit" in igm.no_low_limit_reason

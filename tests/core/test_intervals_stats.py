@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sigmd.core.ages import AgeSpec, ExactAge, add_months, has_reached
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Analyte, Patient, Sex
+from sigmd.core.model import IGG_SUBCLASSES, Analyte, Patient, Sex
 from sigmd.core.stats import LogNormalFit
 
 BIRTH = date(1990, 1, 31)
@@ -33,14 +33,21 @@ def test_a_fit_needs_a_positive_lower_limit() -> None:
 
 
 @given(days=st.integers(min_value=0, max_value=int(120 * 365.2425) - 1))
-def test_default_set_covers_every_age_from_birth_to_120(knowledge: Knowledge, days: int) -> None:
-    """The default reference set has an interval for every analyte at every age below 120 years."""
+def test_default_set_covers_igm_igg_iga_from_birth_and_subclasses_from_one_month(
+    knowledge: Knowledge, days: int
+) -> None:
+    """The default set has IgM, IgG and IgA intervals at every age below 120 years, IgG subclasses from 1 month."""
     reference = knowledge.reference_sets[knowledge.default_reference_set]
     patient = Patient(Sex.UNKNOWN, BIRTH)
     on = BIRTH + timedelta(days=days)
+    first_month = not has_reached(BIRTH, on, AgeSpec.parse("1mo"))
     for analyte in Analyte:
         lookup = reference.lookup(analyte, patient, on)
-        assert lookup.interval is not None, (analyte, days, lookup.reason_missing)
+        if first_month and analyte in IGG_SUBCLASSES:
+            assert lookup.interval is None, (analyte, days)
+            assert "no interval applies at age" in lookup.reason_missing
+        else:
+            assert lookup.interval is not None, (analyte, days, lookup.reason_missing)
 
 
 def test_no_interval_beyond_120_years_is_said_plainly(knowledge: Knowledge) -> None:

@@ -237,12 +237,13 @@ def test_unrecorded_medications_leave_the_exclusion_unknown(knowledge: Knowledge
 COMPLETE_ESID: dict[str, Any] = {
     "vaccine_responses": [{"antigen": "pneumococcal_polysaccharide", "result": "normal"}],
     "t_cell_defect": False,
+    "clinical_features": {"infections": [{"type": "meningitis", "date": "2025-03-01", "organism": "S. pneumoniae"}]},
     **NORMAL_BLOOD_COUNT,
 }
 
 
 def test_esid_all_criteria_met_is_confirmed(knowledge: Knowledge) -> None:
-    """Repeatedly low IgM with every ESID test done and normal is confirmed SIgMD under ESID."""
+    """Repeatedly low IgM after an invasive infection, with every ESID test done and normal, is confirmed SIgMD."""
     case = build_case(knowledge, *VERY_LOW_IGM_TWICE, *normal_subclasses(JUL), **COMPLETE_ESID)
     assessment = run(knowledge, case, "esid")
     assert {c.id: c.outcome.value for c in assessment.criteria} == dict.fromkeys(

@@ -51,6 +51,8 @@ class AgeSpec:
         return self.months / 12 + self.days / _DAYS_PER_YEAR
 
     def __str__(self) -> str:
+        if not self.days and not self.months:
+            return "birth"
         if self.days and not self.months:
             amount, unit = (self.days // 7, "week") if self.days % 7 == 0 else (self.days, "day")
         elif self.months % 12 == 0:
@@ -101,6 +103,15 @@ def _exact_age(birth_date: date, on: date) -> ExactAge:
     if on.day < min(birth_date.day, calendar.monthrange(on.year, on.month)[1]):
         months -= 1
     return ExactAge(birth_date, on, months, (on - birth_date).days)
+
+
+def describe_age(age: ExactAge) -> str:
+    """An age as a clinician writes it: days under 2 months, months under 2 years, then years."""
+    if age.months < 2:
+        return f"{age.days} day{'' if age.days == 1 else 's'}"
+    if age.months < 24:
+        return f"{age.months} months"
+    return f"{age_in_years(age.birth_date, age.on):.1f} years"
 
 
 def age_in_years(birth_date: date, on: date) -> float:

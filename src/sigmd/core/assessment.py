@@ -10,22 +10,24 @@ from enum import StrEnum
 from sigmd.core.course import (
     BLINDED,
     Alert,
+    AntibodyData,
     BlindingWindow,
     IgmCourse,
     blinded_by,
     blinding_windows,
     igm_course,
     progression_alerts,
+    usable_antibody_data,
 )
 from sigmd.core.features import FeatureSummary, summarise_features
 from sigmd.core.interpret import Interpretation, Status, interpret
 from sigmd.core.intervals import ReferenceSet
 from sigmd.core.knowledge import Advice, CriterionSpec, Knowledge, Label, Role, RuleProfile
 from sigmd.core.model import Analyte, Case, LabResult
-from sigmd.core.patterns import Pattern, PatternFinding, classify
-from sigmd.core.plan import FollowUp, Recommendation, follow_up_plan, recommendations
+from sigmd.core.patterns import Pattern, PatternFinding, classify, stale_results
+from sigmd.core.plan import FollowUp, Recommendation, follow_up_plan, recommendations, vaccine_challenge_workup
 from sigmd.core.rules import CriterionResult, Evidence, Outcome, evaluate
-from sigmd.core.secondary import SecondaryMatch, match_secondary_causes
+from sigmd.core.secondary import MatchStatus, SecondaryMatch, match_secondary_causes
 from sigmd.core.timeline import by_analyte, latest, persistence
 from sigmd.core.vaccines import PneumococcalResponse, assess_pneumococcal
 
@@ -79,6 +81,8 @@ class Assessment:
     reviewed_matches: tuple[SecondaryMatch, ...]
     warnings: tuple[str, ...]
     content_version: str
+    other_secondary_matches: tuple[SecondaryMatch, ...] = ()
+    """Causes the records name without counting: uncertain ones, then those negated, for someone else or local."""
 
     def latest(self, analyte: Analyte) -> Interpretation | None:
         return latest(self.interpretations, analyte)
@@ -107,6 +111,7 @@ WORKUP_FOR_CRITERION = {
     "vaccine_response_normal": "pneumococcal_vaccine_challenge",
     "secondary_causes_excluded": "rule_out_secondary_causes",
     "no_t_cell_defect": "assess_t_cells",
+    "infections_recorded": "record_infection_history",
 }
 _ALWAYS_WORKED_UP = (
     "igg_normal",
@@ -130,6 +135,15 @@ class CaseFacts:
     secondary_matches: tuple[SecondaryMatch, ...]
     """Matches to secondary causes, except those reviewed and marked not causal."""
     reviewed_matches: tuple[SecondaryMatch, ...]
+    windows: tuple[BlindingWindow, ...] = ()
+    """Treatments during which IgG and antibody responses cannot be interpreted."""
+    uncertain_matches: tuple[SecondaryMatch, ...] = ()
+    """Causes named but not settled (suspected, planned, coded without confirming text), not reviewed."""
+    uncounted_matches: tuple[SecondaryMatch, ...] = ()
+    """Causes named only to be negated, for someone else, or by a local route."""
+    antibody: AntibodyData | None = None
+    """The vaccine responses that may be used, and those set aside with the reason."""
+    features: FeatureSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -163,20 +177,29 @@ def case_facts(case: Case, knowledge: Knowledge, *, as_of: date, vaccine_rule_se
         else:
             used.append(result)
     if not any(r.analyte is Analyte.IGM for r in used):
-        raise AssessmentError(f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one")
+        raise AssessmentError(
+            f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one"
+            + _input_notes_summary(case)
+        )
     pneumococcal = _pneumococcal(
         case, knowledge, windows_reason=_challenge_blinded(case, windows), as_of=as_of, rule_set=vaccine_rule_set
     )
     records = (case.conditions or ()) + (case.medications or ())
-    matches = match_secondary_causes(records, knowledge.secondary_causes)
+    matches = match_secondary_causes(records, knowledge.secondary_causes, knowledge.secondary_context)
+    named = tuple(m for m in matches if m.status is not MatchStatus.DOES_NOT_COUNT)
     return CaseFacts(
         case=case,
         as_of=as_of,
         used=tuple(used),
         not_used=tuple(not_used),
         pneumococcal=pneumococcal,
-        secondary_matches=tuple(m for m in matches if not m.record.reviewed_not_causal),
-        reviewed_matches=tuple(m for m in matches if m.record.reviewed_not_causal),
+        secondary_matches=tuple(m for m in named if m.counts and not m.record.reviewed_not_causal),
+        reviewed_matches=tuple(m for m in named if m.record.reviewed_not_causal),
+        windows=windows,
+        uncertain_matches=tuple(m for m in named if not m.counts and not m.record.reviewed_not_causal),
+        uncounted_matches=tuple(m for m in matches if m.status is MatchStatus.DOES_NOT_COUNT),
+        antibody=usable_antibody_data(case, windows, as_of, knowledge.vaccines),
+        features=summarise_features(case, knowledge.features),
     )
 
 
@@ -247,7 +270,11 @@ def _judge(
         secondary_matches=facts.secondary_matches,
         thresholds=knowledge.thresholds,
         reviewed_matches=facts.reviewed_matches,
+        uncertain_matches=facts.uncertain_matches,
+        uncounted_matches=facts.uncounted_matches,
         pneumococcal=facts.pneumococcal,
+        antibody=facts.antibody,
+        features=facts.features or summarise_features(case, knowledge.features),
     )
     criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
     pattern = pattern if pattern is not None else classify(interps, knowledge.thresholds)
@@ -291,6 +318,7 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
     )
     case, as_of, pneumococcal = facts.case, facts.as_of, facts.pneumococcal
     warnings = list(case.warnings)
+    warnings.extend(note.describe() for note in case.input_notes)
     for item in facts.not_used:
         warnings.append(
             f"{item.result.analyte} on {item.result.collected} ({item.result.origin}) was not used: {item.reason}"
@@ -303,24 +331,34 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
             )
     if pneumococcal is not None:
         warnings.extend(pneumococcal.notes)
+    warnings.extend(stale_results(interps, case.patient, as_of, knowledge.thresholds.result_horizon))
+    antibody = facts.antibody or usable_antibody_data(case, facts.windows, as_of, knowledge.vaccines)
+    warnings.extend(antibody.not_used)
 
     igm_series = by_analyte(interps, Analyte.IGM)
     igm_state = persistence(igm_series, case.patient, knowledge.thresholds.persistence)
     course = igm_course(igm_series, igm_state)
-    alerts = progression_alerts(interps, case, knowledge, igm_series[0].result.collected if igm_series else None)
-    features = summarise_features(case, knowledge.features)
+    alerts = progression_alerts(
+        interps,
+        case,
+        knowledge,
+        igm_series[0].result.collected if igm_series else None,
+        lambda some: classify(some, knowledge.thresholds),
+    )
+    features = facts.features or summarise_features(case, knowledge.features)
 
-    workup = _workup(profile, pattern, criteria, found.evidence, knowledge)
+    workup = _workup(profile, pattern, criteria, found.evidence, knowledge, facts)
     implausible = any("physiologically implausible" in note for i in interps for note in i.notes)
     recs = recommendations(
         found.diagnosis.label,
         tuple(w.advice for w in workup),
         features,
         pneumococcal,
-        any(r.result.value == "impaired" for r in case.vaccine_responses),
+        any(r.result.value == "impaired" for r in antibody.vaccine_responses),
         alerts,
         implausible,
         knowledge,
+        isolated_low_igm=pattern.pattern is Pattern.ISOLATED_LOW_IGM,
     )
     follow = follow_up_plan(
         found.diagnosis.label,
@@ -363,14 +401,25 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         reviewed_matches=facts.reviewed_matches,
         warnings=tuple(dict.fromkeys(warnings)),
         content_version=knowledge.content_version,
+        other_secondary_matches=facts.uncertain_matches + facts.uncounted_matches,
     )
+
+
+def _input_notes_summary(case: Case, limit: int = 5) -> str:
+    """What the reader did not pass on, IgM first, for the message that says no IgM result is left."""
+    notes = sorted(case.input_notes, key=lambda note: Analyte.IGM.value not in note.reason)
+    if not notes:
+        return ""
+    listed = "; ".join(f"{note.origin} {note.kind.value} ({note.reason})" for note in notes[:limit])
+    more = f"; and {len(notes) - limit} more in the warnings" if len(notes) > limit else ""
+    return f". Not used from the input: {listed}{more}"
 
 
 def _challenge_blinded(case: Case, windows: tuple[BlindingWindow, ...]) -> str:
     challenge = case.pneumococcal
     if challenge is None:
         return ""
-    days = (challenge.vaccinated, *(t.collected for t in challenge.titres if t.collected > challenge.vaccinated))
+    days = (challenge.vaccinated, *(t.collected for t in challenge.titres))
     reason = next((blinded_by(day, windows) for day in days if blinded_by(day, windows)), "")
     return f"the vaccination or its samples fall during {reason}" if reason else ""
 
@@ -438,14 +487,14 @@ def _diagnose(
                 Label.NORMAL,
                 Certainty.PROVISIONAL,
                 profile.id,
-                "IgM is not low; IgG or IgA was not measured",
+                "IgM is not low; IgG or IgA was not measured or could not be judged",
                 tuple(reasons),
             )
         return Diagnosis(
-            Label.OTHER_ABNORMAL,
+            Label.INSUFFICIENT_DATA,
             Certainty.PROVISIONAL,
             profile.id,
-            f"IgM could not be classified under profile '{profile.id}'",
+            f"insufficient data: IgM could not be judged under profile '{profile.id}'",
             tuple(reasons),
         )
     label = _PATTERN_LABELS[pattern.pattern]
@@ -471,6 +520,7 @@ def _workup(
     criteria: tuple[CriterionResult, ...],
     evidence: Evidence,
     knowledge: Knowledge,
+    facts: CaseFacts | None = None,
 ) -> tuple[WorkupItem, ...]:
     igm = latest(evidence.interpretations, Analyte.IGM)
     igm_not_normal = igm is not None and igm.status not in (Status.NORMAL, Status.HIGH)
@@ -487,11 +537,16 @@ def _workup(
         if result is None:
             result = evaluate(CriterionSpec(criterion_id, Role.REPORT, "", profile.source), evidence)
         lists_missing = evidence.case.conditions is None or evidence.case.medications is None
-        if criterion_id == "secondary_causes_excluded" and not lists_missing:
+        if criterion_id == "secondary_causes_excluded" and not lists_missing and not evidence.uncertain_matches:
             continue  # only the blood count is missing: asked for below
         if result.outcome is Outcome.UNKNOWN:
             required = criterion_id in in_profile and in_profile[criterion_id].role is not Role.REPORT
-            items.append(WorkupItem(knowledge.advice[advice_id], result.reason, required))
+            advice, reason = knowledge.advice[advice_id], result.reason
+            if advice_id == "pneumococcal_vaccine_challenge" and facts is not None:
+                advice, reason = vaccine_challenge_workup(
+                    evidence.case.patient, facts.as_of, facts.windows, knowledge
+                ) or (advice, reason)
+            items.append(WorkupItem(advice, reason, required))
     if igm_not_normal and evidence.case.blood_count is None:
         secondary = in_profile.get("secondary_causes_excluded")
         required = secondary is not None and secondary.role is not Role.REPORT

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from sigmd.core.ages import has_reached
 from sigmd.core.interpret import Interpretation
-from sigmd.core.knowledge import FeatureRules, Knowledge, SecondaryCause
-from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, CodedText
-from sigmd.core.secondary import match_secondary_causes
+from sigmd.core.knowledge import FeatureRules, Knowledge, SecondaryCause, VaccineRules
+from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, CodedText, ProteinAntigenResponse, VaccineResponse
+from sigmd.core.secondary import MatchStatus, match_secondary_causes
 from sigmd.core.timeline import LOW_STATUSES, NOT_LOW_STATUSES, Persistence, by_analyte
+from sigmd.core.vaccines import names_polysaccharide
+
+if TYPE_CHECKING:
+    from sigmd.core.patterns import PatternFinding
 
 BLINDED = (Analyte.IGG, *IGG_SUBCLASSES)
 
@@ -54,7 +61,7 @@ def blinding_windows(case: Case, knowledge: Knowledge) -> tuple[BlindingWindow, 
                     f"{rule.ig_replacement_washout} after it ends{dates}: {rule.ig_replacement_source.note}",
                 )
             )
-        elif anti_cd20 and _matches_cause(record, anti_cd20):
+        elif anti_cd20 and _matches_cause(record, anti_cd20, knowledge):
             last = record.end or record.start
             end = rule.anti_cd20_window.reached_on(last) if last else None
             dates = "" if last else " (no dates given, so every result is treated as affected)"
@@ -69,12 +76,83 @@ def blinding_windows(case: Case, knowledge: Knowledge) -> tuple[BlindingWindow, 
     return tuple(windows)
 
 
-def _matches_cause(record: CodedText, causes: tuple[SecondaryCause, ...]) -> bool:
-    return bool(match_secondary_causes((record,), causes))
+def _matches_cause(record: CodedText, causes: tuple[SecondaryCause, ...], knowledge: Knowledge) -> bool:
+    """Whether the record counts for one of the causes, or names it by a code alone (fail safe: the treatment
+    may have been given); "no rituximab" and "consider rituximab" do not."""
+    matches = match_secondary_causes((record,), causes, knowledge.secondary_context)
+    return any(m.counts or (not m.mentions and m.status is not MatchStatus.DOES_NOT_COUNT) for m in matches)
 
 
 def blinded_by(day: date, windows: tuple[BlindingWindow, ...]) -> str:
     return next((w.reason for w in windows if w.covers(day)), "")
+
+
+def blinding_at(day: date, windows: tuple[BlindingWindow, ...]) -> BlindingWindow | None:
+    """The window that covers `day` and lasts longest (an open-ended one first), if any."""
+    covering = [w for w in windows if w.covers(day)]
+    return max(covering, key=lambda w: w.end or date.max, default=None)
+
+
+@dataclass(frozen=True)
+class AntibodyData:
+    """The vaccine-response summaries and protein-antigen results the criteria may use, and those set aside."""
+
+    vaccine_responses: tuple[VaccineResponse, ...]
+    protein_antigens: tuple[ProteinAntigenResponse, ...]
+    not_used: tuple[str, ...]
+    """One sentence per response set aside, naming it and the reason."""
+
+
+def usable_antibody_data(
+    case: Case, windows: tuple[BlindingWindow, ...], as_of: date, vaccines: VaccineRules | None = None
+) -> AntibodyData:
+    """Set aside antibody responses measured during immunoglobulin replacement, anti-CD20 therapy or their washout.
+
+    Passively infused IgG carries the donors' antibodies, so a response measured then says nothing about the
+    patient's own. A response without a date cannot be placed against the treatment and is set aside whenever
+    the case records one (fail safe); one dated after the as-of date is not used either. With `vaccines`, a
+    polysaccharide-response summary measured before the age the rules judge such responses from (2 years) is
+    set aside too; an undated one counts as measured on the as-of date.
+    """
+    not_used: list[str] = []
+
+    def too_young(r: VaccineResponse) -> bool:
+        if vaccines is None or not names_polysaccharide(r.antigen):
+            return False
+        on = r.collected or as_of
+        if has_reached(case.patient.birth_date, on, vaccines.min_age):
+            return False
+        not_used.append(
+            f"vaccine response to {r.antigen} ({r.origin}) was not used: measured before the age of "
+            f"{vaccines.min_age}; {vaccines.min_age_note}"
+        )
+        return True
+
+    def usable(name: str, origin: str, collected: date | None) -> bool:
+        where = f"{name} ({origin})" if origin else name
+        if collected is not None and collected > as_of:
+            not_used.append(f"{where} was not used: dated after the as-of date {as_of}")
+            return False
+        if collected is None and windows:
+            not_used.append(
+                f"{where} was not used: it has no date, so it may have been measured during {windows[0].reason}"
+            )
+            return False
+        blinded = blinded_by(collected, windows) if collected is not None else ""
+        if blinded:
+            not_used.append(f"{where} on {collected} was not used: measured during {blinded}")
+            return False
+        return True
+
+    responses = tuple(
+        r
+        for r in case.vaccine_responses
+        if usable(f"vaccine response to {r.antigen}", r.origin, r.collected) and not too_young(r)
+    )
+    proteins = tuple(
+        p for p in case.protein_antigens if usable(f"{p.antigen} antibody response", p.origin, p.collected)
+    )
+    return AntibodyData(responses, proteins, tuple(not_used))
 
 
 class IgmCourse(StrEnum):
@@ -105,10 +183,19 @@ class Alert:
     facts: tuple[str, ...]
 
 
+PatternOf = Callable[[tuple[Interpretation, ...]], "PatternFinding"]
+"""Names the immunoglobulin pattern of a set of results (`sigmd.core.patterns.classify` with the thresholds)."""
+
+
 def progression_alerts(
-    interps: tuple[Interpretation, ...], case: Case, knowledge: Knowledge, first_igm: date | None
+    interps: tuple[Interpretation, ...],
+    case: Case,
+    knowledge: Knowledge,
+    first_igm: date | None,
+    pattern_of: PatternOf | None = None,
 ) -> tuple[Alert, ...]:
-    """IgG or IgA falling below its limit or trending down; autoimmune disease new during follow-up."""
+    """IgG or IgA falling below its limit or trending down; a change to another immunoglobulin pattern; a reported
+    T-cell defect; autoimmune disease new during follow-up."""
     alerts: list[Alert] = []
     trend = knowledge.thresholds.trend
     for analyte in (Analyte.IGG, Analyte.IGA):
@@ -138,8 +225,63 @@ def progression_alerts(
                     facts,
                 )
             )
+    if pattern_of is not None:
+        alerts.extend(_pattern_progression(interps, pattern_of))
+    if case.t_cell_defect:
+        alerts.append(
+            Alert(
+                "t_cell_defect",
+                "a T-cell defect is reported: low IgM with a T-cell defect is not selective IgM deficiency (ESID "
+                "requires the absence of T-cell defects) and needs evaluation for a combined immunodeficiency",
+                ("t_cell_defect: true",),
+            )
+        )
     alerts.extend(_new_autoimmunity(case, knowledge.features, first_igm))
     return tuple(alerts)
+
+
+_BASELINE_PATTERNS = ("isolated_low_igm", "igg_subclass_only", "normal")
+"""Patterns from which a change to an antibody-deficiency pattern is a progression (values of `Pattern`)."""
+_PROGRESSED_PATTERNS = (
+    "cvid_pattern",
+    "hyper_igm_pattern",
+    "panhypogammaglobulinaemia",
+    "selective_iga_deficiency",
+    "other",
+)
+
+
+def _pattern_name(value: str) -> str:
+    words = value.replace("_", " ")
+    for lower, proper in (("igm", "IgM"), ("iga", "IgA"), ("igg", "IgG"), ("cvid", "CVID")):
+        words = re.sub(rf"\b{lower}\b", proper, words)
+    return words
+
+
+def _pattern_progression(interps: tuple[Interpretation, ...], pattern_of: PatternOf) -> list[Alert]:
+    """The first pattern that could be named, compared with the pattern of the latest results."""
+    days = sorted({i.result.collected for i in interps})
+    if len(days) < 2:
+        return []
+    now = pattern_of(interps)
+    if now.pattern.value not in _PROGRESSED_PATTERNS:
+        return []
+    for day in days[:-1]:
+        then = pattern_of(tuple(i for i in interps if i.result.collected <= day))
+        if then.pattern.value == "incomplete":
+            continue
+        if then.pattern.value not in _BASELINE_PATTERNS:
+            return []
+        name_then, name_now = (_pattern_name(p.pattern.value) for p in (then, now))
+        return [
+            Alert(
+                "pattern_progression",
+                f"the immunoglobulin pattern has changed during follow-up from {name_then} (results up to {day}) to "
+                f"{name_now} (latest results, {days[-1]}): refer to clinical immunology",
+                (f"up to {day}: {then.reason}", f"latest: {now.reason}"),
+            )
+        ]
+    return []
 
 
 def _new_autoimmunity(case: Case, rules: FeatureRules, first_igm: date | None) -> list[Alert]:

@@ -63,13 +63,34 @@ _PLAIN_TESTS = {
 }
 
 
+def _other_antibodies(assessment: Assessment) -> str:
+    """What is true of IgG and IgA: 'normal' only for results that were measured, judged and normal."""
+    states = {analyte: assessment.latest(analyte) for analyte in (Analyte.IGG, Analyte.IGA)}
+    if all(i is not None and i.status is Status.NORMAL for i in states.values()):
+        return "Your other main antibodies, IgG and IgA, are normal."
+    parts = []
+    for analyte, interp in states.items():
+        if interp is None:
+            parts.append(f"Your {analyte} has not been measured yet.")
+        elif interp.status is Status.NORMAL:
+            parts.append(f"Your {analyte} is normal.")
+        elif interp.status is Status.HIGH:
+            parts.append(f"Your {analyte} is higher than usual.")
+        elif interp.status in (Status.LOW, Status.ABSENT):
+            parts.append(f"Your {analyte} is low.")
+        else:
+            parts.append(f"Your {analyte} result could not be judged and needs checking.")
+    return " ".join(parts)
+
+
 def patient_summary(assessment: Assessment) -> str:
     """A short explanation for the patient: what was found and what happens next, without jargon."""
     label = assessment.diagnosis.label
     lines = ["Your blood tests measured IgM, one of the antibodies that help your body fight infection."]
     if label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD):
         level = "very low" if label is Label.COMPLETE_SIGMD else "lower than expected for your age"
-        lines.append(f"Your IgM level is {level}. Your other main antibodies, IgG and IgA, are normal.")
+        lines.append(f"Your IgM level is {level}.")
+        lines.append(_other_antibodies(assessment))
         lines.append("This can be a condition called selective IgM deficiency.")
         if assessment.diagnosis.certainty == "confirmed":
             lines.append("The tests so far fit this condition.")
@@ -84,8 +105,20 @@ def patient_summary(assessment: Assessment) -> str:
             f"Your IgM level is low. This may be caused by {' or '.join(causes) or 'another illness or a medicine'} "
             "rather than by a problem of the immune system itself. Your doctor will look into this."
         )
+    elif label is Label.INSUFFICIENT_DATA:
+        lines.append(
+            "Your IgM result could not be judged from the information available (for example, there is no "
+            "reference range for this age, or the result needs checking). Your doctor may repeat the test."
+        )
     elif label is Label.NORMAL:
-        lines.append("Your IgM level is in the expected range for your age.")
+        igm = assessment.latest(Analyte.IGM)
+        if igm is not None and igm.status is Status.HIGH:
+            lines.append(
+                "Your IgM level is higher than the usual range for your age. Your doctor may arrange a further "
+                "blood test (protein electrophoresis) to look at it more closely."
+            )
+        else:
+            lines.append("Your IgM level is in the expected range for your age.")
         if assessment.igm_course is IgmCourse.NORMALISED:
             lines.append("It was low before, but it is now normal, so the earlier low result was probably temporary.")
     else:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from functools import cached_property
+from itertools import pairwise
 
-from sigmd.core.ages import AgeSpec, ExactAge, age_in_years, day_horizon
+from sigmd.core.ages import AgeSpec, ExactAge, age_in_years, day_horizon, describe_age
 from sigmd.core.model import Analyte, LabRange, Patient, Sex
 from sigmd.core.provenance import LABORATORY_RANGE, Source
 
@@ -36,6 +37,8 @@ class ReferenceInterval:
     source: Source
     gap_fill: str = ""
     note: str = ""
+    published_from: AgeSpec | None = None
+    """The band's published start when sigmd applies it only from a later age (`age_from`); see `AgeCoverage`."""
 
     def covers(self, patient: Patient, on: date) -> bool:
         return self.covers_age(ExactAge.between(patient.birth_date, on))
@@ -45,7 +48,60 @@ class ReferenceInterval:
 
     @property
     def band(self) -> str:
-        return f"{self.age_from} to {self.age_to}"
+        if self.published_from is None:
+            return f"{self.age_from} to {self.age_to}"
+        return f"{self.age_from} to {self.age_to} (published from {self.published_from})"
+
+
+@dataclass(frozen=True)
+class AgeCoverage:
+    """The youngest age at which a reference set's intervals for one analyte were truly measured.
+
+    A first band such as "0-5 months" that was not measured on newborns does not describe the first
+    weeks of life (maternal IgG, a newborn's low IgM); it is applied only from `applies_from`, and
+    younger results are not judged under the set.
+    """
+
+    analyte: Analyte
+    applies_from: AgeSpec
+    source: Source
+    note: str
+
+
+def apply_coverage(
+    rows: tuple[ReferenceInterval, ...], coverage: tuple[AgeCoverage, ...]
+) -> tuple[ReferenceInterval, ...]:
+    """The rows with every band that starts before its analyte's coverage age starting there instead.
+
+    Gap-fill rows that end by the coverage age (published neonatal bands from another source, marked
+    `gap_fill`) keep their ages: they are how a set covers the weeks its own first band was not measured on.
+    Raises ValueError for any other band that ends before the coverage age (it would apply at no age) and
+    for bands of one analyte and sex scope that overlap once moved.
+    """
+    starts = {c.analyte: c.applies_from for c in coverage}
+    applied: list[ReferenceInterval] = []
+    for row in rows:
+        start = starts.get(row.analyte)
+        if start is None or not row.age_from < start or (row.gap_fill and not start < row.age_to):
+            applied.append(row)
+            continue
+        if not start < row.age_to:
+            raise ValueError(
+                f"{row.analyte} band {row.age_from} to {row.age_to} of set '{row.set_id}' ends before the age "
+                f"{start} from which the set applies"
+            )
+        applied.append(replace(row, age_from=start, published_from=row.age_from))
+    scopes: dict[tuple[Analyte, SexScope], list[ReferenceInterval]] = {}
+    for row in applied:
+        scopes.setdefault((row.analyte, row.sex), []).append(row)
+    for bands in scopes.values():
+        ordered = sorted(bands, key=lambda r: r.age_from)
+        for before, after in pairwise(ordered):
+            if after.age_from < before.age_to:
+                raise ValueError(
+                    f"{after.analyte} bands {before.band} and {after.band} of set '{after.set_id}' overlap"
+                )
+    return tuple(applied)
 
 
 @dataclass(frozen=True)
@@ -59,6 +115,11 @@ class ReferenceSet:
     gap_fills: tuple[str, ...]
     limitations: tuple[str, ...]
     intervals: tuple[ReferenceInterval, ...]
+    coverage: tuple[AgeCoverage, ...] = ()
+    """From which age each analyte's intervals apply (see `AgeCoverage`); the intervals already start there."""
+
+    def coverage_of(self, analyte: Analyte) -> AgeCoverage | None:
+        return next((c for c in self.coverage if c.analyte is analyte), None)
 
     @cached_property
     def analytes(self) -> frozenset[Analyte]:
@@ -120,8 +181,15 @@ class ReferenceSet:
         if found is not None:
             return IntervalLookup(found, "")
         if not any(i.covers_age(exact) for i in self._by_analyte.get(analyte, ())):
+            coverage = self.coverage_of(analyte)
             if analyte not in self.analytes:
                 reason = f"reference set '{self.id}' has no intervals for {analyte}"
+            elif coverage is not None and not coverage.applies_from.reached_at(exact):
+                reason = (
+                    f"no interval applies at age {describe_age(exact)}: reference set '{self.id}' has no {analyte} "
+                    f"interval measured at this age (its {analyte} intervals apply from {coverage.applies_from}: "
+                    f"{coverage.note})"
+                )
             else:
                 years = age_in_years(patient.birth_date, on)
                 reason = f"reference set '{self.id}' has no {analyte} interval at age {years:.2f} years"
@@ -151,6 +219,16 @@ class AppliedInterval:
     source: Source
     from_laboratory: bool
     row: ReferenceInterval | None = None
+    published: str = ""
+    """The limits as published (`37-286 mg/dL`, the laboratory's `40-230 mg/dL`)."""
+    set_id: str = ""
+
+    @property
+    def origin(self) -> str:
+        """Where the limits come from, for naming the limit that decided a verdict."""
+        if self.from_laboratory:
+            return f"the laboratory's own range {self.published}"
+        return f"the age-matched interval {self.published} of reference set '{self.set_id}'"
 
     @staticmethod
     def from_row(row: ReferenceInterval, reference_set: ReferenceSet) -> AppliedInterval:
@@ -165,6 +243,8 @@ class AppliedInterval:
             source=row.source,
             from_laboratory=False,
             row=row,
+            published=row.published,
+            set_id=reference_set.id,
         )
 
     @staticmethod
@@ -175,4 +255,5 @@ class AppliedInterval:
             description=f"{lab_range.text} (the reporting laboratory's own range, used in preference to the reference set)",
             source=LABORATORY_RANGE,
             from_laboratory=True,
+            published=lab_range.text,
         )

@@ -6,10 +6,13 @@ data files; tests may build them directly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from sigmd.core.ages import AgeSpec
+from sigmd.core.context import ContextRules
 from sigmd.core.intervals import ReferenceSet
 from sigmd.core.model import Analyte
 from sigmd.core.provenance import Source
@@ -28,6 +31,9 @@ class Label(StrEnum):
     HYPER_IGM_PATTERN = "hyper_igm_pattern"
     UNCLASSIFIED_ANTIBODY_DEFICIENCY = "unclassified_antibody_deficiency"
     OTHER_ABNORMAL = "other_abnormal"
+    """An abnormal pattern sigmd does not name (never used for 'could not be judged')."""
+    INSUFFICIENT_DATA = "insufficient_data"
+    """IgM (or the results a pattern needs) is missing or could not be judged: no verdict."""
 
 
 class LowLimitBasis(StrEnum):
@@ -64,6 +70,8 @@ class AgeCutoff:
     age_to: AgeSpec
     below_mg_dl: float
     published: str
+    age_basis: str = ""
+    """Why the cut-off applies from `age_from` (source or sigmd-default reasoning)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,29 @@ class TrendRule:
 
 
 @dataclass(frozen=True)
+class UnitSlipRule:
+    """When a result's size suggests a unit slip (for example IgG 10 written as mg/dL, meaning 10 g/L)."""
+
+    analytes: tuple[Analyte, ...]
+    below_fraction: float
+    """The value is below this fraction of the age-matched lower limit..."""
+    read_factor: float
+    """...and this many times the value (the value read in the larger unit) falls inside the interval."""
+    read_as: str
+    source: Source
+    note: str
+
+
+@dataclass(frozen=True)
+class ResultHorizon:
+    """Results older than this before the as-of date are named in a warning when a verdict rests on them."""
+
+    horizon: AgeSpec
+    source: Source
+    note: str
+
+
+@dataclass(frozen=True)
 class Thresholds:
     absent: dict[Analyte, Threshold]
     """Below this an immunoglobulin counts as absent (IgM: complete SIgMD; IgA: selective IgA deficiency)."""
@@ -144,6 +175,15 @@ class Thresholds:
     follow_up: FollowUpRule
     interference: InterferenceRule
     trend: TrendRule
+    lab_range_max_ratio: Threshold
+    """A laboratory range whose limits differ from the age-matched interval's by more than this factor is not used."""
+    unit_slip: UnitSlipRule
+    raised_igm: Threshold
+    """IgM above this many times the upper limit: serum protein electrophoresis with immunofixation is suggested."""
+    result_horizon: ResultHorizon
+    transient_infancy_below: Threshold
+    """Below this age (years) low IgG and IgA with normal IgM is more often transient hypogammaglobulinaemia of
+    infancy than a hyper-IgM syndrome."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +197,22 @@ class SecondaryCause:
     terms: tuple[str, ...]
     evidence: str
     source: Source
+    codes_verified: bool = False
+    """Whether the codes were checked against a code list; unverified codes count only with a counting term."""
+    codes_need_text: tuple[str, ...] = ()
+    """Verified codes that cover more than this cause (I89.0 is every lymphoedema): they too need a term."""
+    systemic_only: bool = False
+    """Only systemic use counts (corticosteroids): a local preparation ("eye drops", "cream") does not."""
+    local_atc: tuple[str, ...] = ()
+    """For a systemic-only cause, ATC groups of local preparations: a record coded so does not count."""
+
+    @cached_property
+    def term_pattern(self) -> re.Pattern[str]:
+        """The terms as one case-insensitive whole-word pattern, longest first (matches lower-cased text)."""
+        terms = sorted({t.lower() for t in self.terms if t.strip()}, key=len, reverse=True)
+        if not terms:
+            return re.compile(r"(?!x)x")
+        return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(t) for t in terms) + r")(?![a-z0-9])")
 
 
 @dataclass(frozen=True)
@@ -231,6 +287,8 @@ class Knowledge:
     default_profile: str
     thresholds: Thresholds
     secondary_causes: tuple[SecondaryCause, ...]
+    secondary_context: ContextRules
+    """How free text naming a secondary cause is read (negation, family history, route)."""
     advice: dict[str, Advice]
     loinc: dict[str, Analyte]
     analyte_names: dict[str, Analyte]

@@ -157,6 +157,8 @@ class VaccineResponse:
     antigen: str
     result: VaccineResult
     origin: str = ""
+    collected: date | None = None
+    """When the response was measured (None: not given; then it cannot be placed against treatments)."""
 
 
 @dataclass(frozen=True)

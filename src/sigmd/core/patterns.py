@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from sigmd.core import explain
 from sigmd.core.interpret import Interpretation, Status
-from sigmd.core.knowledge import Thresholds
-from sigmd.core.model import IGG_SUBCLASSES, Analyte
+from sigmd.core.knowledge import ResultHorizon, Thresholds
+from sigmd.core.model import IGG_SUBCLASSES, Analyte, Patient
 from sigmd.core.timeline import LOW_STATUSES, NOT_LOW_STATUSES, latest
 
 
@@ -69,8 +70,17 @@ def classify(interps: tuple[Interpretation, ...], thresholds: Thresholds) -> Pat
                 (Analyte.IGG, Analyte.IGA, Analyte.IGM),
             )
         if _ok(m):
+            thi = thresholds.transient_infancy_below
+            infancy = (
+                f" at age {age:.1f} years: under {thi.value:g} years transient hypogammaglobulinaemia of infancy is the "
+                f"commoner explanation (source: {thi.source.title}); a hyper-IgM syndrome is the differential"
+                if age < thi.value
+                else ""
+            )
             return PatternFinding(
-                Pattern.HYPER_IGM, f"low IgG and IgA with normal IgM ({statuses})", (Analyte.IGG, Analyte.IGA)
+                Pattern.HYPER_IGM,
+                f"low IgG and IgA with normal IgM{infancy} ({statuses})",
+                (Analyte.IGG, Analyte.IGA),
             )
         return PatternFinding(
             Pattern.INCOMPLETE, f"low IgG and IgA; IgM unknown ({statuses})", (Analyte.IGG, Analyte.IGA)
@@ -104,3 +114,26 @@ def classify(interps: tuple[Interpretation, ...], thresholds: Thresholds) -> Pat
         )
     lows = tuple(i.result.analyte for i in (m, g, a) if _low(i) and i is not None)
     return PatternFinding(Pattern.OTHER, f"low {', '.join(lows)} ({statuses})", lows)
+
+
+def stale_results(
+    interps: tuple[Interpretation, ...], patient: Patient, as_of: date, rule: ResultHorizon
+) -> tuple[str, ...]:
+    """A warning for each latest result (the ones a verdict rests on) taken longer than the horizon before `as_of`."""
+    warnings: list[str] = []
+    for analyte in Analyte:
+        interp = latest(interps, analyte)
+        if interp is not None and as_of > rule.horizon.reached_on(interp.result.collected):
+            warnings.append(_stale(interp, as_of, rule))
+    return tuple(warnings)
+
+
+def _stale(interp: Interpretation, as_of: date, rule: ResultHorizon) -> str:
+    result = interp.result
+    years = (as_of - result.collected).days / 365.2425
+    default = " (sigmd default)" if not rule.source.has_published_basis else ""
+    return (
+        f"{result.analyte} on {result.collected} (taken at age {interp.age_years:.1f} years) is {years:.1f} years old "
+        f"on {as_of}, beyond the {rule.horizon} horizon{default}; the verdict rests on it as the latest {result.analyte}: "
+        "repeat it if the verdict matters now"
+    )

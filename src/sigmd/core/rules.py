@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sigmd.core import explain
+from sigmd.core.course import AntibodyData
+from sigmd.core.features import FeatureSummary
 from sigmd.core.interpret import Interpretation
 from sigmd.core.knowledge import CriterionSpec, Label, Role, Thresholds
 from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, VaccineResult
@@ -36,7 +38,15 @@ class Evidence:
     """Matches that count: those a clinician has not marked as reviewed and not causal."""
     thresholds: Thresholds
     reviewed_matches: tuple[SecondaryMatch, ...] = ()
+    uncertain_matches: tuple[SecondaryMatch, ...] = ()
+    """Causes named but not settled (suspected, planned, or coded without confirming text): not excluded."""
+    uncounted_matches: tuple[SecondaryMatch, ...] = ()
+    """Causes named only to be negated, for someone else, or by a local route: shown, never counted."""
     pneumococcal: PneumococcalResponse | None = None
+    antibody: AntibodyData | None = None
+    """The vaccine responses that may be used (None: all of the case's, unscreened)."""
+    features: FeatureSummary | None = None
+    """The clinical features as summarised (None: not summarised, so the infection criterion is unknown)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ def _secondary_causes_excluded(evidence: Evidence) -> Finding:
         f"{m.record.text or m.record.code} ({m.record.origin}) matches {m.cause.name} but was reviewed as not causal"
         + (f": {m.record.review_note}" if m.record.review_note else "")
         for m in evidence.reviewed_matches
-    )
+    ) + tuple(m.describe() for m in evidence.uncertain_matches + evidence.uncounted_matches)
     if evidence.secondary_matches:
         facts = tuple(
             f"{m.record.text or m.record.code} ({m.record.origin}) matches {m.cause.name} by {m.matched_on}: "
@@ -133,6 +143,13 @@ def _secondary_causes_excluded(evidence: Evidence) -> Finding:
     if missing:
         return Finding(
             Outcome.UNKNOWN, f"no secondary cause found, but the case does not list {' or '.join(missing)}", reviewed
+        )
+    if evidence.uncertain_matches:
+        names = ", ".join(sorted({m.cause.name for m in evidence.uncertain_matches}))
+        return Finding(
+            Outcome.UNKNOWN,
+            f"not excluded: {names} (suspected, planned, or coded without text that confirms it); review the record",
+            reviewed,
         )
     if case.blood_count is None:
         return Finding(
@@ -171,13 +188,19 @@ def _igg_subclasses_normal(evidence: Evidence) -> Finding:
 
 def _vaccine_response_normal(evidence: Evidence) -> Finding:
     case = evidence.case
-    judged: list[tuple[str, bool]] = [(r.antigen, r.result is VaccineResult.NORMAL) for r in case.vaccine_responses]
-    judged += [(f"{p.antigen} (protein antigen)", p.result.value == "normal") for p in case.protein_antigens]
-    facts = [f"{r.antigen}: {r.result.value} ({r.origin})" for r in case.vaccine_responses]
+    usable = (
+        evidence.antibody
+        if evidence.antibody is not None
+        else AntibodyData(case.vaccine_responses, case.protein_antigens, ())
+    )
+    judged: list[tuple[str, bool]] = [(r.antigen, r.result is VaccineResult.NORMAL) for r in usable.vaccine_responses]
+    judged += [(f"{p.antigen} (protein antigen)", p.result.value == "normal") for p in usable.protein_antigens]
+    facts = [f"{r.antigen}: {r.result.value} ({r.origin})" for r in usable.vaccine_responses]
     facts += [
         f"{p.antigen}: {p.result.value}{f' ({p.detail})' if p.detail else ''} ({p.origin})"
-        for p in case.protein_antigens
+        for p in usable.protein_antigens
     ]
+    facts += usable.not_used
     pneumo = evidence.pneumococcal
     if pneumo is not None:
         facts.append(f"PPSV23 ({pneumo.rule_set.name}): {pneumo.classification.value}: {pneumo.reason}")
@@ -185,11 +208,38 @@ def _vaccine_response_normal(evidence: Evidence) -> Finding:
             judged.append(("pneumococcal polysaccharide (PPSV23)", pneumo.classification not in IMPAIRED))
     if not judged:
         why = f"; the PPSV23 challenge was not assessed: {pneumo.reason}" if pneumo is not None else ""
-        return Finding(Outcome.UNKNOWN, f"no vaccine response was recorded{why}", tuple(facts))
+        set_aside = (
+            f"; {len(usable.not_used)} recorded response(s) could not be used: {'; '.join(usable.not_used)}"
+            if usable.not_used
+            else ""
+        )
+        recorded = "usable vaccine response" if usable.not_used else "vaccine response was recorded"
+        return Finding(Outcome.UNKNOWN, f"no {recorded}{set_aside}{why}", tuple(facts))
     impaired = [name for name, normal in judged if not normal]
     if impaired:
         return Finding(Outcome.NOT_MET, f"impaired response to {', '.join(impaired)}", tuple(facts))
     return Finding(Outcome.MET, "all recorded vaccine responses are normal", tuple(facts))
+
+
+def _infections_recorded(evidence: Evidence) -> Finding:
+    """ESID's clinical criterion: infections, invasive or recurrent (usually bacterial)."""
+    features = evidence.features
+    if features is None or not features.recorded:
+        return Finding(
+            Outcome.UNKNOWN,
+            "no clinical features were recorded, so whether there are invasive or recurrent infections is unknown",
+        )
+    facts = (
+        *(
+            f"{year}: {', '.join(f'{n} {kind}' for kind, n in kinds.items())}"
+            for year, kinds in features.infections_per_year.items()
+        ),
+        features.recurrence_reason,
+    )
+    counted = features.recurrence_reason.split("; rule:")[0]
+    if features.severe_infection or features.recurrent_infections:
+        return Finding(Outcome.MET, f"invasive or recurrent infections: {counted}", facts)
+    return Finding(Outcome.NOT_MET, f"no invasive or recurrent infection is recorded ({counted})", facts)
 
 
 def _no_t_cell_defect(evidence: Evidence) -> Finding:
@@ -212,6 +262,7 @@ CRITERIA: dict[str, Criterion] = {
         Criterion("igg_subclasses_normal", 1, "IgG subclasses normal", _igg_subclasses_normal),
         Criterion("vaccine_response_normal", 1, "Vaccine responses normal", _vaccine_response_normal),
         Criterion("no_t_cell_defect", 1, "No T-cell defect", _no_t_cell_defect),
+        Criterion("infections_recorded", 1, "Invasive or recurrent infections", _infections_recorded),
     )
 }
 

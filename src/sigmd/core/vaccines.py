@@ -22,6 +22,15 @@ class Classification(StrEnum):
 
 IMPAIRED = (Classification.MILD, Classification.MODERATE, Classification.SEVERE, Classification.MEMORY)
 
+POLYSACCHARIDE_TERMS = ("polysaccharide", "ppsv", "ppv23", "ppv-23", "pps23", "pneumovax", "typhim", "typhoid vi")
+"""Words that name a plain polysaccharide vaccine in a free-text response summary (not a conjugate vaccine)."""
+
+
+def names_polysaccharide(antigen: str) -> bool:
+    """Whether a summary's antigen names a polysaccharide vaccine (`pneumococcal_polysaccharide`, `PPSV23`...)."""
+    text = antigen.lower().replace("_", " ")
+    return "conjugate" not in text and any(term in text for term in POLYSACCHARIDE_TERMS)
+
 
 @dataclass(frozen=True)
 class SerotypeOutcome:

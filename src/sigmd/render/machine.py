@@ -15,6 +15,7 @@ from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case
 from sigmd.core.plan import Recommendation
 from sigmd.core.provenance import Source
+from sigmd.core.secondary import SecondaryMatch
 from sigmd.core.vaccines import PneumococcalResponse
 
 OUTPUT_VERSION = 1
@@ -53,6 +54,7 @@ def interpretation_json(interp: Interpretation) -> dict[str, Any]:
         "percentile": _round(interp.percentile, 1),
         "limit_used_mg_dl": _round(interp.low_limit.value_mg_dl) if interp.low_limit else None,
         "limit_basis": interp.low_limit.basis if interp.low_limit else None,
+        "limit_description": interp.low_limit.description if interp.low_limit else None,
         "interval": None
         if interval is None
         else {
@@ -84,7 +86,9 @@ def _igm_block(assessment: Assessment) -> dict[str, Any] | None:
         "percentile",
         "limit_used_mg_dl",
         "limit_basis",
+        "limit_description",
         "interval",
+        "not_judged_because",
     )
     return {key: full[key] for key in keys}
 
@@ -150,24 +154,8 @@ def assessment_json(assessment: Assessment, case: Case, patient_id: str | None =
             interpretation_json(i)
             for i in sorted(assessment.interpretations, key=lambda i: (i.result.collected, i.result.analyte.value))
         ],
-        "secondary_causes": [
-            {
-                "id": m.cause.id,
-                "name": m.cause.name,
-                "category": m.cause.category,
-                "mechanism": m.cause.mechanism,
-                "matched_on": m.matched_on,
-                "record": {
-                    "text": m.record.text,
-                    "code": m.record.code,
-                    "system": m.record.system,
-                    "origin": m.record.origin,
-                },
-                "evidence": m.cause.evidence,
-                "source": source_json(m.cause.source),
-            }
-            for m in assessment.secondary_matches
-        ],
+        "secondary_causes": [secondary_match_json(m) for m in assessment.secondary_matches],
+        "secondary_causes_not_counted": [secondary_match_json(m) for m in assessment.other_secondary_matches],
         "workup": [
             {
                 "id": w.advice.id,
@@ -213,6 +201,38 @@ def assessment_json(assessment: Assessment, case: Case, patient_id: str | None =
         ],
         "patient_summary": patient_summary(assessment),
         "warnings": list(assessment.warnings),
+    }
+
+
+def secondary_match_json(match: SecondaryMatch) -> dict[str, Any]:
+    """A secondary-cause match: the cause, the record, what matched, and whether and why it counts."""
+    return {
+        "id": match.cause.id,
+        "name": match.cause.name,
+        "category": match.cause.category,
+        "mechanism": match.cause.mechanism,
+        "matched_on": match.matched_on,
+        "status": match.status.value,
+        "reason": match.reason,
+        "text_matched": [
+            {
+                "text": m.text,
+                "term": m.term,
+                "status": m.status.value,
+                "modifier": m.modifier.value if m.modifier else None,
+                "trigger": m.trigger,
+                "reason": m.reason,
+            }
+            for m in match.mentions
+        ],
+        "record": {
+            "text": match.record.text,
+            "code": match.record.code,
+            "system": match.record.system,
+            "origin": match.record.origin,
+        },
+        "evidence": match.cause.evidence,
+        "source": source_json(match.cause.source),
     }
 
 

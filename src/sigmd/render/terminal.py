@@ -11,6 +11,12 @@ from rich.text import Text
 
 _OUTCOME_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
 _STATUS_STYLE = {"absent": "bold red", "low": "red", "normal": "green", "high": "magenta"}
+_STATUS_TEXT = {"no_interval": "not judged"}
+"""Statuses whose machine value reads ambiguously on a screen."""
+
+
+def _status(status: str) -> Text:
+    return Text(_STATUS_TEXT.get(status, status), style=_STATUS_STYLE.get(status, "yellow"))
 
 
 def render(report: dict[str, Any], console: Console) -> None:
@@ -35,10 +41,12 @@ def render(report: dict[str, Any], console: Console) -> None:
             "value",
             f"{igm['reported']} = {igm['comparator'] if igm['comparator'] != '=' else ''}{igm['value_mg_dl']} mg/dL on {igm['date']}",
         )
-        table.add_row("status", Text(igm["status"], style=_STATUS_STYLE.get(igm["status"], "yellow")))
+        table.add_row("status", _status(igm["status"]))
+        if igm.get("not_judged_because"):
+            table.add_row("not judged because", igm["not_judged_because"])
         table.add_row("mean - 2 SD", _num(igm["minus_2sd_mg_dl"]))
         table.add_row("published lower limit", _num(igm["lower_limit_mg_dl"]))
-        table.add_row("limit used", f"{_num(igm['limit_used_mg_dl'])} ({igm['limit_basis'] or 'none'})")
+        table.add_row("limit used", f"{_num(igm['limit_used_mg_dl'])} ({igm.get('limit_description') or 'none'})")
         bound = "bound " if igm["z_score_is_bound"] else ""
         table.add_row("z-score / percentile", f"{bound}{_num(igm['z_score'])} / {_num(igm['percentile'])}")
         if igm["interval"]:
@@ -57,7 +65,7 @@ def render(report: dict[str, Any], console: Console) -> None:
             f"{'' if r['comparator'] == '=' else r['comparator']}{r['value_mg_dl']}",
             _num(r["limit_used_mg_dl"]),
             _num(r["z_score"]),
-            Text(r["status"], style=_STATUS_STYLE.get(r["status"], "yellow")),
+            _status(r["status"]),
         )
     console.print(results)
     console.print(Text(f"Pattern: {report['pattern']['id']}: {report['pattern']['reason']}"))

@@ -1,0 +1,238 @@
+"""Reading a mention in free text as a clinician reads it: negated, about someone else, uncertain, past, local.
+
+A rule set in the manner of NegEx (Chapman et al. 2001) and ConText (Harkema et al. 2009): trigger
+phrases, each with the modifier it applies (negated, about another person, uncertain, historical, local
+route), the direction it reaches (forward, backward or both) and how far (a number of words, never past
+the end of a clause or a terminating word such as "but"). Pseudo-triggers ("not ruled out", "no change")
+are matched first so that the shorter trigger inside them does not fire. The phrases themselves are
+sigmd's own list, kept in `sigmd/data/context_rules.toml` with their sources.
+
+Pure and standard library only; `read_mentions` depends on the text and the rules alone, so a batch
+can read each distinct text once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+
+from sigmd.core.provenance import Source
+
+
+class Modifier(StrEnum):
+    """What a trigger says about the mention it reaches."""
+
+    NEGATED = "negated"
+    """The text says the thing is absent ("no history of lymphoma", "HIV test negative")."""
+    OTHER_PERSON = "other_person"
+    """The text is about someone else ("family history of CLL", "mother had lymphoma")."""
+    UNCERTAIN = "uncertain"
+    """Suspected, to be excluded or planned ("?lymphoma", "rule out CLL", "consider rituximab")."""
+    HISTORICAL = "historical"
+    """In the past ("history of", "in remission", "stopped"); a past cause can still lower IgM."""
+    LOCAL_ROUTE = "local_route"
+    """A local preparation ("eye drops", "cream", "inhaler"); only for causes that are systemic-only."""
+    PSEUDO = "pseudo"
+    """Looks like a trigger but is not ("not ruled out" is not a negation, "no change")."""
+    TERMINATE = "terminate"
+    """Ends every trigger's reach ("but", "however", "with")."""
+
+
+class Direction(StrEnum):
+    FORWARD = "forward"
+    """Reaches mentions after the trigger."""
+    BACKWARD = "backward"
+    """Reaches mentions before the trigger."""
+    BOTH = "both"
+    NONE = "none"
+    """Pseudo-triggers and terminations reach nothing."""
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """One group of trigger phrases with the same modifier, direction and reach."""
+
+    id: str
+    phrases: tuple[str, ...]
+    modifier: Modifier
+    direction: Direction
+    max_words: int | None
+    """Words the trigger may skip to reach a mention; None: to the end of the clause."""
+    crosses_commas: bool = False
+    """Whether the reach goes past a comma (list-opening phrases such as "no history of" do)."""
+    nearest_only: bool = False
+    """Whether the trigger modifies only the nearest mention (route words: "eye drops")."""
+    note: str = ""
+    stops: frozenset[Modifier] = frozenset()
+    """For a terminating rule, the modifiers whose reach it ends (empty: all of them)."""
+
+    def ends(self, modifier: Modifier) -> bool:
+        return self.modifier is Modifier.TERMINATE and (not self.stops or modifier in self.stops)
+
+
+@dataclass(frozen=True)
+class ContextRules:
+    """The rule set: its id, version and source, and the rules."""
+
+    id: str
+    version: str
+    source: Source
+    see_also: tuple[Source, ...]
+    rules: tuple[ContextRule, ...]
+    memo: dict[object, object] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    """Readings already made with these rules, by their inputs (a cache: results never depend on it)."""
+
+    @cached_property
+    def trigger_table(self) -> dict[str, tuple[tuple[tuple[str, ...], ContextRule], ...]]:
+        """Trigger phrases as word tuples, grouped by their first word, longest first."""
+        table: dict[str, list[tuple[tuple[str, ...], ContextRule]]] = {}
+        for rule in self.rules:
+            for phrase in rule.phrases:
+                words = tuple(w for w, _, _ in tokens(phrase))
+                if words:
+                    table.setdefault(words[0], []).append((words, rule))
+        return {k: tuple(sorted(v, key=lambda item: -len(item[0]))) for k, v in table.items()}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger phrase found in a text."""
+
+    rule: ContextRule
+    text: str
+    """The phrase as written."""
+    first: int
+    last: int
+    """Word positions, inclusive."""
+
+
+@dataclass(frozen=True)
+class ModifiedSpan:
+    """The triggers that reach one span of the text."""
+
+    start: int
+    end: int
+    triggers: tuple[Trigger, ...]
+
+    def with_modifier(self, modifier: Modifier) -> Trigger | None:
+        return next((t for t in self.triggers if t.rule.modifier is modifier), None)
+
+
+_WORD = re.compile(r"[a-z0-9]+|\?")
+_CLAUSE_END = re.compile(r"[;!\n\r]|\.(?=\s|$)")
+_COMMA = re.compile(r",")
+
+
+def fold(text: str) -> str:
+    """The text in lower case, character for character, so that offsets into it are offsets into `text`."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """Lower-case words (letters and digits) and question marks, with their character offsets."""
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(fold(text))]
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    start: int
+    end: int
+    clause: int
+    commas: int
+    """Commas seen since the start of the text, to tell whether a comma lies between two words."""
+
+
+def _words(text: str) -> list[_Word]:
+    lowered = fold(text)
+    clause_ends = [m.start() for m in _CLAUSE_END.finditer(lowered)]
+    commas = [m.start() for m in _COMMA.finditer(lowered)]
+    words: list[_Word] = []
+    ci = cc = 0
+    for word, start, end in tokens(lowered):
+        while ci < len(clause_ends) and clause_ends[ci] < start:
+            ci += 1
+        while cc < len(commas) and commas[cc] < start:
+            cc += 1
+        words.append(_Word(word, start, end, ci, cc))
+    return words
+
+
+def _find_triggers(words: Sequence[_Word], text: str, rules: ContextRules) -> list[Trigger]:
+    table = rules.trigger_table
+    found: list[Trigger] = []
+    i = 0
+    while i < len(words):
+        hit = None
+        for phrase, rule in table.get(words[i].text, ()):
+            n = len(phrase)
+            fits = i + n <= len(words) and all(words[i + k].text == phrase[k] for k in range(n))
+            if fits and len({words[i + k].clause for k in range(n)}) == 1:
+                hit = Trigger(rule, text[words[i].start : words[i + n - 1].end], i, i + n - 1)
+                break
+        if hit is None:
+            i += 1
+            continue
+        found.append(hit)
+        i = hit.last + 1
+    return found
+
+
+def _reaches(
+    trigger: Trigger, first: int, last: int, words: Sequence[_Word], terminations: Sequence[Trigger]
+) -> int | None:
+    """The number of words between the trigger and the span when the trigger reaches it, else None."""
+    rule = trigger.rule
+    if last < trigger.first and rule.direction in (Direction.BACKWARD, Direction.BOTH):
+        near, far = last, trigger.first
+    elif first > trigger.last and rule.direction in (Direction.FORWARD, Direction.BOTH):
+        near, far = trigger.last, first
+    else:
+        return None
+    gap = far - near - 1
+    if rule.max_words is not None and gap > rule.max_words:
+        return None
+    if words[near].clause != words[far].clause:
+        return None
+    if not rule.crosses_commas and words[near].commas != words[far].commas:
+        return None
+    if any(near < t.first and t.last < far and t.rule.ends(rule.modifier) for t in terminations):
+        return None
+    return gap
+
+
+def read_spans(text: str, spans: Sequence[tuple[int, int]], rules: ContextRules) -> tuple[ModifiedSpan, ...]:
+    """For each (start, end) character span of `text`, the triggers that reach it.
+
+    A span the trigger words themselves overlap is not modified by them. Triggers that modify only the
+    nearest mention reach the span nearest to them in the words between.
+    """
+    words = _words(text)
+    triggers = _find_triggers(words, text, rules)
+    terminations = [t for t in triggers if t.rule.modifier is Modifier.TERMINATE]
+    active = [t for t in triggers if t.rule.modifier not in (Modifier.TERMINATE, Modifier.PSEUDO)]
+    positions: list[tuple[int, int] | None] = []
+    for start, end in spans:
+        inside = [i for i, w in enumerate(words) if w.start < end and w.end > start]
+        positions.append((inside[0], inside[-1]) if inside else None)
+    reached: list[list[Trigger]] = [[] for _ in spans]
+    for trigger in active:
+        gaps: list[tuple[int, int]] = []
+        for k, pos in enumerate(positions):
+            if pos is None or not (pos[1] < trigger.first or pos[0] > trigger.last):
+                continue
+            gap = _reaches(trigger, pos[0], pos[1], words, terminations)
+            if gap is not None:
+                gaps.append((gap, k))
+        if trigger.rule.nearest_only and gaps:
+            nearest = min(g for g, _ in gaps)
+            gaps = [(g, k) for g, k in gaps if g == nearest]
+        for _, k in gaps:
+            reached[k].append(trigger)
+    return tuple(ModifiedSpan(start, end, tuple(found)) for (start, end), found in zip(spans, reached, strict=True))

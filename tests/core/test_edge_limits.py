@@ -1,0 +1,305 @@
+"""Clinical safety at the edges: newborns, laboratory ranges, unit slips, old results, honest summaries and labels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sigmd.core.ages import AgeSpec
+from sigmd.core.explain import patient_summary
+from sigmd.core.intervals import apply_coverage
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte
+from tests.cases import adult_normal_igg_iga, build_case, outcome, run
+
+NEWBORN = "2026-10-20"
+"""Born 10 days before the results of 2026-10-30 (the tests assess as of 2026-11-01)."""
+
+
+# --- 1. newborns and young infants ----------------------------------------------------------------------------
+
+
+def test_a_ten_day_olds_igm_is_not_called_low_under_a_set_measured_from_one_month(knowledge: Knowledge) -> None:
+    """A healthy 10-day-old's IgM of 5 mg/dL is not called low under a set measured from 1 month (Garcia-Prat 0-2 y)."""
+    case = build_case(knowledge, ("IgM", 5, "mg/dL", "2026-10-30"), birth_date=NEWBORN)
+    assessment = run(knowledge, case, reference="garcia_prat_optilite")
+    igm = assessment.latest(Analyte.IGM)
+    assert igm is not None
+    assert igm.status == "no_interval"
+    assert "no interval applies at age 10 days" in igm.no_interval_reason
+    assert "apply from 1 month" in igm.no_interval_reason
+    assert assessment.diagnosis.label == "insufficient_data"
+
+
+def test_a_ten_day_olds_igm_is_judged_under_a_set_with_a_neonatal_band(knowledge: Knowledge) -> None:
+    """Under a set with a neonatal band (Exeter, 0-2 weeks 0.05-0.20 g/L) the same IgM is judged: 5 mg/dL is normal."""
+    normal = run(
+        knowledge, build_case(knowledge, ("IgM", 5, "mg/dL", "2026-10-30"), birth_date=NEWBORN), "idf", "exeter_nhs"
+    )
+    igm = normal.latest(Analyte.IGM)
+    assert igm is not None and igm.interval is not None
+    assert igm.status == "normal"
+    assert "birth to 2 weeks" in igm.interval.description
+    low = run(
+        knowledge, build_case(knowledge, ("IgM", 2, "mg/dL", "2026-10-30"), birth_date=NEWBORN), "idf", "exeter_nhs"
+    )
+    assert low.interpretations[0].status in ("low", "absent")
+
+
+def test_the_default_set_judges_a_ten_day_old_against_its_neonatal_gap_fill(knowledge: Knowledge) -> None:
+    """Mayo's first month is filled with the Exeter neonatal band: a 10-day-old's IgM of 5 mg/dL is normal there."""
+    case = build_case(knowledge, ("IgM", 5, "mg/dL", "2026-10-30"), birth_date=NEWBORN)
+    igm = run(knowledge, case, reference="mayo").interpretations[0]
+    assert igm.status == "normal"
+    assert igm.interval is not None and igm.interval.row is not None
+    assert igm.interval.row.gap_fill
+    assert igm.interval.source.id == "exeter_ig"
+
+
+def test_the_default_set_does_not_judge_a_ten_day_olds_igg_subclass(knowledge: Knowledge) -> None:
+    """No neonatal IgG-subclass interval is published: a 10-day-old's IgG2 is not judged under Mayo."""
+    case = build_case(
+        knowledge, ("IgM", 10, "mg/dL", "2026-10-30"), ("IgG2", 5, "mg/dL", "2026-10-30"), birth_date=NEWBORN
+    )
+    igg2 = run(knowledge, case, reference="mayo").latest(Analyte.IGG2)
+    assert igg2 is not None and igg2.status == "no_interval"
+    assert "no interval applies at age 10 days" in igg2.no_interval_reason
+
+
+def test_a_first_band_not_measured_on_newborns_still_judges_a_two_month_old(knowledge: Knowledge) -> None:
+    """Mayo's 0-5 month band applies from 1 month: a 2-month-old's IgM of 10 mg/dL is low and the band says so."""
+    case = build_case(knowledge, ("IgM", 10, "mg/dL", "2026-10-30"), birth_date="2026-08-25")
+    igm = run(knowledge, case, reference="mayo").interpretations[0]
+    assert igm.status == "low"
+    assert igm.interval is not None
+    assert "1 month to 5 months (published from birth)" in igm.interval.description
+
+
+def test_an_absolute_cutoff_does_not_judge_an_infant_younger_than_it_applies_to(knowledge: Knowledge) -> None:
+    """The 20 mg/dL cut-off applies from 6 months: a 3-month-old's IgM of 15 mg/dL is not judged under it."""
+    case = build_case(knowledge, ("IgM", 15, "mg/dL", "2026-10-30"), birth_date="2026-07-25")
+    assessment = run(knowledge, case, profile="medscape_20")
+    igm = assessment.interpretations[0]
+    assert igm.status == "no_interval"
+    assert "only at other ages" in igm.no_interval_reason
+    assert "from 6 months" in igm.no_interval_reason
+    assert assessment.diagnosis.label == "insufficient_data"
+
+
+def test_an_absolute_cutoff_judges_an_infant_old_enough(knowledge: Knowledge) -> None:
+    """An 8-month-old's IgM of 15 mg/dL is below the 20 mg/dL cut-off, which applies from 6 months."""
+    case = build_case(knowledge, ("IgM", 15, "mg/dL", "2026-10-30"), birth_date="2026-02-25")
+    igm = run(knowledge, case, profile="medscape_20").interpretations[0]
+    assert igm.status == "low"
+    assert igm.low_limit is not None and igm.low_limit.basis == "absolute_cutoff"
+
+
+# --- 3. laboratory ranges and unit slips ---------------------------------------------------------------------
+
+
+def test_an_implausible_laboratory_range_does_not_replace_the_age_matched_interval(knowledge: Knowledge) -> None:
+    """An IgM range of 0.4-2.3 stated as mg/dL (a g/L range) is reported and the reference set decides."""
+    rng = {"low": 0.4, "high": 2.3, "unit": "mg/dL"}
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01", rng), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    igm = assessment.latest(Analyte.IGM)
+    assert igm is not None and igm.interval is not None and igm.low_limit is not None
+    assert not igm.interval.from_laboratory
+    assert igm.status == "low"
+    assert "reference set 'mayo'" in igm.low_limit.description
+    assert any("0.4-2.3 mg/dL was not used" in w and "implausible" in w for w in assessment.warnings)
+
+
+def test_a_plausible_laboratory_range_is_used_and_named_as_the_deciding_limit(knowledge: Knowledge) -> None:
+    """A laboratory IgM range of 40-230 mg/dL is used, and the limit names it: mean - 2 SD of the laboratory's range."""
+    rng = {"low": 40, "high": 230, "unit": "mg/dL"}
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01", rng), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    igm = assessment.latest(Analyte.IGM)
+    assert igm is not None and igm.interval is not None and igm.low_limit is not None
+    assert igm.interval.from_laboratory
+    assert "mean - 2 SD of the laboratory's own range 40-230 mg/dL" in igm.low_limit.description
+    assert not any("was not used" in w for w in assessment.warnings)
+
+
+def test_a_limit_from_the_laboratory_range_that_differs_from_the_laboratory_flag_is_explained(
+    knowledge: Knowledge,
+) -> None:
+    """IgM 39.5 mg/dL is below the laboratory's limit of 40 but above its mean - 2 SD (39.3): the output says why."""
+    rng = {"low": 40, "high": 230, "unit": "mg/dL"}
+    case = build_case(knowledge, ("IgM", 39.5, "mg/dL", "2026-10-01", rng), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    assert assessment.interpretations[0].status == "normal"
+    assert any("the laboratory flags it low" in w and "so it is not low" in w for w in assessment.warnings)
+    agreeing = build_case(knowledge, ("IgM", 35, "mg/dL", "2026-10-01", rng), *adult_normal_igg_iga("2026-10-01"))
+    assert not any("the laboratory flags it" in w for w in run(knowledge, agreeing).warnings)
+
+
+def test_an_igg_whose_size_suggests_a_unit_slip_is_not_judged_as_low(knowledge: Knowledge) -> None:
+    """An adult's IgG of 10 'mg/dL' (10 g/L would be normal) gets a warning and is not a confident low."""
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01"), ("IgG", 10, "mg/dL", "2026-10-01"))
+    assessment = run(knowledge, case)
+    igg = assessment.latest(Analyte.IGG)
+    assert igg is not None
+    assert igg.status == "no_interval"
+    assert outcome(assessment, "igg_normal") == "unknown"
+    assert any("suggests a unit slip" in w and "profoundly low" in w for w in assessment.warnings)
+
+
+def test_a_profoundly_low_igg_that_is_no_unit_slip_is_judged_low(knowledge: Knowledge) -> None:
+    """An adult's IgG of 50 mg/dL (5000 mg/dL if read as g/L, no normal value) is judged low without a unit warning."""
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01"), ("IgG", 50, "mg/dL", "2026-10-01"))
+    assessment = run(knowledge, case)
+    igg = assessment.latest(Analyte.IGG)
+    assert igg is not None and igg.status == "low"
+    assert not any("unit slip" in w for w in assessment.warnings)
+
+
+# --- 8. old results --------------------------------------------------------------------------------------------
+
+
+def test_a_verdict_resting_on_results_older_than_the_horizon_names_them(knowledge: Knowledge) -> None:
+    """IgG and IgA from 2023 behind a recent low IgM are named with their age in a warning."""
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2023-03-01"))
+    warnings = run(knowledge, case).warnings
+    stale = [w for w in warnings if "beyond the 1 year horizon" in w]
+    assert [w.split(" ")[0] for w in stale] == ["IgG", "IgA"]
+    assert "3.7 years old" in stale[0]
+
+
+def test_recent_results_carry_no_old_result_warning(knowledge: Knowledge) -> None:
+    """Results from the last months are not called old."""
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-06-01"))
+    assert not any("horizon" in w for w in run(knowledge, case).warnings)
+
+
+def test_an_infancy_result_behind_an_adult_verdict_says_the_age_it_was_taken_at(knowledge: Knowledge) -> None:
+    """An IgA taken at 8 months of age, the only IgA of a 26-year-old, is named with that age."""
+    case = build_case(
+        knowledge,
+        ("IgM", 30, "mg/dL", "2026-10-01"),
+        ("IgG", 1000, "mg/dL", "2026-10-01"),
+        ("IgA", 30, "mg/dL", "2001-01-01"),
+        birth_date="2000-05-01",
+    )
+    assert any(w.startswith("IgA on 2001-01-01 (taken at age 0.7 years)") for w in run(knowledge, case).warnings)
+
+
+# --- 9. the patient summary says only what is true -------------------------------------------------------------
+
+
+def test_the_summary_does_not_call_unmeasured_igg_and_iga_normal(knowledge: Knowledge) -> None:
+    """Low IgM with no IgG or IgA measured: the summary says they have not been measured, not that they are normal."""
+    summary = patient_summary(run(knowledge, build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01"))))
+    assert "are normal" not in summary
+    assert "Your IgG has not been measured yet." in summary
+
+
+def test_the_summary_calls_measured_normal_igg_and_iga_normal(knowledge: Knowledge) -> None:
+    """Low IgM with normal IgG and IgA: the summary says IgG and IgA are normal."""
+    case = build_case(knowledge, ("IgM", 30, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assert "IgG and IgA, are normal" in patient_summary(run(knowledge, case))
+
+
+def test_a_raised_igm_is_not_in_the_expected_range_and_electrophoresis_is_suggested(knowledge: Knowledge) -> None:
+    """IgM 900 mg/dL is above the range: the summary says so and the report suggests electrophoresis."""
+    case = build_case(knowledge, ("IgM", 900, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    summary = patient_summary(assessment)
+    assert "expected range" not in summary
+    assert "higher than the usual range" in summary
+    assert any("serum protein electrophoresis with immunofixation" in w for w in assessment.warnings)
+
+
+def test_a_normal_igm_is_in_the_expected_range_without_electrophoresis(knowledge: Knowledge) -> None:
+    """IgM 100 mg/dL is in the expected range and no electrophoresis is suggested."""
+    case = build_case(knowledge, ("IgM", 100, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    assert "in the expected range" in patient_summary(assessment)
+    assert not any("electrophoresis" in w for w in assessment.warnings)
+
+
+# --- 10. labels mean one thing ----------------------------------------------------------------------------------
+
+
+def test_an_igm_that_could_not_be_judged_is_insufficient_data_not_other_abnormal(knowledge: Knowledge) -> None:
+    """An IgM not judged (no interval for a 10-day-old under Garcia-Prat) is insufficient data, not other_abnormal."""
+    case = build_case(knowledge, ("IgM", 5, "mg/dL", "2026-10-30"), birth_date=NEWBORN)
+    assessment = run(knowledge, case, reference="garcia_prat_optilite")
+    assert assessment.diagnosis.label == "insufficient_data"
+    assert "could not be judged" in patient_summary(assessment)
+
+
+def test_a_real_abnormal_pattern_keeps_other_abnormal(knowledge: Knowledge) -> None:
+    """An adult with low IgG and normal IgM and IgA has an abnormal pattern sigmd does not name: other_abnormal."""
+    case = build_case(
+        knowledge,
+        ("IgM", 120, "mg/dL", "2026-10-01"),
+        ("IgG", 300, "mg/dL", "2026-10-01"),
+        ("IgA", 180, "mg/dL", "2026-10-01"),
+    )
+    assert run(knowledge, case).diagnosis.label == "other_abnormal"
+
+
+def test_a_toddlers_low_igg_and_iga_with_normal_igm_names_transient_hypogammaglobulinaemia(
+    knowledge: Knowledge,
+) -> None:
+    """A 2-year-old with low IgG and IgA and normal IgM: THI is named as the commoner explanation, with its source."""
+    day = "2026-10-01"
+    case = build_case(
+        knowledge,
+        ("IgM", 80, "mg/dL", day),
+        ("IgG", 150, "mg/dL", day),
+        ("IgA", 10, "mg/dL", day),
+        birth_date="2024-06-01",
+    )
+    assessment = run(knowledge, case)
+    assert assessment.pattern.pattern == "hyper_igm_pattern"
+    assert "transient hypogammaglobulinaemia of infancy is the commoner explanation" in assessment.diagnosis.summary
+    assert "UpToDate" in assessment.diagnosis.summary
+
+
+def test_an_older_childs_low_igg_and_iga_with_normal_igm_does_not_name_thi(knowledge: Knowledge) -> None:
+    """A 6-year-old with low IgG and IgA and normal IgM has a CVID pattern; THI is not named."""
+    day = "2026-10-01"
+    case = build_case(
+        knowledge,
+        ("IgM", 80, "mg/dL", day),
+        ("IgG", 150, "mg/dL", day),
+        ("IgA", 10, "mg/dL", day),
+        birth_date="2020-06-01",
+    )
+    assessment = run(knowledge, case)
+    assert assessment.pattern.pattern == "cvid_pattern"
+    assert "transient hypogammaglobulinaemia" not in assessment.diagnosis.summary
+
+
+def test_a_laboratory_range_for_a_newborn_is_used_but_said_to_be_unchecked(knowledge: Knowledge) -> None:
+    """A 10-day-old's laboratory IgM range is used where the set has no interval, and the output says it is unchecked."""
+    rng = {"low": 5, "high": 20, "unit": "mg/dL"}
+    case = build_case(knowledge, ("IgM", 8, "mg/dL", "2026-10-30", rng), birth_date=NEWBORN)
+    assessment = run(knowledge, case, reference="garcia_prat_optilite")
+    igm = assessment.latest(Analyte.IGM)
+    assert igm is not None and igm.interval is not None
+    assert igm.interval.from_laboratory
+    assert igm.status == "normal"
+    assert any("is used unchecked" in w for w in assessment.warnings)
+
+
+def test_a_band_is_applied_from_its_coverage_age_and_a_band_entirely_before_it_is_refused(
+    knowledge: Knowledge,
+) -> None:
+    """Coverage moves a band that began earlier, keeps a neonatal gap fill, and refuses a band that applies at no age."""
+    mayo = knowledge.reference_sets["mayo"]
+    first = next(r for r in mayo.intervals if r.analyte is Analyte.IGM and r.published_from is not None)
+    coverage = mayo.coverage_of(Analyte.IGM)
+    assert coverage is not None
+    assert first.age_from == coverage.applies_from == AgeSpec.parse("1mo")
+    unmoved = replace(first, age_from=AgeSpec.parse("0d"), age_to=AgeSpec.parse("2w"), published_from=None)
+    with pytest.raises(ValueError, match="ends before the age 1 month"):
+        apply_coverage((unmoved,), (coverage,))
+    later = replace(first, age_from=AgeSpec.parse("5mo"), age_to=AgeSpec.parse("9mo"), published_from=None)
+    assert apply_coverage((later,), (coverage,)) == (later,)
+    neonatal_gap_fill = replace(unmoved, gap_fill="a published neonatal band from another source")
+    assert apply_coverage((neonatal_gap_fill,), (coverage,)) == (neonatal_gap_fill,)
