@@ -2,7 +2,8 @@
 
 Starts the CDS Hooks app with uvicorn on 127.0.0.1 (a free port, development mode without JWT), sends a
 bounded number of requests with bounded concurrency to each endpoint, prints throughput, p50 and p99, and
-the patient-view / health ratios, then stops. Synthetic patient only. Not a test.
+the patient-view / health ratios, then stops. Synthetic patient only. Not a test. For the load run with JWT
+verification on and per-minute figures, see `cds_load.py`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ BODY = {
         },
         "conditions": None,
         "medications": None,
+        "medicationRequests": None,
     },
 }
 

@@ -66,7 +66,7 @@ def test_a_clinician_enters_a_case_saves_it_and_finds_it_due(page, server, shot)
     page.emulate_media(media="screen")
 
     page.get_by_role("button", name="Save to registry").click()
-    page.wait_for_url(re.compile(r"/patient\?id=E2E-001"))
+    page.wait_for_url(re.compile(r"/patients/[0-9a-f]{32}$"))  # an opaque reference, never the identifier
     assert "Saved:" in page.locator(".notice").first.inner_text()
     assert page.locator("h1").inner_text() == "Patient E2E-001: Synthetic Testperson"
     assert page.get_by_role("heading", name="Audit trail").is_visible()

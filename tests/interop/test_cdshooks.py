@@ -35,6 +35,7 @@ def full_prefetch() -> dict[str, Any]:
         "immunoglobulins": bundle(*[e for e in entries if e["resourceType"] == "Observation"], bundle_type="searchset"),
         "conditions": bundle(*[e for e in entries if e["resourceType"] == "Condition"], bundle_type="searchset"),
         "medications": None,
+        "medicationRequests": None,
     }
 
 
@@ -48,7 +49,8 @@ def test_discovery_lists_the_patient_view_service_with_prefetch_templates():
     [service] = response.json()["services"]
     assert service["id"] == SERVICE_ID and service["hook"] == "patient-view" and service["description"]
     assert "http://loinc.org|2472-9" in service["prefetch"]["immunoglobulins"]
-    assert set(service["prefetch"]) == {"patient", "immunoglobulins", "conditions", "medications"}
+    assert set(service["prefetch"]) == {"patient", "immunoglobulins", "conditions", "medications", "medicationRequests"}
+    assert service["prefetch"]["medicationRequests"] == "MedicationRequest?patient={{context.patientId}}"
 
 
 def test_patient_view_with_prefetch_renders_the_assessment_as_a_card():
@@ -104,7 +106,8 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_bearer_token(
     )
     response = client(fhir=fhir).post(SERVICE, json=body, headers=auth(SERVICE))
     assert response.status_code == 200 and len(response.json()["cards"]) == 1
-    assert len(seen) == 4 and all(r.headers["Authorization"] == "Bearer opaque" for r in seen)
+    assert len(seen) == 5 and all(r.headers["Authorization"] == "Bearer opaque" for r in seen)
+    assert any(r.url.path.endswith("/MedicationRequest") for r in seen)
 
 
 def test_without_prefetch_or_fhir_server_the_answer_is_412():
@@ -115,16 +118,29 @@ def test_without_prefetch_or_fhir_server_the_answer_is_412():
 
 def test_null_prefetch_means_no_data_and_no_ig_gives_no_cards():
     """Null keys mean 'no data': a patient without immunoglobulins gets an empty card list."""
-    body = hook_request({"patient": patient("p1"), "immunoglobulins": None, "conditions": None, "medications": None})
+    body = hook_request(
+        {"patient": patient("p1"), "immunoglobulins": None, "conditions": None, "medications": None}
+        | {"medicationRequests": None}
+    )
     response = client().post(SERVICE, json=body, headers=auth(SERVICE))
     assert response.status_code == 200 and response.json() == {"cards": []}
 
 
-def test_unreadable_result_gives_an_input_error_card():
-    """An IgM with an unknown unit yields a warning card that names the field, not a silent nothing."""
+def test_unreadable_result_gives_no_card_and_a_log_line_without_the_value(caplog):
+    """An IgM with an unknown unit gives no card to the clinician; the log names the field, not the value."""
     prefetch = {**full_prefetch(), "immunoglobulins": bundle(observation("x", "2472-9", 1, "mmol/L", "2024-01-10"))}
-    [card] = client().post(SERVICE, json=hook_request(prefetch), headers=auth(SERVICE)).json()["cards"]
-    assert card["indicator"] == "warning" and "Observation/x.valueQuantity.unit" in card["detail"]
+    with caplog.at_level("WARNING", logger="sigmd.cdshooks"):
+        response = client().post(SERVICE, json=hook_request(prefetch), headers=auth(SERVICE))
+    assert response.status_code == 200 and response.json() == {"cards": []}
+    assert "Observation/x.valueQuantity.unit" in caplog.text and "mmol/L" not in caplog.text
+
+
+def test_readable_result_gives_its_card_and_no_input_problem_log(caplog):
+    """The same patient with the IgM in mg/dL gets the card, and nothing is logged as an input problem."""
+    prefetch = {**full_prefetch(), "immunoglobulins": bundle(observation("x", "2472-9", 15, "mg/dL", "2024-01-10"))}
+    with caplog.at_level("WARNING", logger="sigmd.cdshooks"):
+        response = client().post(SERVICE, json=hook_request(prefetch), headers=auth(SERVICE))
+    assert len(response.json()["cards"]) == 1 and "input problem" not in caplog.text
 
 
 def test_health_needs_no_token():

@@ -75,7 +75,7 @@ def test_passwords_are_stored_only_as_argon2id_hashes(sqlite_registry: Registry,
     with sqlite3.connect(tmp_path / "data" / SQLITE_FILE) as conn:
         [(stored,)] = conn.execute("SELECT password_hash FROM users").fetchall()
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and "correct horse" not in stored
-    assert sqlite_registry.authenticate("ann", "correct horse battery") is not None
+    assert sqlite_registry.authenticate("ann", "correct horse battery").user is not None
 
 
 CHILD = textwrap.dedent(

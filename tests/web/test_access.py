@@ -18,9 +18,10 @@ from tests.web.conftest import PASSWORD, csrf_of, entry_form, settings_for, sign
 PAGES = [
     "/",
     "/patients",
-    "/patient?id=anyone",
-    "/patient/case.json?id=anyone",
-    "/patient/fhir.json?id=anyone",
+    "/patients/0123456789abcdef0123456789abcdef",
+    "/patients/0123456789abcdef0123456789abcdef/case.json",
+    "/patients/0123456789abcdef0123456789abcdef/fhir.json",
+    "/account",
     "/follow-up",
     "/cases/new",
     "/import",

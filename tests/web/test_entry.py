@@ -213,8 +213,9 @@ def test_saving_stores_the_case_and_shows_the_patient_page(client_as, registry):
         "save_display_name": "Synthetic Patient",
     }
     response = client.post("/cases/save", data=save, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/patient?id=save-1"
     stored = registry.patient("save-1")
+    assert response.status_code == 303 and response.headers["location"] == f"/patients/{stored.summary.ref}"
+    assert "save-1" not in response.headers["location"] and len(stored.summary.ref) == 32
     assert stored.summary.display_name == "Synthetic Patient" and len(stored.case.results) == 4
     assert stored.assessments[0].profile_id == "esid" and stored.assessments[0].actor == "clin"
     page = html.unescape(client.get(response.headers["location"]).text)
@@ -249,23 +250,38 @@ def test_exports_give_a_valid_case_and_a_fhir_bundle(client_as, registry, knowle
     """The case JSON export reads back through the case adapter; the FHIR export is a Bundle."""
     registry.record(case_from_dict(entry_form_document(), knowledge), patient_id="export-1", actor="test", as_of=TODAY)
     client = client_as("view")
-    case = client.get("/patient/case.json?id=export-1")
+    ref = registry.patient("export-1").summary.ref
+    case = client.get(f"/patients/{ref}/case.json")
     assert case.headers["content-disposition"].startswith("attachment")
     assert case_from_dict(case.json(), knowledge).results[0].quantity.value == 20
-    assert client.get("/patient/fhir.json?id=export-1").json()["resourceType"] == "Bundle"
-    assert client.get("/patient/case.json?id=nobody").status_code == 404
+    assert client.get(f"/patients/{ref}/fhir.json").json()["resourceType"] == "Bundle"
+    assert client.get("/patients/0123456789abcdef0123456789abcdef/case.json").status_code == 404
 
 
-def test_an_unknown_patient_is_a_404_naming_the_id(client_as):
-    """Asking for a patient the registry does not hold gives 404 with the registry's message."""
-    response = client_as("view").get("/patient?id=ghost-7")
-    assert response.status_code == 404 and "ghost-7" in response.text
+def test_an_unknown_patient_reference_is_a_404(client_as, registry, knowledge):
+    """A reference the registry does not hold gives 404; a stored patient's reference opens their page."""
+    registry.record(case_from_dict(entry_form_document(), knowledge), patient_id="known-7", actor="t", as_of=TODAY)
+    client = client_as("view")
+    response = client.get("/patients/ghost-7")
+    assert response.status_code == 404 and "There is no such patient" in response.text
+    assert client.get(f"/patients/{registry.patient('known-7').summary.ref}").status_code == 200
+
+
+def test_patient_identifiers_are_not_page_addresses(client_as, registry, knowledge):
+    """The old address with the identifier in the query is gone, and no link on the list carries an identifier."""
+    registry.record(case_from_dict(entry_form_document(), knowledge), patient_id="MRN-4711", actor="t", as_of=TODAY)
+    client = client_as("view")
+    assert client.get("/patient?id=MRN-4711").status_code == 404
+    links = re.findall(r'href="([^"]+)"', client.get("/patients").text)
+    assert f"/patients/{registry.patient('MRN-4711').summary.ref}" in links
+    assert not [link for link in links if "MRN-4711" in link]
 
 
 def test_adding_results_for_a_stored_patient_starts_from_their_details(client_as, registry, knowledge):
     """'Add results' opens the form with the stored patient's identifier, sex and birth date filled in."""
     registry.record(case_from_dict(entry_form_document(), knowledge), patient_id="again-1", actor="t", as_of=TODAY)
-    page = client_as("clin").get("/cases/new?patient=again-1").text
+    ref = registry.patient("again-1").summary.ref
+    page = client_as("clin").get(f"/cases/new?patient={ref}").text
     assert 'id="patient_id" name="patient_id" type="text" value="again-1"' in page
     assert 'value="1980-05-01"' in page and '<option value="female" selected>' in page
 

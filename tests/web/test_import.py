@@ -29,7 +29,7 @@ def test_a_fhir_bundle_is_previewed_then_saved(client_as, registry):
     text = html.unescape(re.search(r'name="text" value="([^"]*)"', response.text, re.S).group(1))
     save = {"csrf_token": csrf_of(client, "/import"), "text": text, "filename": "bundle.json", "as_of": "2026-11-01"}
     saved = client.post("/import/save", data=save)
-    assert saved.status_code == 200 and "/patient?id=p1" in saved.text
+    assert saved.status_code == 200 and f"/patients/{registry.patient('p1').summary.ref}" in saved.text
     assert registry.patient("p1").assessments[0].source.startswith("import")
 
 

@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from sigmd.cdshooks.app import FeedbackStore
     from sigmd.cdshooks.settings import CDSSettings
     from sigmd.core.knowledge import Knowledge
 
 
-def create_cds_app(settings: CDSSettings, knowledge: Knowledge | None = None) -> FastAPI:
+def create_cds_app(
+    settings: CDSSettings, knowledge: Knowledge | None = None, feedback_store: FeedbackStore | None = None
+) -> FastAPI:
     """The CDS Hooks app (see `sigmd.cdshooks.app`); fails with the extra to install when FastAPI is missing."""
     try:
         from sigmd.cdshooks.app import create_cds_app as create
@@ -19,4 +22,4 @@ def create_cds_app(settings: CDSSettings, knowledge: Knowledge | None = None) ->
         raise ImportError(
             "the CDS Hooks service needs the web and fhir extras: pip install 'sigmd[web,fhir]'"
         ) from error
-    return create(settings, knowledge)
+    return create(settings, knowledge, feedback_store)

@@ -2,10 +2,14 @@
 
 Cards carry sigmd's own summary, reasons, work-up, recommendations, warnings, sources and disclaimer; this
 module adds only labels. Optional card fields are omitted, never null (CDS Hooks 2.0, "Card Attributes").
+Card policy (see `CDSSettings`): a plainly normal result gives no card unless `card_for_normal_result`; input
+problems never become cards (they go to the service log); card text holds sigmd's own texts, Markdown-escaped,
+never a raw structure or the patient's name (the FHIR reader does not read names).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -30,6 +34,9 @@ ORDERABLE_WORKUP: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "pneumococcal_vaccine_challenge": ("pneumococcal polysaccharide vaccine response", ()),
 }
 """Work-up items (advice ids) that can be proposed as draft ServiceRequests: label and LOINC codes."""
+
+
+_MARKDOWN_CONTROL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
 def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
@@ -58,15 +65,9 @@ def assessment_card(report: dict[str, Any], patient_id: str, source_url: str = "
     return card
 
 
-def input_error_card(message: str, source_label: str) -> dict[str, Any]:
-    """A card saying the patient's data could not be read, with sigmd's error message."""
-    return {
-        "uuid": str(uuid.uuid4()),
-        "summary": shorten(f"sigmd could not read this patient's data: {message}"),
-        "indicator": "warning",
-        "detail": f"**Input error**\n\n{_escape(message)}",
-        "source": {"label": source_label},
-    }
+def is_plainly_normal(report: dict[str, Any]) -> bool:
+    """A result with nothing to act on: label `normal` and no work-up proposed (sigmd's card policy)."""
+    return bool(report["diagnosis"]["label"] == "normal" and not report["workup"])
 
 
 def detail_markdown(report: dict[str, Any]) -> str:
@@ -110,7 +111,7 @@ def _link(source: dict[str, str]) -> str:
 
 def _escape(text: str) -> str:
     """Keep Markdown control characters in data from changing the layout."""
-    return "".join(f"\\{c}" if c in "\\`*_[]<>#|" else c for c in str(text))
+    return _MARKDOWN_CONTROL.sub(r"\\\1", str(text))
 
 
 def _suggestion(item: dict[str, Any], patient_id: str) -> dict[str, Any] | None:

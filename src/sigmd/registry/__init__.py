@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 from sigmd.registry.api import (
     AuditEntry,
     DueEntry,
+    ErasureReceipt,
     ImportOutcome,
+    LoginOutcome,
+    LoginPolicy,
+    LoginResult,
     PatientDetail,
     PatientSummary,
     RegistryError,
@@ -26,7 +30,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditEntry",
     "DueEntry",
+    "ErasureReceipt",
     "ImportOutcome",
+    "LoginOutcome",
+    "LoginPolicy",
+    "LoginResult",
     "PatientDetail",
     "PatientSummary",
     "Registry",

@@ -28,6 +28,44 @@ class UserInfo:
     username: str
     role: Role
     created_at: datetime
+    disabled_at: datetime | None = None
+    """When an administrator disabled the account (it cannot sign in); None while it is active."""
+
+    @property
+    def active(self) -> bool:
+        return self.disabled_at is None
+
+
+class LoginOutcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    """Unknown account or wrong password (the two are not told apart)."""
+    LOCKED = "locked"
+    """Too many recent failures for this account or client address: refused without checking the password."""
+    DISABLED = "disabled"
+    """The password was right but an administrator has disabled the account."""
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Limits on password guessing (sigmd defaults; see docs/web-and-registry.md for the reasoning)."""
+
+    max_failures: int = 5
+    """Failed attempts for one account name within `window_seconds` that lock it."""
+    window_seconds: int = 60
+    lock_seconds: int = 15 * 60
+    """How long a lock lasts; attempts during a lock are refused and do not extend it."""
+    address_max_failures: int = 30
+    """Failed attempts from one client address within the window that lock that address (0: no address limit)."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: LoginOutcome
+    user: UserInfo | None = None
+    """The account, on success only."""
+    locked_until: datetime | None = None
+    """When the lock that refused this attempt (or that this failure started) ends."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +86,8 @@ class StoredAssessment:
     """`render.machine.assessment_json` of the primary profile, with `by_profile` comparing every profile."""
     source: str = ""
     """How the results behind it arrived (`manual`, `import case-json file.json`)."""
+    patient_ref: str = ""
+    """The patient's opaque reference for page addresses."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +105,8 @@ class PatientSummary:
     """Rule profile of the latest assessment."""
     reference_set_id: str | None = None
     """Reference set of the latest assessment."""
+    ref: str = ""
+    """The patient's opaque reference for page addresses (never the identifier itself)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +134,8 @@ class DueEntry:
     reference_set_id: str | None = None
     reason: str = ""
     """Why the plan set this date."""
+    ref: str = ""
+    """The patient's opaque reference for page addresses."""
 
 
 @dataclass(frozen=True)
@@ -99,12 +143,25 @@ class AuditEntry:
     at: datetime
     actor: str
     action: str
-    """`user.create`, `patient.create`, `patient.update`, `results.add`, `assessment.create`, `import`."""
+    """`user.create`, `user.role`, `user.disable`, `user.enable`, `user.password`, `login.success`, `login.failure`,
+    `login.locked`, `login.disabled`, `patient.create`, `patient.update`, `patient.erase`, `results.add`,
+    `assessment.create`, `import`."""
     entity: str
     """`user`, `patient`, `result`, `assessment`, `file`."""
     entity_id: str
     detail: dict[str, Any]
     patient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    """What an erasure removed, by count only (no patient data), and the reference of its audit entry."""
+
+    reference: str
+    results: int
+    assessments: int
+    follow_up_plans: int
+    audit_entries_scrubbed: int
 
 
 @dataclass(frozen=True)

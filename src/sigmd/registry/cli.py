@@ -101,6 +101,9 @@ def registry_callback(
     ] = None,
 ) -> None:
     """The follow-up registry: patients, results, assessments and who is due for review."""
+    from sigmd.logfilter import install
+
+    install()
     ctx.obj = _Target(db, data_dir)
 
 
@@ -150,10 +153,90 @@ def users_command(ctx: typer.Context, as_json: AsJson = False) -> None:
     if as_json:
         _json([_plain(u) for u in users])
         return
-    table = Table("username", "role", "created (UTC)")
+    table = Table("username", "role", "created (UTC)", "state")
     for user in users:
-        table.add_row(user.username, user.role.value, f"{user.created_at:%Y-%m-%d %H:%M}")
+        state = "active" if user.disabled_at is None else f"disabled {user.disabled_at:%Y-%m-%d %H:%M}"
+        table.add_row(user.username, user.role.value, f"{user.created_at:%Y-%m-%d %H:%M}", state)
     Console().print(table)
+
+
+def _read_password(password_stdin: bool, prompt: str = "New password") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    text: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return text
+
+
+@registry_app.command("passwd")
+def passwd_command(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The account.", show_default=False)],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from the first line of standard input.")
+    ] = False,
+    actor: Actor = None,
+) -> None:
+    """Set an account's password (asked for twice); its open web sessions end."""
+    with _open(ctx) as registry:
+        password = _read_password(password_stdin)
+        try:
+            registry.set_password(username, password, actor=actor or _default_actor())
+        except RegistryError as error:
+            raise _fail(str(error)) from None
+    typer.echo(f"password of {username!r} changed; its sessions have ended")
+
+
+@registry_app.command("set-role")
+def set_role_command(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The account.", show_default=False)],
+    role: Annotated[Role, typer.Argument(help="viewer, clinician or admin.", show_default=False)],
+    actor: Actor = None,
+) -> None:
+    """Change an account's role (the last active admin cannot be demoted)."""
+    with _open(ctx) as registry:
+        try:
+            user = registry.set_role(username, role, actor=actor or _default_actor())
+        except RegistryError as error:
+            raise _fail(str(error)) from None
+    typer.echo(f"{user.username!r} is now {user.role.value}")
+
+
+@registry_app.command("disable")
+def disable_command(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The account.", show_default=False)],
+    enable: Annotated[bool, typer.Option("--enable", help="Enable a disabled account again instead.")] = False,
+    actor: Actor = None,
+) -> None:
+    """Disable an account: it cannot sign in and its open web sessions end (--enable undoes it)."""
+    with _open(ctx) as registry:
+        try:
+            user = registry.set_disabled(username, not enable, actor=actor or _default_actor())
+        except RegistryError as error:
+            raise _fail(str(error)) from None
+    typer.echo(f"{user.username!r} is {'enabled' if user.active else 'disabled; its sessions have ended'}")
+
+
+@registry_app.command("erase")
+def erase_command(
+    ctx: typer.Context,
+    patient_id: Annotated[str, typer.Argument(help="The patient's identifier.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    actor: Actor = None,
+) -> None:
+    """Erase a patient: results, assessments and plans go, and the audit keeps no patient detail."""
+    if not yes:
+        typer.confirm(f"Erase patient {patient_id} and everything stored about them? This cannot be undone", abort=True)
+    with _open(ctx) as registry:
+        try:
+            receipt = registry.erase_patient(patient_id, actor=actor or _default_actor())
+        except RegistryError as error:
+            raise _fail(str(error)) from None
+    typer.echo(
+        f"erased: {receipt.results} results, {receipt.assessments} assessments, {receipt.follow_up_plans} plans; "
+        f"{receipt.audit_entries_scrubbed} audit entries scrubbed; audit reference {receipt.reference}"
+    )
 
 
 @registry_app.command("import")

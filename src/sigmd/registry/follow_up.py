@@ -28,6 +28,7 @@ def due_for_follow_up(session: Session, as_of: date, *, within_days: int) -> lis
     query = (
         select(
             Patient.patient_id,
+            Patient.public_id,
             Patient.display_name,
             FollowUpPlan.next_follow_up,
             FollowUpPlan.tests,
@@ -57,6 +58,7 @@ def due_for_follow_up(session: Session, as_of: date, *, within_days: int) -> lis
                 profile_id=row.profile_id,
                 reference_set_id=row.reference_set_id,
                 reason=row.reason,
+                ref=row.public_id,
             )
         )
     return entries

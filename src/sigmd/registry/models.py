@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -56,6 +57,35 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    """Set when an administrator disables the account: it cannot sign in and its sessions end."""
+    password_changed_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in web session: the cookie carries the token, the registry its hash; sign-out revokes the row."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the session token (hex): a copy of the database does not hold usable session tokens."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account name (hashed) and per client address, shared by every process."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    failures: Mapped[int]
+    """Failures since `window_started`."""
+    window_started: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
 
 
 class Patient(Base):
@@ -64,6 +94,8 @@ class Patient(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[str] = mapped_column(String(200), unique=True)
     """The identifier the patient is known by (the case id, the FHIR Patient id, PID-3)."""
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: secrets.token_hex(16))
+    """An opaque random reference for page addresses, so that no identifier appears in a URL."""
     display_name: Mapped[str | None] = mapped_column(String(200))
     sex: Mapped[str] = mapped_column(String(16))
     birth_date: Mapped[date]
@@ -153,3 +185,20 @@ class AuditRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(200), index=True)
     """The patient concerned, by identifier (kept even if the patient row goes)."""
     detail: Mapped[dict[str, Any]]
+
+
+class CDSFeedbackRow(Base):
+    """One CDS Hooks feedback entry (a card accepted or overridden in a CDS client); see `registry.feedback`."""
+
+    __tablename__ = "cds_feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime]
+    service_id: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(200))
+    """The calling client's `iss`, or `(development)` when authentication is off."""
+    card_uuid: Mapped[str] = mapped_column(String(100), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    outcome_at: Mapped[datetime]
+    accepted_suggestions: Mapped[list[str]]
+    override_reason: Mapped[dict[str, Any] | None]

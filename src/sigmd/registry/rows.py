@@ -111,10 +111,11 @@ def summary(
         next_follow_up=next_follow_up,
         profile_id=profile_id,
         reference_set_id=reference_set_id,
+        ref=row.public_id,
     )
 
 
-def stored(row: AssessmentRow, patient_id: str) -> StoredAssessment:
+def stored(row: AssessmentRow, patient_id: str, patient_ref: str = "") -> StoredAssessment:
     return StoredAssessment(
         id=row.id,
         patient_id=patient_id,
@@ -129,4 +130,5 @@ def stored(row: AssessmentRow, patient_id: str) -> StoredAssessment:
         next_follow_up=row.next_follow_up,
         report=row.report,
         source=row.source,
+        patient_ref=patient_ref,
     )

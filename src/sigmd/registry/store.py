@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,15 @@ from sigmd.adapters.case_json import case_to_dict
 from sigmd.core.assessment import Assessment, AssessmentError
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
-from sigmd.registry import accounts, merge, rows
+from sigmd.registry import accounts, erasure, merge, rows, signin
 from sigmd.registry.api import (
     AuditEntry,
     DueEntry,
+    ErasureReceipt,
     ImportOutcome,
+    LoginOutcome,
+    LoginPolicy,
+    LoginResult,
     PatientDetail,
     PatientSummary,
     RegistryError,
@@ -92,9 +96,104 @@ class Registry:
         except IntegrityError:
             raise RegistryError(f"username: {username!r} already exists") from None
 
-    def authenticate(self, username: str, password: str) -> UserInfo | None:
+    def authenticate(
+        self,
+        username: str,
+        password: str,
+        *,
+        client: str | None = None,
+        policy: LoginPolicy | None = None,
+        now: datetime | None = None,
+    ) -> LoginResult:
+        """A sign-in attempt: throttled per account name and client address, counted and audited (no password).
+
+        Two short transactions around the slow password check, so that a sign-in never holds the write lock
+        while Argon2 runs; the attempt is counted in the first, so parallel guesses cannot pass the limit.
+        """
+        now = now or _now()
+        with self._db.writing() as session:
+            attempt = signin.begin(session, username, client=client, policy=policy or LoginPolicy(), now=now)
+        if attempt.locked_until is not None:
+            return LoginResult(LoginOutcome.LOCKED, locked_until=attempt.locked_until)
+        right = accounts.verify_hash(attempt.password_hash, password)
+        with self._db.writing() as session:
+            return signin.finish(session, attempt, right, now)
+
+    def change_password(
+        self,
+        username: str,
+        current: str,
+        new: str,
+        *,
+        keep_session: str | None = None,
+        policy: LoginPolicy | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """A user changes their own password: the current one must be right (wrong ones count towards the lock).
+
+        Every other session of the account ends; `keep_session` (the token of the session asking) stays.
+        """
+        now = now or _now()
+        accounts.check_password(new, "new password")
+        with self._db.writing() as session:
+            until = signin.check_not_locked(session, username, now)
+            if until is not None:
+                raise RegistryError(f"username: {username!r} is locked until {until:%H:%M} UTC after failed attempts")
+            user = accounts.user_row(session, username)
+            if not accounts.verify_password(user, current):
+                started = signin.count_failure(session, username, policy or LoginPolicy(), now)
+                record_change(
+                    session,
+                    at=now,
+                    actor=username,
+                    action="user.password.failure",
+                    entity="user",
+                    entity_id=username,
+                    detail={} if started is None else {"locked_until": started.isoformat()},
+                )
+                failed = True
+            else:
+                failed = False
+                accounts.set_password(session, username, new, actor=username, now=now)
+                signin.revoke_user_sessions(session, user, now, keep_token=keep_session)
+        if failed:
+            raise RegistryError("current password: is not right")
+
+    def set_password(self, username: str, password: str, *, actor: str) -> None:
+        """Set an account's password (administration, `sigmd registry passwd`); its sessions end."""
+        now = _now()
+        with self._db.writing() as session:
+            user = accounts.set_password(session, username, password, actor=actor, now=now)
+            signin.revoke_user_sessions(session, user, now)
+
+    def set_role(self, username: str, role: Role | str, *, actor: str) -> UserInfo:
+        with self._db.writing() as session:
+            return accounts.set_role(session, username, role, actor=actor, now=_now())
+
+    def set_disabled(self, username: str, disabled: bool, *, actor: str) -> UserInfo:
+        """Disable an account (it cannot sign in and its sessions end at once) or enable it again."""
+        now = _now()
+        with self._db.writing() as session:
+            user = accounts.set_disabled(session, username, disabled, actor=actor, now=now)
+            if disabled:
+                signin.revoke_user_sessions(session, user, now)
+            return accounts.user_info(user)
+
+    # web sessions
+
+    def open_session(self, user: UserInfo, *, lifetime: timedelta, now: datetime | None = None) -> str:
+        """A new session token for a signed-in user; the registry keeps its hash to check and revoke it."""
+        with self._db.writing() as session:
+            return signin.open_session(session, user, lifetime=lifetime, now=now or _now())
+
+    def session_user(self, token: str, *, now: datetime | None = None) -> UserInfo | None:
+        """The user of a live session (None once revoked, expired, or the account is disabled or gone)."""
         with self._db.reading() as session:
-            return accounts.authenticate(session, username, password)
+            return signin.session_user(session, token, now or _now())
+
+    def revoke_session(self, token: str, *, now: datetime | None = None) -> None:
+        with self._db.writing() as session:
+            signin.revoke_session(session, token, now or _now())
 
     def get_user(self, username: str) -> UserInfo | None:
         with self._db.reading() as session:
@@ -224,7 +323,7 @@ class Registry:
                 "source": source,
             },
         )
-        return rows.stored(assessment, patient_id)
+        return rows.stored(assessment, patient_id, row.public_id)
 
     def _merge_patient(
         self,
@@ -356,10 +455,31 @@ class Registry:
             found = session.scalars(
                 select(AssessmentRow).where(AssessmentRow.patient_pk == row.id).order_by(AssessmentRow.id.desc())
             )
-            assessments = [rows.stored(a, patient_id) for a in found]
+            assessments = [rows.stored(a, patient_id, row.public_id) for a in found]
         latest = assessments[0] if assessments else None
         summary = rows.summary(row, *rows.latest_columns(latest))
         return PatientDetail(summary=summary, case=case, assessments=assessments)
+
+    def patient_id_for(self, ref: str) -> str:
+        """The identifier of the patient whose opaque page reference is `ref` (the reference is not echoed)."""
+        with self._db.reading() as session:
+            found = session.scalar(select(PatientRow.patient_id).where(PatientRow.public_id == ref))
+        if found is None:
+            raise RegistryError("patient reference: no patient in the registry has this reference")
+        return found
+
+    def erase_patient(self, patient_id: str, *, actor: str) -> ErasureReceipt:
+        """Remove the patient with their results, assessments and plans (the right to erasure).
+
+        Earlier audit entries about the patient lose every patient detail; one `patient.erase` entry, holding
+        counts only, records who erased and when.
+        """
+        actor = accounts.check_actor(actor)
+        with self._db.writing() as session:
+            row = session.scalar(select(PatientRow).where(PatientRow.patient_id == patient_id).with_for_update())
+            if row is None:
+                raise RegistryError(f"patient_id: {patient_id!r} is not in the registry")
+            return erasure.erase(session, row, actor=actor, now=_now())
 
     def _stored_case(self, row: PatientRow, patient_id: str) -> Case:
         """The core case of a stored patient: every stored result with the patient's context."""
@@ -413,6 +533,10 @@ class Registry:
             raise RegistryError(f"limit: {limit!r} must be at least 1")
         with self._db.reading() as session:
             return read_audit(session, patient_id=patient_id, limit=limit)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def fhir_patient_reference(patient_id: str) -> str:

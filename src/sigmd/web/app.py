@@ -21,7 +21,9 @@ from sigmd import __version__, content
 from sigmd.cdshooks import create_cds_app
 from sigmd.cdshooks.settings import CDSSettings
 from sigmd.core.knowledge import Knowledge
+from sigmd.logfilter import install as install_log_filter
 from sigmd.registry import Registry
+from sigmd.registry.feedback import RegistryFeedbackStore
 from sigmd.web.jobs import Jobs
 from sigmd.web.routes import auth, cases, imports, patients, screenings, users
 from sigmd.web.security import ForbiddenError, LoginRequiredError
@@ -77,7 +79,11 @@ class PageHeaders:
 
 
 def create_web_app(settings: WebSettings, knowledge: Knowledge, registry: Registry) -> FastAPI:
-    """The clinician web app over an open registry (which the caller keeps and closes)."""
+    """The clinician web app over an open registry (which the caller keeps and closes).
+
+    Installs the patient-data filter at the logging boundary (`sigmd.logfilter`) for the whole process.
+    """
+    install_log_filter()
     jobs = Jobs(settings.jobs_dir)
 
     @asynccontextmanager
@@ -168,7 +174,7 @@ def create_app(
     app = create_web_app(settings, knowledge, registry)
     if owned:
         app.state.on_close.append(registry.close)
-    service = create_cds_app(cds_settings, knowledge)
+    service = create_cds_app(cds_settings, knowledge, RegistryFeedbackStore(registry))
     app.include_router(service.router)
     app.state.cds_app = service
     return app

@@ -1,15 +1,17 @@
 """Who is asking, and may they: sessions, roles and CSRF tokens.
 
-The session (a signed cookie, Starlette's SessionMiddleware) holds only the username and a CSRF token.
-The user is looked up in the registry on every request, so a removed account or a changed role takes
-effect at once. Every POST carries the session's token in a hidden field `csrf_token`, compared in
-constant time; a missing or wrong token is rejected with 403.
+The session cookie (signed, Starlette's SessionMiddleware) holds a random session token, a CSRF token and
+one-line notices; never a patient identifier. The registry keeps the token's hash (`web_sessions`) and is
+asked on every request: a signed-out (revoked), expired, disabled or removed account's session ends at once,
+and a changed role takes effect at once. Every POST carries the session's CSRF token in a hidden field
+`csrf_token`, compared in constant time; a missing or wrong token is rejected with 403.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from sigmd.registry import Registry
 
 CSRF_FIELD = "csrf_token"
+SESSION_TOKEN = "sid"
 _UNSET = object()
 FORM_MAX_FIELDS = 2000
 FORM_MAX_PART_BYTES = 32 * 1024 * 1024
@@ -60,15 +63,32 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def now(request: Request) -> datetime:
+    clock = request.app.state.settings.clock
+    moment: datetime = clock()
+    return moment
+
+
+def session_token(request: Request) -> str | None:
+    token = request.session.get(SESSION_TOKEN)
+    return token if isinstance(token, str) and token else None
+
+
 def sign_in(request: Request, user: UserInfo) -> None:
-    """Start a fresh session for the user (a new CSRF token; nothing carried over from before login)."""
+    """Start a fresh server-side session for the user (new tokens; nothing carried over from before login)."""
+    lifetime = timedelta(hours=request.app.state.settings.session_hours)
+    token = registry_of(request).open_session(user, lifetime=lifetime, now=now(request))
     request.session.clear()
-    request.session["user"] = user.username
+    request.session[SESSION_TOKEN] = token
     request.state.user = user
     csrf_token(request)
 
 
 def sign_out(request: Request) -> None:
+    """Revoke the session in the registry (a copy of the cookie no longer works) and clear the cookie."""
+    token = session_token(request)
+    if token is not None:
+        registry_of(request).revoke_session(token, now=now(request))
     request.session.clear()
     request.state.user = None
 
@@ -90,14 +110,15 @@ def safe_next(value: str | None) -> str:
 
 
 def current_user(request: Request) -> UserInfo | None:
-    """The signed-in user, looked up once per request (None when signed out or the account is gone)."""
+    """The signed-in user, checked in the registry once per request (None when signed out, revoked, expired,
+    disabled or gone)."""
     cached = getattr(request.state, "user", _UNSET)
     if cached is not _UNSET:
         assert cached is None or isinstance(cached, UserInfo)
         return cached
-    username = request.session.get("user")
-    user = registry_of(request).get_user(username) if isinstance(username, str) else None
-    if user is None and username is not None:
+    token = session_token(request)
+    user = registry_of(request).session_user(token, now=now(request)) if token is not None else None
+    if user is None and token is not None:
         request.session.clear()
     request.state.user = user
     return user

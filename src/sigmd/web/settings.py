@@ -6,8 +6,10 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+from sigmd.registry.api import LoginPolicy
 
 SECRET_KEY_ENV = "SIGMD_SECRET_KEY"
 DATA_DIR_ENV = "SIGMD_DATA_DIR"
@@ -57,6 +59,10 @@ class WebSettings:
     """Largest lab extract accepted for screening."""
     today: Callable[[], date] = field(default=date.today)
     """The clock for default as-of dates (tests pass a fixed day)."""
+    login_policy: LoginPolicy = field(default_factory=LoginPolicy)
+    """Limits on failed sign-ins and how long a lock lasts."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The clock for sessions and sign-in locks (tests move it)."""
 
     @staticmethod
     def from_env(

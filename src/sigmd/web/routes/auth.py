@@ -1,25 +1,31 @@
-"""Sign in, sign out, and the first-run page that creates the first administrator."""
+"""Sign in (throttled), sign out (revoking the session), one's own password, and the first-run page."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from sigmd.registry import RegistryError, Role
+from sigmd.registry import LoginOutcome, RegistryError, Role
 from sigmd.web.security import (
     CheckedForm,
     ForbiddenError,
+    Reader,
     ReaderPost,
     current_user,
+    now,
     registry_of,
     safe_next,
+    session_token,
     sign_in,
     sign_out,
 )
 from sigmd.web.templating import flash, render
 
 router = APIRouter()
+log = logging.getLogger("sigmd.web.auth")
 
 
 def _text(form: FormData, name: str) -> str:
@@ -39,16 +45,30 @@ def login_page(request: Request, next: str = "/") -> Response:
 @router.post("/login")
 def login(request: Request, form: CheckedForm) -> Response:
     username, password = _text(form, "username").strip(), _text(form, "password")
-    user = registry_of(request).authenticate(username, password) if username and password else None
-    if user is None:
-        context = {
-            "next": safe_next(_text(form, "next")),
-            "values": {"username": username},
-            "errors": {"username": "username or password is not right"},
-        }
-        return render(request, "login.html", context, status_code=401)
-    sign_in(request, user)
-    return RedirectResponse(safe_next(_text(form, "next")), status_code=303)
+    target = safe_next(_text(form, "next"))
+    context = {"next": target, "values": {"username": username}}
+    if not username or not password:
+        errors = {"username": "username and password: both are needed to sign in"}
+        return render(request, "login.html", context | {"errors": errors}, status_code=401)
+    settings = request.app.state.settings
+    client = request.client.host if request.client else None
+    result = registry_of(request).authenticate(
+        username, password, client=client, policy=settings.login_policy, now=now(request)
+    )
+    # Neither the password nor the typed account name is logged (the name field sometimes holds a password).
+    log.info("sign-in attempt from %s: %s", client or "unknown client", result.outcome.value)
+    if result.outcome == LoginOutcome.SUCCESS and result.user is not None:
+        sign_in(request, result.user)
+        return RedirectResponse(target, status_code=303)
+    if result.outcome == LoginOutcome.DISABLED:
+        message, status = "account: this account is disabled; ask an administrator", 403
+    elif result.locked_until is not None:
+        until = f"{result.locked_until:%Y-%m-%d %H:%M} UTC"
+        message = f"sign-in: too many failed attempts; this account or address is locked until {until}"
+        status = 429
+    else:
+        message, status = "username or password is not right", 401
+    return render(request, "login.html", context | {"errors": {"username": message}}, status_code=status)
 
 
 @router.post("/logout")
@@ -86,3 +106,35 @@ def setup(request: Request, form: CheckedForm) -> Response:
     sign_in(request, user)
     flash(request, f"Administrator {user.username} created; you are signed in.")
     return RedirectResponse("/", status_code=303)
+
+
+@router.get("/account")
+def account_page(request: Request, user: Reader) -> Response:
+    return render(request, "account.html", {"values": {}})
+
+
+@router.post("/account/password")
+def change_password(request: Request, posted: ReaderPost) -> Response:
+    user, form = posted
+    current, new = _text(form, "current_password"), _text(form, "new_password")
+    errors: dict[str, str] = {}
+    if new != _text(form, "new_password_again"):
+        errors["new_password_again"] = "new password again: does not match the new password"
+    else:
+        try:
+            registry_of(request).change_password(
+                user.username,
+                current,
+                new,
+                keep_session=session_token(request),
+                policy=request.app.state.settings.login_policy,
+                now=now(request),
+            )
+        except RegistryError as error:
+            text = str(error)
+            field = "new_password" if text.startswith("new password") else "current_password"
+            errors[field] = text
+    if errors:
+        return render(request, "account.html", {"values": {}, "errors": errors}, status_code=400)
+    flash(request, "Password changed; your other sessions have ended.")
+    return RedirectResponse("/account", status_code=303)

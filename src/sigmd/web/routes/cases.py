@@ -76,9 +76,10 @@ def new_case(request: Request, user: Clinician, patient: str | None = None) -> R
     fields: dict[str, list[str]] = {}
     if patient:
         try:
-            summary = registry_of(request).patient(patient).summary
-        except RegistryError as error:
-            flash(request, str(error))
+            registry = registry_of(request)
+            summary = registry.patient(registry.patient_id_for(patient)).summary
+        except RegistryError:
+            flash(request, "There is no such patient in the registry; enter the patient's details.")
         else:
             fields = {"patient_id": [summary.patient_id], "display_name": [summary.display_name or ""]}
             fields["sex"] = [summary.sex]
@@ -165,11 +166,6 @@ def save_case(request: Request, posted: ClinicianPost) -> Response:
         context.update(assessment_context(report, knowledge))
         context.update(case_document=document, entry_form=False)
         return render(request, "enter.html", context, status_code=400)
-    flash(request, f"Saved: {stored.label.replace('_', ' ')} ({stored.certainty}) for patient {patient_id}.")
-    return RedirectResponse(f"/patient?id={_quote(patient_id)}", status_code=303)
-
-
-def _quote(text: str) -> str:
-    from urllib.parse import quote
-
-    return quote(text, safe="")
+    # The notice travels in the (readable) session cookie: it names no patient.
+    flash(request, f"Saved: {stored.label.replace('_', ' ')} ({stored.certainty}).")
+    return RedirectResponse(f"/patients/{stored.patient_ref}", status_code=303)

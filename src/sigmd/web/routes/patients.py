@@ -7,15 +7,15 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from sigmd.core.knowledge import Knowledge
-from sigmd.registry import RegistryError, StoredAssessment
+from sigmd.registry import PatientDetail, RegistryError, StoredAssessment
 from sigmd.web import charts
 from sigmd.web.reports import management
-from sigmd.web.security import Reader, registry_of
-from sigmd.web.templating import render
+from sigmd.web.security import AdminPost, Reader, registry_of
+from sigmd.web.templating import flash, render
 
 router = APIRouter()
 DUE_WINDOWS = (30, 90, 180, 365)
@@ -59,28 +59,36 @@ def patients(request: Request, user: Reader) -> Response:
     return render(request, "patients.html", {"patients": registry_of(request).list_patients()})
 
 
-def _detail(request: Request, patient_id: str) -> Any:
+def _patient_id(request: Request, ref: str) -> str:
+    """The identifier behind a page reference (404 if none; the reference is not echoed)."""
     try:
-        return registry_of(request).patient(patient_id)
-    except RegistryError as error:
-        raise HTTPException(404, str(error)) from None
+        return registry_of(request).patient_id_for(ref)
+    except RegistryError:
+        raise HTTPException(404, "There is no such patient in the registry.") from None
 
 
-@router.get("/patient")
-def patient(request: Request, user: Reader, id: str, assessment: int | None = None) -> Response:
-    detail = _detail(request, id)
+def _detail(request: Request, ref: str) -> PatientDetail:
+    try:
+        return registry_of(request).patient(_patient_id(request, ref))
+    except RegistryError:
+        raise HTTPException(404, "There is no such patient in the registry.") from None
+
+
+@router.get("/patients/{ref}")
+def patient(request: Request, user: Reader, ref: str, assessment: int | None = None) -> Response:
+    detail = _detail(request, ref)
     stored: list[StoredAssessment] = detail.assessments
     shown = stored[0] if stored else None
     if assessment is not None:
         shown = next((a for a in stored if a.id == assessment), None)
         if shown is None:
-            raise HTTPException(404, f"assessment: {assessment!r} is not an assessment of patient {id!r}")
+            raise HTTPException(404, f"assessment: {assessment!r} is not an assessment of this patient")
     context: dict[str, Any] = {
         "summary": detail.summary,
         "assessments": stored,
         "shown": shown,
         "result_count": len(detail.case.results),
-        "audit": registry_of(request).audit(patient_id=id),
+        "audit": registry_of(request).audit(patient_id=detail.summary.patient_id),
     }
     if shown is not None:
         context.update(assessment_context(shown.report, request.app.state.knowledge))
@@ -92,23 +100,41 @@ def _download(document: dict[str, Any], name: str) -> JSONResponse:
     return JSONResponse(document, headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
-@router.get("/patient/case.json")
-def export_case(request: Request, id: str, user: Reader) -> Response:
-    return _export(registry_of(request).export_case_json, id, f"{id}.case.json")
+@router.get("/patients/{ref}/case.json")
+def export_case(request: Request, ref: str, user: Reader) -> Response:
+    patient_id = _patient_id(request, ref)
+    return _export(registry_of(request).export_case_json, patient_id, f"{patient_id}.case.json")
 
 
-@router.get("/patient/fhir.json")
-def export_fhir(request: Request, id: str, user: Reader) -> Response:
-    return _export(registry_of(request).export_fhir, id, f"{id}.fhir.json")
+@router.get("/patients/{ref}/fhir.json")
+def export_fhir(request: Request, ref: str, user: Reader) -> Response:
+    patient_id = _patient_id(request, ref)
+    return _export(registry_of(request).export_fhir, patient_id, f"{patient_id}.fhir.json")
 
 
 def _export(export: Callable[[str], dict[str, Any]], patient_id: str, name: str) -> Response:
-    """A registry export as a download; an unknown patient is a 404 naming the id."""
+    """A registry export as a download; a patient with nothing to export is a 404."""
     try:
         document = export(patient_id)
     except RegistryError as error:
         raise HTTPException(404, str(error)) from None
     return _download(document, name)
+
+
+@router.post("/patients/{ref}/erase")
+def erase(request: Request, ref: str, posted: AdminPost) -> Response:
+    """Erase the patient (admin only, after ticking the confirmation): everything stored about them goes."""
+    user, form = posted
+    patient_id = _patient_id(request, ref)
+    if form.get("confirm") != "erase":
+        raise HTTPException(400, "confirm: tick the box to confirm that this patient is to be erased")
+    receipt = registry_of(request).erase_patient(patient_id, actor=user.username)
+    flash(
+        request,
+        f"Patient erased ({receipt.results} results, {receipt.assessments} assessments); "
+        f"audit reference {receipt.reference}.",
+    )
+    return RedirectResponse("/patients", status_code=303)
 
 
 @router.get("/follow-up")

@@ -79,7 +79,7 @@ def start_screening(request: Request, posted: ClinicianPost) -> Response:
         except UploadError as error:
             errors["file"] = str(error)
         else:
-            flash(request, f"Screening of {job.filename} started.")
+            flash(request, "Screening started.")  # the file name may name a patient: not in the cookie
             return RedirectResponse(f"/screenings/{job.id}", status_code=303)
     return render(request, "screenings.html", _context(request, fields, errors), status_code=400)
 
