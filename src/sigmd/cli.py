@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sigmd import content
-from sigmd.adapters.detect import load_cases
+from sigmd.adapters.detect import load_cases, read_input
 from sigmd.adapters.grouping import LoadedCase
 from sigmd.adapters.hl7v2 import read_code_map
 from sigmd.adapters.results import parse_date
@@ -102,8 +102,8 @@ def assess_command(
         raise _fail(f"--reference: {reference!r} is not a reference set (known: {', '.join(knowledge.reference_sets)})")
     try:
         as_of_date = parse_date(as_of, "--as-of") if as_of else date.today()
-        codes = read_code_map(local_codes.read_text(encoding="utf-8"), knowledge) if local_codes else None
-        loaded = load_cases(case_file.read_text(encoding="utf-8"), knowledge, local_codes=codes)
+        codes = read_code_map(read_input(local_codes), knowledge) if local_codes else None
+        loaded = load_cases(read_input(case_file), knowledge, local_codes=codes)
     except OSError as error:
         raise _fail(f"{error.filename}: {error.strerror}") from None
     except InputError as error:
@@ -238,6 +238,13 @@ def serve_command(
             "--dev-no-auth", help="Development only: accept CDS Hooks calls without a JWT (logged as a warning)."
         ),
     ] = False,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Browser origin allowed to call the CDS Hooks service (https://ehr.example.org; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the clinician web pages (with the follow-up registry) and the CDS Hooks 2.0 service.
 
@@ -259,16 +266,26 @@ def serve_command(
         if not iss or not jku:
             raise _fail(f"--issuer: {entry!r} is not ISS=JKU_URL")
         issuers.append(TrustedIssuer(iss=iss, jku=(jku,)))
-    cds_settings = CDSSettings(
-        base_url=base_url or f"http://{host}:{port}", trusted_issuers=tuple(issuers), allow_unauthenticated=dev_no_auth
-    )
+    try:
+        cds_settings = CDSSettings(
+            base_url=base_url or f"http://{host}:{port}",
+            trusted_issuers=tuple(issuers),
+            allow_unauthenticated=dev_no_auth,
+            cors_allow_origins=tuple(cors_origin or ()),
+        )
+    except ValueError as error:  # an --issuer whose JWK Set URL is not https, or a --cors-origin that is no origin
+        raise _fail(str(error)) from None
     web_settings = WebSettings.from_env(data_dir, database_url=database_url, cookie_secure=secure_cookies)
     try:
         registry = Registry.open(web_settings.database_url, data_dir=web_settings.data_dir)
     except RegistryError as error:
         raise _fail(str(error)) from None
+    from sigmd.logfilter import install, uvicorn_log_config
+
+    install()
     try:
-        uvicorn.run(create_app(web_settings, cds_settings, content.load(), registry), host=host, port=port)
+        served = create_app(web_settings, cds_settings, content.load(), registry)
+        uvicorn.run(served, host=host, port=port, log_config=uvicorn_log_config())
     finally:
         registry.close()
 
@@ -330,6 +347,9 @@ def missing_extra_message(error: ImportError) -> str | None:
 
 def main() -> None:
     """Console entry point: the Typer app, with a missing optional dependency reported in one line (exit 3)."""
+    from sigmd.logfilter import install
+
+    install()  # no patient data in logs, whichever command runs
     try:
         app()
     except ImportError as error:

@@ -9,7 +9,7 @@ import pytest
 
 from sigmd.adapters.fhir import ICD10, load_fhir_json
 from sigmd.core.assessment import assess
-from sigmd.core.model import Analyte, Comparator, Sex
+from sigmd.core.model import Analyte, Comparator, InputNoteKind, Sex
 from sigmd.errors import InputError
 
 from .conftest import bundle, low_igm_bundle, observation, patient
@@ -26,11 +26,15 @@ def test_bundle_results_are_converted_to_mg_dl_with_the_lab_range(knowledge):
 
 
 def test_entered_in_error_and_foreign_codes_are_reported_not_used(knowledge):
-    """An entered-in-error IgM and a glucose Observation appear in the warnings, not in the results."""
+    """An entered-in-error IgM is listed as ignored and a glucose Observation as skipped, neither as a result."""
     case = load_fhir_json(json.dumps(low_igm_bundle()), knowledge)[0].require()
     assert "igm-error" not in {r.origin.split("/")[-1] for r in case.results}
-    assert any("Observation/igm-error" in w and "entered-in-error" in w for w in case.warnings)
-    assert any("Observation/glucose" in w and "15074-8" in w for w in case.warnings)
+    notes = {note.origin: note for note in case.input_notes}
+    assert notes["Observation/igm-error"].kind is InputNoteKind.IGNORED
+    assert "entered-in-error" in notes["Observation/igm-error"].reason
+    assert (
+        notes["Observation/glucose"].kind is InputNoteKind.SKIPPED and "15074-8" in notes["Observation/glucose"].reason
+    )
 
 
 def test_icd10_gm_condition_is_mapped_and_matches_a_secondary_cause(knowledge):
@@ -105,10 +109,10 @@ def test_bad_unit_rejects_only_that_patient_naming_the_field(knowledge):
 
 
 def test_invalid_fhir_names_the_resource_and_element(knowledge):
-    """A birthDate that is not a FHIR date is rejected by the R4 model with its location."""
-    with pytest.raises(InputError) as caught:
-        load_fhir_json(json.dumps(bundle(patient("p1", birth="01/05/1980"))), knowledge)
-    assert "Bundle.entry[0].resource.birthDate" in caught.value.field
+    """A birthDate that is not a FHIR date is rejected by the R4 model with its location, for that patient."""
+    [loaded] = load_fhir_json(json.dumps(bundle(patient("p1", birth="01/05/1980"))), knowledge)
+    assert loaded.case is None and loaded.error is not None
+    assert "Bundle.entry[0].resource.birthDate" in loaded.error.field
 
 
 def test_unsupported_bundle_type_is_rejected(knowledge):

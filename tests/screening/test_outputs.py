@@ -103,6 +103,7 @@ def test_bulk_manifest_with_numeric_observations_is_screened(tmp_path: Path, err
     def obs(code: str, value: float, day: str) -> dict[str, object]:
         return {
             "resourceType": "Observation",
+            "status": "final",
             "subject": {"reference": "Patient/p1"},
             "effectiveDateTime": day,
             "code": {"coding": [{"system": "http://loinc.org", "code": code}]},

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -46,6 +45,14 @@ EDGE_ROWS = [
     ["S15", "female", "1970-01-01", "2025-01-01", 'Ig"M, serum', "20", "mg/dL", "", "", ""],
 ]
 """Month ends, censoring, lab ranges, names, units and malformed rows; S12's vertical tab is not RE2 whitespace."""
+BAD_LINES = [
+    (b"B1,female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,,surplus", "cells: line"),
+    (b"B2,female,1980-01-01,2025-01-01,IgM,60", "cells: line"),
+    (b'B3,fem"ale,1980-01-01,2025-01-01,IgM,60,mg/dL,,,', "quotes: line"),
+    (b'B4,"female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,', "quotes: line"),
+    (b"B5,female,1980-01-01,2025-01-01,IgM,6\xff0,mg/dL,,,", "value: '6\\xff0' is not UTF-8 text (line"),
+]
+"""Lines that do not fit the CSV dialect (extra and missing cells, stray and unterminated quotes, bad bytes)."""
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +115,10 @@ def test_cli_engine_spark_screens_a_csv_with_edge_rows_like_duckdb(
         for row in table.to_pylist():
             writer.writerow([row.get(c) or "" for c in CANONICAL_COLUMNS])
         writer.writerows(EDGE_ROWS)
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(source.read_bytes())
+    with source.open("ab") as handle:
+        handle.write(b"\n".join(line for line, _ in BAD_LINES) + b"\n")
     options = {"profile": "medscape_40", "reference": "bozeman_sex"}
     args = ["--as-of", AS_OF.isoformat(), "--records", str(small_cohort.records)]
     args += [f"--{key}={value}" for key, value in options.items()]
@@ -122,7 +133,7 @@ def test_cli_engine_spark_screens_a_csv_with_edge_rows_like_duckdb(
         _rows(tmp_path / "spark")
         == _rows(tmp_path / "duckdb")
         == {
-            "in": table.num_rows + len(EDGE_ROWS),
+            "in": table.num_rows + len(EDGE_ROWS) + len(BAD_LINES),
             "used": _rows(tmp_path / "spark")["used"],
             "rejected": len(_rejects(tmp_path / "spark")),
         }
@@ -133,23 +144,23 @@ def test_cli_engine_spark_screens_a_csv_with_edge_rows_like_duckdb(
     assert reasons[edge["S15"]].startswith("loinc: 'Ig\"M, serum' is not a known analyte")
     assert reasons[edge["S9"]] == "sex: 'x' is not one of female, male, other, unknown"
     assert reasons[edge[""]] == "patient_id: None is missing"
+    first_bad = table.num_rows + len(EDGE_ROWS) + 1
+    for offset, (_, reason) in enumerate(BAD_LINES):
+        assert reasons[first_bad + offset].startswith(f"{reason} {first_bad + offset + 1}"), reasons[first_bad + offset]
+    # The bad lines (all rejected, at the end) are left out of the core's side, which reads the file with pyarrow.
     expected = core_verdicts(
-        used_rows(source, tmp_path / "spark" / "rejects.csv"), small_cohort.records, *options.values()
+        used_rows(clean, tmp_path / "spark" / "rejects.csv"), small_cohort.records, *options.values()
     )
     assert {pid: v[:2] for pid, v in _patients(tmp_path / "spark").items()} == expected
 
 
-@pytest.mark.parametrize("file_format", ["csv", "parquet"])
-def test_row_numbers_follow_the_file_across_file_blocks(
-    spark: Any, small_cohort: SynthFiles, tmp_path: Path, file_format: str
-) -> None:
-    """A file read in many small blocks (CSV) or row groups (Parquet) gets DuckDB's 1-based row numbers."""
+def test_row_numbers_follow_the_file_across_row_groups(spark: Any, small_cohort: SynthFiles, tmp_path: Path) -> None:
+    """A Parquet file read in many small row groups gets DuckDB's 1-based row numbers (CSV is converted to Parquet
+    before either engine reads it)."""
     table = pq.read_table(small_cohort.results)
-    source = tmp_path / f"labs.{file_format}"
-    if file_format == "csv":
-        pcsv.write_csv(table, source)
-    else:
-        pq.write_table(table, source, row_group_size=100)
+    source = tmp_path / "labs.parquet"
+    file_format = "parquet"
+    pq.write_table(table, source, row_group_size=100)
     columns = {c: c for c in CANONICAL_COLUMNS}
     query = "SELECT row_no, patient_id, collected_date, loinc, value FROM raw ORDER BY row_no"
     duck = DuckDBEngine()

@@ -1,9 +1,14 @@
-"""The native JSON case format (schema: `sigmd/data/case.schema.json`, copied to docs/)."""
+"""The native JSON case format (schema: `sigmd/data/case.schema.json`, copied to docs/).
+
+One refusal boundary: `load_case` and `case_from_dict` let nothing but an `InputError` out. A document is first
+checked against the limits of `sigmd.adapters.limits` (nesting depth, finite numbers), then against the schema,
+then converted; whatever Python raises during conversion is refused naming the section (or result) it was in.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from importlib import resources
 from typing import Any
@@ -11,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from sigmd.adapters.limits import check_json_value, parse_json
 from sigmd.adapters.results import build_result, parse_date, resolve_analyte
 from sigmd.core.ages import birth_date_from_age
 from sigmd.core.knowledge import Knowledge
@@ -68,12 +74,36 @@ def validate_case(document: Any) -> None:
 
 
 def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
-    """Validate and convert a case document into the core's `Case`."""
-    validate_case(document)
+    """Validate and convert a case document into the core's `Case`; anything unreadable is an InputError."""
+    check_json_value(document, "(case)")
+    at = _Cursor()
+    try:
+        validate_case(document)
+        return _case_from_valid(document, knowledge, at)
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError(at.field, "(nested value)", "nests too deeply to be read") from None
+    except Exception as error:  # the refusal boundary: whatever conversion raises is refused, never passed on
+        raise InputError(at.field, at.value, f"could not be read ({type(error).__name__}: {error})"[:300]) from None
+
+
+class _Cursor:
+    """The section being converted, so that an unexpected error names it."""
+
+    def __init__(self) -> None:
+        self.field, self.value = "(case)", None
+
+    def at(self, field: str, value: Any) -> None:
+        self.field, self.value = field, value
+
+
+def _case_from_valid(document: dict[str, Any], knowledge: Knowledge, at: _Cursor) -> Case:
     warnings: list[str] = []
     results: list[LabResult] = []
     for index, raw in enumerate(document["results"]):
         field = f"results[{index}]"
+        at.at(field, raw)
         analyte = resolve_analyte(raw["analyte"], f"{field}.analyte", knowledge)
         rng = raw.get("reference_range", {})
         result, result_warnings = build_result(
@@ -94,6 +124,7 @@ def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
         warnings.extend(result_warnings)
 
     raw_patient = document["patient"]
+    at.at("patient", raw_patient)
     if "birth_date" in raw_patient:
         birth_date = parse_date(raw_patient["birth_date"], "patient.birth_date")
         estimated = False
@@ -111,31 +142,42 @@ def case_from_dict(document: Any, knowledge: Knowledge) -> Case:
                 f"{result.origin}.date", result.collected.isoformat(), f"is before the birth date {birth_date}"
             )
     patient = Patient(sex=Sex(raw_patient["sex"]), birth_date=birth_date, birth_date_is_estimated=estimated)
-
+    sections: dict[str, Any] = {}
+    for key, read in _SECTIONS.items():
+        at.at(key, document.get(key))
+        sections[key] = read(document)
     return Case(
         patient=patient,
         results=tuple(results),
-        conditions=_coded(document, "conditions"),
-        medications=_coded(document, "medications"),
-        vaccine_responses=tuple(
-            VaccineResponse(r["antigen"], VaccineResult(r["result"]), f"vaccine_responses[{i}]")
-            for i, r in enumerate(document.get("vaccine_responses", []))
-        ),
+        conditions=sections["conditions"],
+        medications=sections["medications"],
+        vaccine_responses=sections["vaccine_responses"],
         t_cell_defect=document.get("t_cell_defect"),
-        blood_count=_blood_count(document.get("blood_count")),
-        pneumococcal=_pneumococcal(document.get("pneumococcal_challenge")),
-        protein_antigens=tuple(
-            ProteinAntigenResponse(
-                antigen=r["antigen"],
-                result=ProteinAntigenResult(r["result"]),
-                collected=_optional_date(r, f"protein_antigens[{i}].date"),
-                detail=r.get("detail", ""),
-                origin=f"protein_antigens[{i}]",
-            )
-            for i, r in enumerate(document.get("protein_antigens", []))
-        ),
-        features=_features(document.get("clinical_features")),
+        blood_count=sections["blood_count"],
+        pneumococcal=sections["pneumococcal_challenge"],
+        protein_antigens=sections["protein_antigens"],
+        features=sections["clinical_features"],
         warnings=tuple(warnings),
+    )
+
+
+def _vaccine_responses(document: dict[str, Any]) -> tuple[VaccineResponse, ...]:
+    return tuple(
+        VaccineResponse(r["antigen"], VaccineResult(r["result"]), f"vaccine_responses[{i}]")
+        for i, r in enumerate(document.get("vaccine_responses", []))
+    )
+
+
+def _protein_antigens(document: dict[str, Any]) -> tuple[ProteinAntigenResponse, ...]:
+    return tuple(
+        ProteinAntigenResponse(
+            antigen=r["antigen"],
+            result=ProteinAntigenResult(r["result"]),
+            collected=_optional_date(r, f"protein_antigens[{i}].date"),
+            detail=r.get("detail", ""),
+            origin=f"protein_antigens[{i}]",
+        )
+        for i, r in enumerate(document.get("protein_antigens", []))
     )
 
 
@@ -223,12 +265,21 @@ def _features(raw: dict[str, Any] | None) -> ClinicalFeatures | None:
     )
 
 
+_SECTIONS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "conditions": lambda document: _coded(document, "conditions"),
+    "medications": lambda document: _coded(document, "medications"),
+    "vaccine_responses": _vaccine_responses,
+    "blood_count": lambda document: _blood_count(document.get("blood_count")),
+    "pneumococcal_challenge": lambda document: _pneumococcal(document.get("pneumococcal_challenge")),
+    "protein_antigens": _protein_antigens,
+    "clinical_features": lambda document: _features(document.get("clinical_features")),
+}
+"""The optional sections of a case document, converted in this order."""
+
+
 def load_case(text: str, knowledge: Knowledge) -> Case:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError("(file)", text[:40], f"is not valid JSON: {error}") from None
-    return case_from_dict(document, knowledge)
+    """A case from case JSON text, within the limits of `sigmd.adapters.limits`."""
+    return case_from_dict(parse_json(text.lstrip("\ufeff")), knowledge)
 
 
 def case_to_dict(case: Case) -> dict[str, Any]:

@@ -1,17 +1,26 @@
-"""Recognise an input file's format (FHIR JSON, FHIR NDJSON, sigmd case JSON, HL7 v2) and load its cases."""
+"""Recognise an input file's format (FHIR JSON, FHIR NDJSON, sigmd case JSON, HL7 v2) and load its cases.
+
+This is the door every command reads files through: `read_input` refuses text that is not UTF-8 (naming the
+byte offset) or larger than the limits in `sigmd.adapters.limits`, and `load_cases` lets nothing but an
+`InputError` out, whatever the input holds.
+"""
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sigmd.adapters.case_json import case_from_dict
 from sigmd.adapters.grouping import LoadedCase
+from sigmd.adapters.limits import TrailingJSONError, check_size, decode_input, parse_json
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte
 from sigmd.errors import InputError
+
+_LINES = re.compile(r"\r\n|\r|\n")
 
 
 class InputFormat(StrEnum):
@@ -21,46 +30,86 @@ class InputFormat(StrEnum):
     HL7V2 = "hl7v2"
 
 
+def read_input(path: Path) -> str:
+    """A file's text: UTF-8 (with or without a byte-order mark) and within the size limit, else InputError.
+
+    OSError (missing file, no permission) is left to the caller, which names the file.
+    """
+    check_size(path.stat().st_size, path.name)
+    return decode_input(path.read_bytes(), path.name)
+
+
 def detect_format(text: str) -> InputFormat:
     """The format of an input text, from its content alone."""
+    return _detect(text)[0]
+
+
+def _detect(text: str) -> tuple[InputFormat, Any]:
+    """The format and, for single-document JSON, the parsed document (so that it is parsed once)."""
+    check_size(len(text))
     body = text.lstrip("\ufeff\x0b \t\r\n")
     if body.startswith(("MSH", "FHS", "BHS")):
-        return InputFormat.HL7V2
+        return InputFormat.HL7V2, None
     if not body.startswith("{"):
         raise InputError("(file)", body[:40], "is not FHIR JSON, FHIR NDJSON, sigmd case JSON or HL7 v2")
     try:
-        document: Any = json.loads(body)
-    except json.JSONDecodeError as error:
-        if error.msg != "Extra data":
-            raise InputError("(file)", body[:40], f"is not valid JSON: {error}") from None
-        return InputFormat.FHIR_NDJSON
+        document: Any = parse_json(body)
+    except TrailingJSONError:
+        return InputFormat.FHIR_NDJSON, None
+    except InputError:
+        if _looks_like_ndjson(body):  # its first line is bad: the NDJSON reader refuses that line alone
+            return InputFormat.FHIR_NDJSON, None
+        raise
     if isinstance(document, dict) and "resourceType" in document:
-        return InputFormat.FHIR_JSON
+        return InputFormat.FHIR_JSON, document
     if isinstance(document, dict) and "patient" in document and "results" in document:
-        return InputFormat.CASE_JSON
+        return InputFormat.CASE_JSON, document
     raise InputError(
         "(file)", body[:40], "is JSON but neither a FHIR resource (resourceType) nor a sigmd case (patient, results)"
     )
 
 
+def _looks_like_ndjson(body: str) -> bool:
+    """Two or more non-blank lines, each one brace-delimited object (pretty-printed JSON has other lines)."""
+    lines = [line.strip() for line in _LINES.split(body) if line.strip()]
+    return len(lines) > 1 and all(line.startswith("{") and line.endswith("}") for line in lines)
+
+
 def load_cases(
     text: str, knowledge: Knowledge, *, local_codes: Mapping[str, Analyte] | None = None
 ) -> list[LoadedCase]:
-    """Every patient in an input text, one LoadedCase each. `local_codes` maps local HL7 OBX-3 codes."""
-    match detect_format(text):
+    """Every patient in an input text, one LoadedCase each. `local_codes` maps local HL7 OBX-3 codes.
+
+    Raises only InputError, for an input that cannot be read at all; a patient that cannot be read is a
+    LoadedCase with its error.
+    """
+    try:
+        return _load(text, knowledge, local_codes)
+    except InputError:
+        raise
+    except RecursionError:
+        raise InputError("(file)", text[:40], "nests too deeply to be read") from None
+    except Exception as error:  # the refusal boundary: nothing else leaves a reader
+        raise InputError("(file)", text[:40], f"could not be read ({type(error).__name__}: {error})"[:300]) from None
+
+
+def _load(text: str, knowledge: Knowledge, local_codes: Mapping[str, Analyte] | None) -> list[LoadedCase]:
+    file_format, document = _detect(text)
+    match file_format:
         case InputFormat.HL7V2:
             from sigmd.adapters.hl7v2 import load_hl7v2
 
             return load_hl7v2(text, knowledge, local_codes)
         case InputFormat.FHIR_JSON:
-            from sigmd.adapters.fhir import load_fhir_json
+            from sigmd.adapters.fhir import cases_from_resources, resources_from_document
 
-            return load_fhir_json(text, knowledge)
+            return cases_from_resources(resources_from_document(document), knowledge)
         case InputFormat.FHIR_NDJSON:
             from sigmd.adapters.fhir import load_fhir_ndjson
 
             return load_fhir_ndjson(text, knowledge)
         case InputFormat.CASE_JSON:
-            document = json.loads(text.lstrip("\ufeff"))
-            patient_id = document.get("patient", {}).get("id") if isinstance(document.get("patient"), dict) else None
-            return [LoadedCase(str(patient_id or "case"), case_from_dict(document, knowledge))]
+            patient = document.get("patient")
+            patient_id = patient.get("id") if isinstance(patient, dict) else None
+            key = patient_id if isinstance(patient_id, str) and patient_id else "case"
+            return [LoadedCase(key, case_from_dict(document, knowledge))]

@@ -13,31 +13,50 @@ What is read: Patient.birthDate and gender; Observations coded with a LOINC code
 (IgM 2472-9, IgG 2465-3, IgA 2458-8, IgG1-4 2466-1/2467-9/2468-7/2469-5) with valueQuantity (comparator,
 UCUM unit), referenceRange (the laboratory's own range) and effectiveDateTime / effectivePeriod.start /
 effectiveInstant; Condition, MedicationStatement and MedicationRequest as coded text. Everything else that is
-present is listed as not used, with the reason, in the warnings of the patient's case.
+present is listed as not used, with the reason: Observations in the case's input notes (skipped, replaced,
+ignored), other resources in its warnings.
+
+Observation status (`observation_status_use`, the one rule that population screening's Bulk reader shares):
+final, amended and corrected results are used; an amended or corrected result replaces the result of the same
+id, or of the same analyte and the same effective time, that it corrects; entered-in-error and cancelled are
+ignored as withdrawn (and so is every copy with the same id); preliminary, registered and unknown are skipped,
+because a result that may still change must not carry a verdict.
+
+One refusal boundary. Whatever the JSON parser, `fhir.resources`, pydantic or Python raise while reading a
+resource becomes an `InputError` naming where it was. A resource that cannot be read rejects the patient it
+belongs to (its subject, or the only patient in the input), never the whole file: the other patients are
+read. A resource that belongs to no patient, in an input with several, is refused on its own (a LoadedCase
+without a case). The whole input is refused only when it is not a FHIR document at all. Limits on size,
+nesting and numbers: `sigmd.adapters.limits`.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from sigmd.adapters.fhir_observations import (
+    LOINC,
+    OBSERVATION_STATUS_USE,
+    UCUM,
+    ObservationReader,
+    StatusUse,
+    as_date,
+    observation_status_use,
+)
 from sigmd.adapters.grouping import LoadedCase, PatientIndex, PatientRecords
-from sigmd.adapters.results import build_result
+from sigmd.adapters.limits import check_size, parse_json
+from sigmd.adapters.results import check_date
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Analyte, CodedText, Sex
+from sigmd.core.model import CodedText, InputNoteKind, Sex
 from sigmd.errors import InputError
 
 if TYPE_CHECKING:
     from fhir.resources.R4B.codeableconcept import CodeableConcept
-    from fhir.resources.R4B.observation import Observation
-    from fhir.resources.R4B.reference import Reference
     from fhir.resources.R4B.resource import Resource
 
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 ATC = "http://www.whocc.no/atc"
@@ -61,9 +80,28 @@ SYSTEM_ALIASES: dict[str, str] = {
 """FHIR code-system URIs for ICD-10 and ATC, mapped to the URIs `sigmd.core.secondary` matches on."""
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch")
-NOT_USED_STATUSES = {"entered-in-error", "cancelled", "registered"}
-"""Observation statuses whose value is not a result (`registered`: no result yet)."""
+READ_TYPES = ("Patient", "Observation", "Condition", "MedicationStatement", "MedicationRequest")
+"""Resource types sigmd reads; other FHIR resource types are listed as not used without being validated."""
+__all__ = [
+    "ATC",
+    "ICD10",
+    "ICD10_CM",
+    "LOINC",
+    "OBSERVATION_STATUS_USE",
+    "UCUM",
+    "RawResource",
+    "StatusUse",
+    "cases_from_resources",
+    "load_fhir_json",
+    "load_fhir_ndjson",
+    "observation_status_use",
+    "resources_from_document",
+    "resources_from_json",
+    "resources_from_ndjson",
+]
 _SEX = {"female": Sex.FEMALE, "male": Sex.MALE, "other": Sex.OTHER, "unknown": Sex.UNKNOWN}
+_TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def require_fhir_resources() -> None:
@@ -76,58 +114,95 @@ def require_fhir_resources() -> None:
 
 @dataclass(frozen=True)
 class RawResource:
-    """A resource as JSON with where it was found (`entry[3]`, `line 7`) and its Bundle fullUrl."""
+    """A resource as JSON with where it was found (`entry[3]`, `line 7`) and its Bundle fullUrl.
+
+    `error` is set for an entry or line that could not be read as a resource at all; it is refused on its own.
+    """
 
     data: dict[str, Any]
     where: str
     full_url: str = ""
+    error: InputError | None = None
+
+    @property
+    def resource_type(self) -> str:
+        value = self.data.get("resourceType")
+        return value if isinstance(value, str) else ""
+
+    def reference(self, *elements: str) -> str:
+        """The `reference` of the first of these elements that has one (`subject`, `patient`), else ''."""
+        for element in elements:
+            value = self.data.get(element)
+            if isinstance(value, dict) and isinstance(value.get("reference"), str):
+                return str(value["reference"])
+        return ""
 
 
 def resources_from_json(text: str) -> list[RawResource]:
     """The resources of a FHIR JSON document: a Bundle's entries, or the one resource it is."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError("(file)", text[:40], f"is not valid JSON: {error}") from None
-    return resources_from_document(document)
+    return resources_from_document(parse_json(text))
 
 
 def resources_from_document(document: Any, where: str = "") -> list[RawResource]:
-    """The resources of a parsed FHIR JSON value (a Bundle or a single resource)."""
+    """The resources of a parsed FHIR JSON value (a Bundle or a single resource).
+
+    A value that is not a FHIR resource, or a Bundle sigmd does not read, raises InputError; an entry that is
+    not a resource comes back as a RawResource with its `error`, so that the other entries are still read.
+    """
     if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
-        raise InputError(where or "(file)", str(document)[:60], "is not a FHIR resource (no resourceType)")
+        raise InputError(where or "(file)", _short(document), "is not a FHIR resource (no resourceType)")
     if document["resourceType"] != "Bundle":
-        return [RawResource(document, where or document["resourceType"])]
+        return [RawResource(document, where or str(_short(document["resourceType"])))]
     prefix = f"{where}." if where else ""
     bundle_type = document.get("type")
     if bundle_type not in BUNDLE_TYPES:
         raise InputError(
-            f"{prefix}Bundle.type", bundle_type, f"is not read by sigmd (use one of {', '.join(BUNDLE_TYPES)})"
+            f"{prefix}Bundle.type", _short(bundle_type), f"is not read by sigmd (use one of {', '.join(BUNDLE_TYPES)})"
         )
-    raws: list[RawResource] = []
-    for index, entry in enumerate(document.get("entry") or []):
-        place = f"{prefix}Bundle.entry[{index}]"
-        if not isinstance(entry, dict):
-            raise InputError(place, entry, "is not a Bundle entry object")
-        resource = entry.get("resource")
-        if resource is None:
-            request = entry.get("request") or {}
-            raise InputError(place, f"{request.get('method', '')} {request.get('url', '')}".strip(), "has no resource")
-        raws.append(RawResource(resource, f"{place}.resource", str(entry.get("fullUrl") or "")))
-    return raws
+    entries = document.get("entry") or []
+    if not isinstance(entries, list):
+        raise InputError(f"{prefix}Bundle.entry", _short(entries), "is not a list of entries")
+    return [_entry(entry, f"{prefix}Bundle.entry[{index}]") for index, entry in enumerate(entries)]
+
+
+def _entry(entry: Any, place: str) -> RawResource:
+    if not isinstance(entry, dict):
+        return _refused(place, InputError(place, _short(entry), "is not a Bundle entry object"))
+    resource = entry.get("resource")
+    full_url = entry.get("fullUrl")
+    full_url = full_url if isinstance(full_url, str) else ""
+    if resource is None:
+        request = entry.get("request")
+        asked = f"{request.get('method', '')} {request.get('url', '')}".strip() if isinstance(request, dict) else ""
+        return _refused(place, InputError(place, _short(asked), "has no resource"), full_url)
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        where = f"{place}.resource"
+        return _refused(
+            where, InputError(where, _short(resource), "is not a FHIR resource (no resourceType)"), full_url
+        )
+    return RawResource(resource, f"{place}.resource", full_url)
+
+
+def _refused(where: str, error: InputError, full_url: str = "") -> RawResource:
+    return RawResource({}, where, full_url, error)
 
 
 def resources_from_ndjson(text: str) -> list[RawResource]:
-    """One resource per non-blank line (FHIR Bulk Data NDJSON)."""
+    """One resource per non-blank line (FHIR Bulk Data NDJSON); a line that is not a resource is refused alone.
+
+    Lines end with LF, CRLF or a bare CR (JSON text cannot hold a raw line break, so this never splits a
+    resource); other Unicode line separators may appear inside JSON strings and do not end a line.
+    """
+    check_size(len(text))
     raws: list[RawResource] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip():
             continue
+        where = f"line {number}"
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"line {number}", line[:40], f"is not valid JSON: {error}") from None
-        raws.extend(resources_from_document(data, f"line {number}"))
+            raws.extend(resources_from_document(parse_json(line, where), where))
+        except InputError as error:
+            raws.append(_refused(where, error))
     return raws
 
 
@@ -144,27 +219,65 @@ def load_fhir_ndjson(text: str, knowledge: Knowledge) -> list[LoadedCase]:
 def parse_resource(raw: RawResource) -> Resource:
     """Validate one resource with its FHIR model; the error names where it was and what is wrong."""
     require_fhir_resources()
-    from fhir.resources.R4B import get_fhir_model_class
-    from fhir.resources.R4B.resource import Resource
+    if raw.error is not None:
+        raise raw.error
+    model = _model_class(raw)
+    _check_contained(raw)
     from pydantic import ValidationError
 
-    resource_type = raw.data.get("resourceType")
     try:
-        model = get_fhir_model_class(str(resource_type))
-    except KeyError:
-        raise InputError(f"{raw.where}.resourceType", resource_type, "is not a FHIR R4 resource type") from None
-    if not issubclass(model, Resource):
-        raise InputError(f"{raw.where}.resourceType", resource_type, "is a FHIR data type, not a resource")
-    try:
-        resource = model.model_validate(raw.data)
+        return model.model_validate(raw.data)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = ".".join(str(part) for part in first["loc"] if part != "__root__")
+        try:
+            first = error.errors()[0]
+        except Exception:  # pydantic can fail while rendering its own message
+            raise InputError(raw.where, raw.resource_type, "is not valid FHIR R4") from None
+        location = ".".join(str(part) for part in first.get("loc", ()) if part != "__root__")
         field = f"{raw.where}.{location}" if location else raw.where
-        raise InputError(field, first.get("input"), f"is not valid FHIR R4: {first['msg']}") from None
-    if not isinstance(resource, Resource):  # pragma: no cover - model_validate returns an instance of `model`
-        raise InputError(raw.where, resource_type, "is not a FHIR resource")
-    return resource
+        raise InputError(field, _short(first.get("input")), f"is not valid FHIR R4: {first['msg']}") from None
+    except RecursionError:
+        raise InputError(raw.where, raw.resource_type, "nests too deeply to be validated") from None
+    except Exception as error:  # the refusal boundary: whatever the models raise is refused here
+        raise InputError(
+            raw.where, raw.resource_type, f"could not be validated as FHIR R4 ({type(error).__name__}: {error})"[:300]
+        ) from None
+
+
+def _model_class(raw: RawResource) -> type[Resource]:
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
+    resource_type = raw.resource_type
+    field = f"{raw.where}.resourceType"
+    if not _TYPE_NAME.match(resource_type):
+        raise InputError(field, _short(raw.data.get("resourceType")), "is not a FHIR R4 resource type")
+    try:
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError, AttributeError):
+        raise InputError(field, resource_type, "is not a FHIR R4 resource type") from None
+    if not isinstance(model, type) or not issubclass(model, Resource):
+        raise InputError(field, resource_type, "is a FHIR data type, not a resource")
+    return model
+
+
+def _check_contained(raw: RawResource) -> None:
+    """Contained resources need a resource type too (the models raise KeyError or TypeError on an unknown one)."""
+    contained = raw.data.get("contained")
+    if not isinstance(contained, list):
+        return
+    for index, item in enumerate(contained):
+        if isinstance(item, dict) and not is_resource_type(str(item.get("resourceType"))):
+            field = f"{raw.where}.contained[{index}].resourceType"
+            raise InputError(field, _short(item.get("resourceType")), "is not a FHIR R4 resource type")
+
+
+def is_resource_type(name: str) -> bool:
+    """Is `name` a FHIR R4 resource type (as opposed to a data type or an unknown name)?"""
+    try:
+        _model_class(RawResource({"resourceType": name}, ""))
+    except InputError:
+        return False
+    return True
 
 
 def cases_from_resources(
@@ -178,34 +291,27 @@ def cases_from_resources(
 
     `conditions_searched` / `medications_searched` say that the input is the full answer of a search for the
     patient's conditions / medications, so that finding none means "none" rather than "not provided".
+    A resource that cannot be read rejects its patient; one that belongs to no patient is refused on its own
+    (or, when the input holds one patient, rejects that patient: sigmd does not guess it was irrelevant).
     """
-    parsed = [(raw, parse_resource(raw)) for raw in raws]
+    require_fhir_resources()
+    raws = list(raws)
     index = PatientIndex()
     aliases: dict[str, str] = {}
-    for raw, resource in parsed:
-        if resource.get_resource_type() == "Patient":
-            key = resource.id or raw.full_url or raw.where
-            for alias in (resource.id, raw.full_url, f"Patient/{resource.id}" if resource.id else ""):
-                if alias:
-                    aliases[alias] = key
-            records = index.get(key)
-            records.guard(_read_patient, resource, raw, records)
-    unattributed: list[str] = []
+    loose: list[InputError] = []
+    for raw in raws:
+        if raw.error is None and raw.resource_type == "Patient":
+            _read_patient_raw(raw, index, aliases)
     reader = _Reader(knowledge, index, aliases)
-    for raw, resource in parsed:
-        resource_type = resource.get_resource_type()
-        if resource_type == "Patient":
+    unattributed: list[str] = []
+    for raw in raws:
+        if raw.error is None and raw.resource_type == "Patient":
             continue
-        name = _name(resource, raw)
-        if resource_type not in ("Observation", "Condition", "MedicationStatement", "MedicationRequest"):
-            owner = reader.owner(getattr(resource, "subject", None) or getattr(resource, "patient", None), name)
-            message = f"{name} was not used: sigmd does not read {resource_type} resources"
-            if owner is None:
-                unattributed.append(message)
-            else:
-                owner.warnings.append(message)
-            continue
-        reader.read(resource, raw, name)
+        try:
+            reader.read(raw, unattributed)
+        except InputError as error:
+            loose.append(error)
+    reader.observations.finish(index)
     for key in index.patient_keys():
         records = index.get(key)
         if conditions_searched and records.conditions is None:
@@ -214,12 +320,52 @@ def cases_from_resources(
             records.medications = []
     for message in unattributed:
         index.warn_all(message)
-    return index.loaded_cases()
+    keys = index.patient_keys()
+    if len(keys) == 1:
+        index.get(keys[0]).errors.extend(loose)
+        loose = []
+    return [*index.loaded_cases(), *(LoadedCase(f"({error.field})", None, error) for error in loose)]
+
+
+def _read_patient_raw(raw: RawResource, index: PatientIndex, aliases: dict[str, str]) -> None:
+    raw_id = raw.data.get("id")
+    patient_id = raw_id if isinstance(raw_id, str) and raw_id else ""
+    key = patient_id or raw.full_url or raw.where
+    for alias in (patient_id, raw.full_url, f"Patient/{patient_id}" if patient_id else ""):
+        if alias:
+            aliases[alias] = key
+    records = index.get(key)
+    try:
+        resource = parse_resource(raw)
+        records.guard(_read_patient, resource, raw, records)
+    except InputError as error:
+        records.errors.append(error)
+    except Exception as error:  # the refusal boundary
+        records.errors.append(_unexpected(raw.where, raw.resource_type, error))
+
+
+def _unexpected(where: str, value: object, error: Exception) -> InputError:
+    return InputError(where, _short(value), f"could not be read ({type(error).__name__}: {error})"[:300])
 
 
 def _name(resource: Resource, raw: RawResource) -> str:
     resource_type = resource.get_resource_type()
     return f"{resource_type}/{resource.id}" if resource.id else f"{resource_type} at {raw.where}"
+
+
+def _raw_name(raw: RawResource) -> str:
+    raw_id = raw.data.get("id")
+    if raw.resource_type and isinstance(raw_id, str) and raw_id:
+        return f"{raw.resource_type}/{raw_id}"
+    return f"{raw.resource_type or 'resource'} at {raw.where}"
+
+
+def _short(value: object, length: int = 60) -> object:
+    """A value as named in an error: scalars as they are, long text and containers cut short."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= length else text[:length] + "..."
 
 
 def _read_patient(resource: Resource, raw: RawResource, records: PatientRecords) -> None:
@@ -230,9 +376,10 @@ def _read_patient(resource: Resource, raw: RawResource, records: PatientRecords)
         raise InputError(
             f"{name}.birthDate", None, "is missing; sigmd needs the birth date to match age-specific intervals"
         )
-    birth_date = _as_date(birth)
+    birth_date = as_date(birth)
     if birth_date is None:
         raise InputError(f"{name}.birthDate", str(birth), "is a partial date; sigmd needs the full birth date")
+    check_date(birth_date, f"{name}.birthDate")
     sex = _SEX.get(str(gender or "unknown"))
     if sex is None:
         raise InputError(f"{name}.gender", gender, "is not one of male, female, other, unknown")
@@ -248,22 +395,42 @@ class _Reader:
         self.knowledge = knowledge
         self.index = index
         self.aliases = aliases
+        self.observations = ObservationReader(knowledge)
 
-    def owner(self, reference: Reference | None, name: str) -> PatientRecords | None:
+    def owner(self, text: str, name: str) -> PatientRecords | None:
         """The patient a resource belongs to (subject `Patient/x`, a bare id, a fullUrl or an absolute URL)."""
-        text = (reference.reference or "") if reference is not None else ""
         if not text:
             return None
         if text in self.aliases:
             return self.index.get(self.aliases[text])
         if "/" in text and "Patient/" not in text:
-            raise InputError(f"{name}.subject", text, "does not refer to a Patient")
+            raise InputError(f"{name}.subject", _short(text), "does not refer to a Patient")
         key = text.rsplit("Patient/", 1)[-1].split("/_history", 1)[0]
+        if not key:
+            raise InputError(f"{name}.subject", _short(text), "does not name a Patient")
         return self.index.get(self.aliases.get(key, key))
 
-    def read(self, resource: Resource, raw: RawResource, name: str) -> None:
-        subject = getattr(resource, "subject", None)
-        records = self.owner(subject, name)
+    def read(self, raw: RawResource, unattributed: list[str]) -> None:
+        """Read one resource into its patient; raises InputError only when it belongs to no patient."""
+        if raw.error is not None:
+            raise raw.error
+        name = _raw_name(raw)
+        resource_type = raw.resource_type
+        if resource_type not in READ_TYPES:
+            owner = self.owner(raw.reference("subject", "patient"), name)
+            if not is_resource_type(resource_type):
+                error = InputError(f"{raw.where}.resourceType", _short(resource_type), "is not a FHIR R4 resource type")
+                if owner is None:
+                    raise error
+                owner.errors.append(error)
+                return
+            message = f"{name} was not used: sigmd does not read {resource_type} resources"
+            if owner is None:
+                unattributed.append(message)
+            else:
+                owner.warnings.append(message)
+            return
+        records = self.owner(raw.reference("subject"), name)
         if records is None:
             keys = self.index.patient_keys()
             if len(keys) != 1:
@@ -272,84 +439,32 @@ class _Reader:
                 )
             records = self.index.get(keys[0])
             records.warnings.append(f"{name} has no subject; it was assigned to the only patient in the input")
-        records.guard(self._read_into, resource, name, records)
+        try:
+            resource = parse_resource(raw)
+            records.guard(self._read_into, resource, _name(resource, raw), records)
+        except InputError as error:
+            records.errors.append(error)
+        except Exception as error:  # the refusal boundary: one bad resource rejects its patient only
+            records.errors.append(_unexpected(name, resource_type, error))
 
     def _read_into(self, resource: Resource, name: str, records: PatientRecords) -> None:
         from fhir.resources.R4B.observation import Observation
 
         if isinstance(resource, Observation):
-            self._observation(resource, name, records)
+            self.observations.read(resource, name, records)
         elif resource.get_resource_type() == "Condition":
             self._coded(resource, name, records, "code", "conditions")
         else:
             self._coded(resource, name, records, "medicationCodeableConcept", "medications")
 
-    def _observation(self, obs: Observation, name: str, records: PatientRecords) -> None:
-        analyte = self._analyte(obs.code)
-        if analyte is None:
-            codes = (
-                ", ".join(f"{c.system or '(no system)'}|{c.code}" for c in obs.code.coding or [])
-                or obs.code.text
-                or "(no code)"
-            )
-            records.warnings.append(
-                f"{name} was not used: its code {codes} is not an immunoglobulin LOINC code that sigmd reads"
-            )
-            return
-        if obs.status in NOT_USED_STATUSES:
-            records.warnings.append(f"{name} ({analyte}) was not used: its status is {obs.status}")
-            return
-        quantity = obs.valueQuantity
-        if quantity is None:
-            present = next(
-                (k for k in type(obs).model_fields if k.startswith("value") and getattr(obs, k) is not None), ""
-            )
-            reason = f"it has {present} instead of valueQuantity" if present else "it has no value"
-            if obs.dataAbsentReason is not None:
-                reason += f" (dataAbsentReason: {_concept_text(obs.dataAbsentReason)})"
-            records.warnings.append(f"{name} ({analyte}) was not used: {reason}")
-            return
-        collected = _effective(obs)
-        if collected is None:
-            records.warnings.append(f"{name} ({analyte}) was not used: it has no full effective date")
-            return
-        if obs.status in ("preliminary", "unknown"):
-            records.warnings.append(f"{name} ({analyte}) has status {obs.status}; it was used")
-        field = f"{name}.valueQuantity"
-        if quantity.value is None:
-            raise InputError(f"{field}.value", None, "is missing")
-        unit = quantity.code if quantity.system == UCUM and quantity.code else (quantity.unit or quantity.code)
-        if not unit:
-            raise InputError(f"{field}.unit", None, "is missing; sigmd needs the unit of every result")
-        low, high, range_unit, range_text = _reference_range(obs)
-        result, warnings = build_result(
-            analyte=analyte,
-            value=str(quantity.value),
-            unit=unit,
-            collected=collected,
-            knowledge=self.knowledge,
-            field=field,
-            comparator=quantity.comparator,
-            range_low=low,
-            range_high=high,
-            range_unit=range_unit,
-            range_text=range_text,
-            origin=name,
-        )
-        records.results.append(result)
-        records.warnings.extend(warnings)
-
-    def _analyte(self, concept: CodeableConcept) -> Analyte | None:
-        for coding in concept.coding or []:
-            if coding.system == LOINC and coding.code in self.knowledge.loinc:
-                return self.knowledge.loinc[coding.code]
-        return None
-
     def _coded(self, resource: Resource, name: str, records: PatientRecords, element: str, kind: str) -> None:
         status = str(getattr(resource, "status", "") or "")
         verification = _concept_code(getattr(resource, "verificationStatus", None))
-        if status in ("entered-in-error", "cancelled", "not-taken") or verification in ("entered-in-error", "refuted"):
-            records.warnings.append(f"{name} was not used: its status is {status or verification}")
+        stated = status if status in ("entered-in-error", "cancelled", "not-taken") else verification
+        if stated in ("entered-in-error", "cancelled", "not-taken", "refuted"):
+            withdrawn = stated in ("entered-in-error", "cancelled")
+            note = InputNoteKind.IGNORED if withdrawn else InputNoteKind.SKIPPED
+            records.note(note, name, f"its status is {stated}")
             return
         concept: CodeableConcept | None = getattr(resource, element, None)
         if concept is None and kind == "medications":
@@ -402,50 +517,7 @@ def _contained_medication(resource: Resource, name: str, records: PatientRecords
     return None
 
 
-def _reference_range(obs: Observation) -> tuple[str | None, str | None, str | None, str | None]:
-    for rng in obs.referenceRange or []:
-        if rng.low is None and rng.high is None:
-            continue
-        low = None if rng.low is None or rng.low.value is None else str(rng.low.value)
-        high = None if rng.high is None or rng.high.value is None else str(rng.high.value)
-        bound = rng.low if rng.low is not None else rng.high
-        unit = None
-        if bound is not None:
-            unit = bound.code if bound.system == UCUM and bound.code else (bound.unit or bound.code)
-        return low, high, unit, rng.text
-    return None, None, None, None
-
-
-def _effective(obs: Observation) -> date | None:
-    if obs.effectiveDateTime is not None:
-        return _as_date(obs.effectiveDateTime)
-    if obs.effectivePeriod is not None and obs.effectivePeriod.start is not None:
-        return _as_date(obs.effectivePeriod.start)
-    if obs.effectiveInstant is not None:
-        return _as_date(obs.effectiveInstant)
-    return None
-
-
-def _concept_text(concept: CodeableConcept) -> str:
-    return concept.text or ", ".join(str(c.display or c.code) for c in concept.coding or []) or "(no text)"
-
-
 def _concept_code(concept: CodeableConcept | None) -> str:
     if concept is None:
         return ""
     return next((str(c.code) for c in concept.coding or [] if c.code), "")
-
-
-def _as_date(value: object) -> date | None:
-    """A full date from a FHIR date/dateTime/instant; partial dates (`2016-03`) give None."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value)
-    if len(text) >= 10:
-        try:
-            return date.fromisoformat(text[:10])
-        except ValueError:
-            return None
-    return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import ParamSpec
 
-from sigmd.core.model import Case, CodedText, LabResult, Patient, Sex
+from sigmd.core.model import Case, CodedText, InputNote, InputNoteKind, LabResult, Patient, Sex
 from sigmd.errors import InputError
 
 P = ParamSpec("P")
@@ -44,6 +44,8 @@ class PatientRecords:
     conditions: list[CodedText] | None = None
     medications: list[CodedText] | None = None
     warnings: list[str] = field(default_factory=list)
+    input_notes: list[InputNote] = field(default_factory=list)
+    """Records read but not passed on as results (skipped, replaced by a correction, ignored as withdrawn)."""
     errors: list[InputError] = field(default_factory=list)
 
     def guard(self, read: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
@@ -52,6 +54,10 @@ class PatientRecords:
             read(*args, **kwargs)
         except InputError as error:
             self.errors.append(error)
+
+    def note(self, kind: InputNoteKind, origin: str, reason: str) -> None:
+        """List a record that is not passed on as given, with the reason."""
+        self.input_notes.append(InputNote(kind, origin, reason))
 
     def set_demographics(self, sex: Sex, birth_date: date, origin: str) -> None:
         """Record sex and birth date; a second source that disagrees is an error, not a silent choice."""
@@ -97,6 +103,7 @@ class PatientRecords:
             conditions=None if self.conditions is None else tuple(self.conditions),
             medications=None if self.medications is None else tuple(self.medications),
             warnings=tuple(dict.fromkeys(self.warnings)),
+            input_notes=tuple(dict.fromkeys(self.input_notes)),
         )
 
 

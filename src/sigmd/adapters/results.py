@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 
 from sigmd.core.knowledge import Knowledge
@@ -22,15 +23,35 @@ def resolve_analyte(text: str, field: str, knowledge: Knowledge) -> Analyte:
     raise InputError(field, text, f"is not a known analyte (use {known} or a LOINC code such as 2472-9)")
 
 
+EARLIEST_DATE = date(1900, 1, 1)
+"""sigmd default: no date before this is read (older than any living patient's birth and any immunoglobulin assay)."""
+LATEST_DATE = date(2199, 12, 31)
+"""sigmd default: no date after this is read, so that date arithmetic in the core (ages, follow-up dates) cannot
+overflow. A result dated after the as-of date is read and then listed as not used by the core."""
+
+
 def parse_date(text: str, field: str) -> date:
-    """An ISO date, or the date part of an ISO date-time."""
+    """An ISO date, or the date part of an ISO date-time, between `EARLIEST_DATE` and `LATEST_DATE`."""
     value = str(text).strip()
     try:
         if len(value) > 10:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-        return date.fromisoformat(value)
-    except ValueError:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        else:
+            parsed = date.fromisoformat(value)
+    except (ValueError, OverflowError):
         raise InputError(field, text, "is not an ISO date (YYYY-MM-DD)") from None
+    return check_date(parsed, field, text)
+
+
+def check_date(value: date, field: str, reported: object = None) -> date:
+    """Refuse a date outside the range sigmd reads (`EARLIEST_DATE` to `LATEST_DATE`)."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise InputError(
+            field,
+            value.isoformat() if reported is None else reported,
+            f"is outside the dates sigmd reads ({EARLIEST_DATE} to {LATEST_DATE})",
+        )
+    return value
 
 
 def build_result(
@@ -50,10 +71,13 @@ def build_result(
 ) -> tuple[LabResult, list[str]]:
     """Check and convert one reported result; returns the result and any warnings about it."""
     warnings: list[str] = []
+    check_date(collected, f"{field}.date")
     try:
         parsed_comparator, number = parse_reported_value(value)
     except ValueFormatError as error:
         raise InputError(f"{field}.value", value, str(error)) from None
+    except OverflowError:
+        raise InputError(f"{field}.value", value, "is too large a number") from None
     if comparator not in (None, ""):
         try:
             separate = Comparator(str(comparator).strip())
@@ -99,10 +123,17 @@ def build_result(
             warnings.append(
                 f"{analyte} on {collected}: the laboratory range has no low limit, so the reference set is used"
             )
+    converted = number * factor
+    if not math.isfinite(converted):
+        raise InputError(f"{field}.value", value, f"is too large a number: in mg/dL it is {converted}")
+    if lab_range is not None and not all(
+        math.isfinite(bound) for bound in (lab_range.low_mg_dl, lab_range.high_mg_dl) if bound is not None
+    ):
+        raise InputError(f"{field}.reference_range", lab_range.text, "is too large a number once converted to mg/dL")
     result = LabResult(
         analyte=analyte,
         collected=collected,
-        quantity=Quantity(number * factor, parsed_comparator),
+        quantity=Quantity(converted, parsed_comparator),
         reported_value=str(value),
         reported_unit=unit,
         lab_range=lab_range,
@@ -118,3 +149,5 @@ def _range_bound(value: float | str | None, field: str) -> float | None:
         return parse_reported_value(value)[1]
     except ValueFormatError as error:
         raise InputError(field, value, str(error)) from None
+    except OverflowError:
+        raise InputError(field, value, "is too large a number") from None

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sigmd.adapters.fhir_observations import LOINC, UCUM, observation_status_use
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared
@@ -31,21 +32,64 @@ def ndjson_files(source: Path) -> list[Path]:
     return files
 
 
+def _text(value: Any) -> str | None:
+    """A JSON value as the text the long format holds (None stays missing; objects are shown as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _effective(resource: dict[str, Any]) -> Any:
+    """The collection time as the core's FHIR reader takes it: effectiveDateTime, effectivePeriod.start or
+    effectiveInstant (never `issued`, the report time)."""
+    return (
+        resource.get("effectiveDateTime")
+        or _object(resource.get("effectivePeriod")).get("start")
+        or resource.get("effectiveInstant")
+    )
+
+
 def _quantity_row(resource: dict[str, Any], where: str) -> tuple[dict[str, Any], str]:
-    codes = [c.get("code", "") for c in resource.get("code", {}).get("coding", []) if "loinc" in c.get("system", "")]
+    codings = _object(resource.get("code")).get("coding")
+    codes = [_object(c).get("code") for c in codings or [] if _object(c).get("system") == LOINC]
     quantity = resource.get("valueQuantity")
-    subject = str(resource.get("subject", {}).get("reference", "")).removeprefix("Patient/")
-    when = resource.get("effectiveDateTime") or resource.get("issued") or ""
-    row = {"patient_id": subject, "collected_date": when, "loinc": codes[0] if codes else None}
+    reference = _object(resource.get("subject")).get("reference")
+    subject = reference if isinstance(reference, str) else ""
+    when = _effective(resource)
+    row = {"patient_id": subject.removeprefix("Patient/"), "collected_date": _text(when) or "", "loinc": None}
+    row["loinc"] = _text(codes[0]) if codes else None
+    status = observation_status_use(resource.get("status"))
+    if not status.used:
+        return row, f"Observation.status: {_text(resource.get('status'))!r} is not used: {status.reason} {where}"
+    if not subject:
+        return row, f"Observation.subject: {_text(resource.get('subject'))!r} is not a Reference to a Patient {where}"
+    if not codes:
+        return row, f"Observation.code: no coding with system {LOINC}; sigmd reads immunoglobulin LOINC codes {where}"
+    if when is None:
+        return row, f"Observation.effective[x]: missing; sigmd needs the collection time (not issued) {where}"
     if not isinstance(quantity, dict) or "value" not in quantity:
         kinds = [k for k in resource if k.startswith("value")] or ["no value"]
         return row, f"Observation.valueQuantity: {kinds[0]!r} is not a quantity; sigmd needs a numeric result {where}"
+    value = quantity["value"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return row, f"Observation.valueQuantity.value: {_text(value)!r} is not a JSON number (FHIR decimal) {where}"
     comparator = quantity.get("comparator")
-    row.update(value=str(quantity["value"]), unit=quantity.get("unit") or quantity.get("code"))
+    code = quantity.get("code")
+    unit = code if quantity.get("system") == UCUM and code else (quantity.get("unit") or code)
+    row.update(value=_text(quantity["value"]), unit=_text(unit))
     row["comparator"] = comparator if comparator in COMPARATORS else None
     ranges = resource.get("referenceRange") or [{}]
-    row["ref_low"] = None if "low" not in ranges[0] else str(ranges[0]["low"].get("value"))
-    row["ref_high"] = None if "high" not in ranges[0] else str(ranges[0]["high"].get("value"))
+    first = ranges[0] if isinstance(ranges, list) else None
+    if not isinstance(first, dict):
+        return row, f"Observation.referenceRange: {_text(ranges)!r} is not a list of ranges {where}"
+    for bound in ("low", "high"):
+        if bound in first and not isinstance(first[bound], dict):
+            return row, f"Observation.referenceRange.{bound}: {_text(first[bound])!r} is not a Quantity {where}"
+        row[f"ref_{bound}"] = _text(first[bound].get("value")) if bound in first else None
     return row, ""
 
 
@@ -59,14 +103,20 @@ def convert_bulk(source: Path, work_dir: Path) -> Prepared:
     for path in ndjson_files(source):
         if not path.exists():
             raise ValueError(f"input: manifest file {str(path)!r} does not exist")
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
             where = f"({path.name} line {number})"
-            if not line.strip():
+            if not raw.strip():
                 continue
             try:
-                resource = json.loads(line)
+                resource = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                rejects.append({"reason": f"line: byte {error.start} is not UTF-8 text {where}"})
+                continue
             except json.JSONDecodeError as error:
                 rejects.append({"reason": f"line: not JSON ({error.msg}) {where}"})
+                continue
+            except (ValueError, RecursionError) as error:  # over-long integers, too deep nesting
+                rejects.append({"reason": f"line: cannot be read as JSON ({type(error).__name__}) {where}"})
                 continue
             kind = resource.get("resourceType") if isinstance(resource, dict) else None
             if kind == "Patient":
@@ -83,7 +133,7 @@ def convert_bulk(source: Path, work_dir: Path) -> Prepared:
         elif patient is None:
             rejects.append({**row, "reason": f"subject: {row['patient_id']!r} has no Patient resource in the export"})
         else:
-            rows.append({**row, "sex": patient.get("gender"), "birth_date": patient.get("birthDate")})
+            rows.append({**row, "sex": _text(patient.get("gender")), "birth_date": _text(patient.get("birthDate"))})
     schema = pa.schema([(name, pa.string()) for name in CANONICAL_COLUMNS])
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / "bulk.parquet"

@@ -1,8 +1,10 @@
 """The set-wise part of screening, as SQL shared by every engine.
 
 Rows are parsed and checked as `sigmd.adapters.results.build_result` checks them; every row that
-cannot be used gets a reason naming the field and the value. Used rows are matched to their age
-key in the limit tables of `bands` (an equality join) and compared with the age-matched low limit.
+cannot be used gets a reason naming the field and the value (a CSV line that could not be read at
+all carries its reason in column `delimited.LINE_PROBLEM`, which comes first). Used rows are matched
+to their age key in the limit tables of `bands` (an equality join) and compared with the age-matched
+low limit.
 Only the columns later stages need are kept; the input's own text is read again, by row number,
 for the few rows that are rejected or go to the core. A row is `not_low` only when it plainly clears
 its limit; a patient whose every row is `not_low` is normal without the core, everyone else goes
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sigmd.adapters.results import EARLIEST_DATE, LATEST_DATE
 from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.bands import RELATIVE_MARGIN
+from sigmd.screening.delimited import LINE_PROBLEM
 from sigmd.screening.engine import Dialect
 
 CANONICAL_COLUMNS = (
@@ -29,7 +33,12 @@ CANONICAL_COLUMNS = (
     "ref_low",
     "ref_high",
 )
-DATE_PATTERN = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+DATE_PATTERN = (
+    r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ](?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?\s*$"
+)
+"""An ISO date, or an ISO date-time whose date part is read (as `sigmd.adapters.results.parse_date` reads it)."""
 PLAIN_NUMBER = r"^[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?$"
 """A value that is only a number: `VALUE_PATTERN` with no comparator and no spaces."""
 NORMAL_Z = 1.959963984540054
@@ -87,6 +96,9 @@ def rows_sql(d: Dialect, options: Options, horizon: int) -> str:
         " - CASE WHEN day(collected) < least(day(birth), day(last_day(collected))) THEN 1 ELSE 0 END"
     )
     igm_rule = "WHEN r.analyte = 'IgM' THEN c.limit_mg_dl " if options.igm_cutoffs else ""
+    dates = f"DATE '{EARLIEST_DATE.isoformat()}' AND DATE '{LATEST_DATE.isoformat()}'"
+    infinity = "CAST('Infinity' AS DOUBLE)"
+    outside = d.text(f" is outside the dates sigmd reads ({EARLIEST_DATE} to {LATEST_DATE})")
     cutoff_join = _key_join("cutoffs", "c", horizon, "'any'") if options.igm_cutoffs else ""
     return f"""
 WITH base AS (
@@ -115,16 +127,19 @@ WITH base AS (
     coalesce(comparator_given, value_comparator) AS comparator_code,
     number * factor AS value_mg_dl, low_number * factor AS lab_low, high_number * factor AS lab_high,
     CASE
+      WHEN {LINE_PROBLEM} IS NOT NULL THEN {LINE_PROBLEM}
       WHEN patient_id IS NULL OR trim(patient_id) = '' THEN 'patient_id: ' || {_show(d, "patient_id")} || ' is missing'
       WHEN analyte IS NULL THEN 'loinc: ' || {_show(d, "loinc")}
         || ' is not a known analyte (use IgM, IgG, IgA, IgG1-4 or a LOINC code such as 2472-9)'
       WHEN sex_code NOT IN ('female', 'male', 'other', 'unknown')
         THEN 'sex: ' || {_show(d, "sex")} || ' is not one of female, male, other, unknown'
       WHEN birth IS NULL THEN 'birth_date: ' || {_show(d, "birth_date")} || ' is not an ISO date (YYYY-MM-DD)'
+      WHEN NOT birth BETWEEN {dates} THEN 'birth_date: ' || {_show(d, "birth_date")} || {outside}
       WHEN collected IS NULL THEN 'collected_date: ' || {_show(d, "collected_date")} || ' is not an ISO date (YYYY-MM-DD)'
+      WHEN NOT collected BETWEEN {dates} THEN 'collected_date: ' || {_show(d, "collected_date")} || {outside}
       WHEN number IS NULL THEN 'value: ' || {_show(d, "value")}
         || {d.text(" is not a non-negative number (expected for example 30, '<5', '< 0.05' or '>200')")}
-      WHEN number >= CAST('Infinity' AS DOUBLE) THEN 'value: ' || {_show(d, "value")} || ' is not a finite number'
+      WHEN number >= {infinity} THEN 'value: ' || {_show(d, "value")} || ' is not a finite number'
       WHEN comparator_given IS NOT NULL AND comparator_given NOT IN ('<', '<=', '=', '>=', '>')
         THEN 'comparator: ' || {_show(d, "comparator")} || ' is not one of <, <=, =, >=, >'
       WHEN comparator_given IS NOT NULL AND value_comparator <> '=' AND value_comparator <> comparator_given
@@ -134,8 +149,14 @@ WITH base AS (
         THEN 'ref_low: ' || {_show(d, "ref_low")} || ' is not a non-negative number'
       WHEN nullif(trim(coalesce(ref_high, '')), '') IS NOT NULL AND high_number IS NULL
         THEN 'ref_high: ' || {_show(d, "ref_high")} || ' is not a non-negative number'
+      WHEN low_number >= {infinity} THEN 'ref_low: ' || {_show(d, "ref_low")} || ' is not a finite number'
+      WHEN high_number >= {infinity} THEN 'ref_high: ' || {_show(d, "ref_high")} || ' is not a finite number'
       WHEN low_number IS NOT NULL AND high_number IS NOT NULL AND low_number >= high_number
         THEN 'ref_low: ' || {_show(d, "ref_low")} || ' is not below ref_high ' || {_show(d, "ref_high")}
+      WHEN number * factor >= {infinity} THEN 'value: ' || {_show(d, "value")} || ' is too large a number: in mg/dL it is inf'
+      WHEN low_number * factor >= {infinity} OR high_number * factor >= {infinity}
+        THEN 'ref_low: ' || {_show(d, "ref_low")} || ' or ref_high ' || {_show(d, "ref_high")}
+        || ' is too large a number once converted to mg/dL'
       WHEN collected < birth THEN 'collected_date: ' || {_show(d, "collected_date")} || ' is before the birth date '
         || {_show(d, "birth_date")}
       WHEN collected > DATE '{options.as_of}'
@@ -145,8 +166,10 @@ WITH base AS (
 ), aged AS (
   SELECT *, {age_days} AS age_days, {whole_months} AS age_months FROM parsed
 ), judged AS (
-  SELECT r.*,
-    CASE WHEN r.row_reason IS NOT NULL THEN NULL {igm_rule}WHEN r.lab_low IS NOT NULL THEN {_lab_limit(options)}
+  SELECT r.*, {_lab_limit(options)} AS lab_limit_mg_dl,
+    CASE WHEN r.row_reason IS NOT NULL THEN NULL {igm_rule}WHEN r.lab_low IS NOT NULL
+      THEN CASE WHEN {_lab_limit(options)} IS NOT NULL
+        THEN greatest({_lab_limit(options)}, coalesce(s.limit_mg_dl, {_lab_limit(options)})) END
       ELSE s.limit_mg_dl END AS limit_mg_dl
   FROM aged r
   {_key_join("limits", "s", horizon, "r.sex")}
@@ -203,16 +226,18 @@ def sensitivity_sql(d: Dialect, options: Options, horizon: int) -> str:
     `latest_may_be_low` says whether one of those results is on the patient's latest IgM date. Partial or
     complete SIgMD needs criterion `igm_low`, which judges the latest IgM only; so when that is false the
     core cannot call the patient deficient under the set (unless the core refuses a row the SQL accepted,
-    which the core's pass checks for). A result judged against the laboratory's own range or the profile's
-    cut-off has the same limit under every set; the others take the set's limit from `igm_limits`.
+    which the core's pass checks for). A result judged against the profile's cut-off has the same limit under
+    every set; the others take the set's limit from `igm_limits`. A laboratory's own range is used by the core
+    only when it is plausible beside the set's interval, so a result with one may be low under a set when it is
+    below the higher of the two limits (or below the range's limit where the set has no interval).
     """
-    same_everywhere = "true" if options.igm_cutoffs else "k.lab_low IS NOT NULL"
+    same_everywhere = "true" if options.igm_cutoffs else "false"
     margin = f"(1 + {RELATIVE_MARGIN})"
     return f"""
 WITH lowest AS (SELECT max(limit_mg_dl) AS top FROM igm_limits),
 keyed AS (
-  SELECT r.patient_id, r.sex, r.age_months, r.age_days, r.comparator_code, r.value_mg_dl, r.lab_low, r.limit_mg_dl,
-    r.maybe_absent, r.collected = p.latest_igm AS on_latest
+  SELECT r.patient_id, r.sex, r.age_months, r.age_days, r.comparator_code, r.value_mg_dl, r.lab_low,
+    r.lab_limit_mg_dl, r.limit_mg_dl, r.maybe_absent, r.collected = p.latest_igm AS on_latest
   FROM rows r JOIN patients p ON p.patient_id = r.patient_id AND p.problem IS NULL
   WHERE r.row_reason IS NULL AND r.analyte = 'IgM' AND (r.maybe_absent OR r.comparator_code NOT IN ('=', '>', '>=')
     OR r.value_mg_dl < greatest((SELECT top FROM lowest), coalesce(r.limit_mg_dl, 0)) * {margin})
@@ -223,7 +248,14 @@ keyed AS (
   SELECT g.set_id, k.patient_id, k.on_latest, k.maybe_absent, k.comparator_code, k.value_mg_dl, g.limit_mg_dl
   FROM keyed k JOIN igm_limits g ON g.sex = k.sex AND g.months = k.age_months
     AND g.day_key = CASE WHEN k.age_days < {horizon} THEN k.age_days ELSE -1 END
-  WHERE NOT k.maybe_absent AND NOT ({same_everywhere})
+  WHERE NOT k.maybe_absent AND NOT ({same_everywhere}) AND k.lab_low IS NULL
+  UNION ALL
+  SELECT s.set_id, k.patient_id, k.on_latest, k.maybe_absent, k.comparator_code, k.value_mg_dl,
+    CASE WHEN k.lab_limit_mg_dl IS NOT NULL
+      THEN greatest(k.lab_limit_mg_dl, coalesce(g.limit_mg_dl, k.lab_limit_mg_dl)) END AS limit_mg_dl
+  FROM keyed k CROSS JOIN reference_sets s LEFT JOIN igm_limits g ON g.set_id = s.set_id AND g.sex = k.sex
+    AND g.months = k.age_months AND g.day_key = CASE WHEN k.age_days < {horizon} THEN k.age_days ELSE -1 END
+  WHERE NOT k.maybe_absent AND NOT ({same_everywhere}) AND k.lab_low IS NOT NULL
 )
 SELECT set_id, patient_id, bool_or(on_latest) AS latest_may_be_low FROM judged
 WHERE maybe_absent OR (limit_mg_dl IS NOT NULL

@@ -40,12 +40,9 @@ class DuckDBEngine:
             self._con.execute(f"SET threads = {int(threads)}")
 
     def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
-        if file_format == "parquet":
-            source = f"read_parquet({_literal(str(path))}, file_row_number = true)"
-            row_no = "file_row_number + 1"
-        else:
-            source = f"read_csv({_literal(str(path))}, all_varchar = true, header = true)"
-            row_no = "row_number() OVER ()"
+        if file_format != "parquet":
+            raise ValueError(f"engine: reads Parquet only, not {file_format!r} (CSV is converted by `delimited` first)")
+        source = f"read_parquet({_literal(str(path))}, file_row_number = true)"
         present = {row[0] for row in self._con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         selected = [
             f"CAST({_quote(src)} AS VARCHAR) AS {canonical}"
@@ -53,10 +50,9 @@ class DuckDBEngine:
             else f"CAST(NULL AS VARCHAR) AS {canonical}"
             for canonical, src in columns.items()
         ]
-        # Parquet row numbers are the file's own, stable across scans; CSV rows are numbered once and kept.
-        kind = "VIEW" if file_format == "parquet" else "TABLE"
+        # The file's own row numbers: stable across scans, so the view is read again rather than copied.
         self._con.execute(
-            f"CREATE OR REPLACE TEMP {kind} {name} AS SELECT {row_no} AS row_no, {', '.join(selected)} FROM {source}"
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT file_row_number + 1 AS row_no, {', '.join(selected)} FROM {source}"
         )
 
     def register(self, name: str, table: Any) -> None:

@@ -61,9 +61,9 @@ class Engine(Protocol):
     dialect: Dialect
 
     def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
-        """Expose a CSV or Parquet file as a view `name` whose columns are renamed as `columns` maps
-        canonical name -> source name, every column read as text, plus a 1-based `row_no` (BIGINT) that
-        is the row's position in the file (data rows only), the same for every engine."""
+        """Expose a Parquet file as a view `name` whose columns are renamed as `columns` maps canonical name ->
+        source name (NULL when the file lacks it), every column read as text, plus a 1-based `row_no` (BIGINT)
+        that is the row's position in the file, the same for every engine. Other formats raise ValueError."""
 
     def register(self, name: str, table: Any) -> None:
         """Expose an Arrow table as a view."""

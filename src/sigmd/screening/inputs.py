@@ -6,20 +6,24 @@ converted are kept as rejects with their reason, so input rows = used + rejected
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sigmd.screening.classify import CANONICAL_COLUMNS
+from sigmd.screening.extras import require
 
 FORMATS = ("auto", "csv", "parquet", "omop", "bulk")
+REQUIRED_COLUMNS = ("patient_id", "sex", "birth_date", "collected_date", "loinc", "value", "unit")
+"""A long-format extract without one of these is refused; `comparator`, `ref_low` and `ref_high` may be absent."""
 
 
 @dataclass(frozen=True)
 class Prepared:
     path: Path
     file_format: str
-    """`csv` or `parquet`: what the engine reads."""
+    """`parquet`: what the engine reads (CSV is converted to Parquet first, by `delimited`)."""
     columns: dict[str, str]
     """canonical column -> column in the file."""
     records: Path | None
@@ -67,4 +71,53 @@ def prepare(
         if canonical not in mapping:
             raise ValueError(f"columns: {canonical!r} is not one of {', '.join(CANONICAL_COLUMNS)}")
         mapping[canonical] = given
-    return Prepared(source, kind, mapping, records)
+    if kind == "parquet":
+        pq = require("pyarrow.parquet", "screen")
+        header = list(pq.read_schema(source).names)
+        match_columns(header, mapping, set(columns or {}))
+        return Prepared(source, kind, mapping, records)
+    from sigmd.screening.delimited import convert_delimited, read_header
+
+    found = match_columns(read_header(source), mapping, set(columns or {}))
+    target = work_dir / "converted-input" / "labs.parquet"
+    convert_delimited(source, found, target)
+    return Prepared(target, "parquet", {name: name for name in CANONICAL_COLUMNS}, records)
+
+
+def _folded(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+def match_columns(header: list[str], mapping: dict[str, str], explicit: set[str]) -> dict[str, str]:
+    """canonical column -> file column, for the columns the file has; ValueError naming every problem.
+
+    A required column that the file lacks, a column named by `--column` that the file lacks, and a
+    file column that differs from a canonical name only in case, spaces or punctuation (`Ref Low` for
+    `ref_low`, which would otherwise be ignored without a word) refuse the file. Other file columns are
+    not used.
+    """
+    present = set(header)
+    found = {canonical: given for canonical, given in mapping.items() if given in present}
+    unknown = [name for name in header if name not in found.values()]
+    problems = []
+    for canonical, given in mapping.items():
+        if canonical in found:
+            continue
+        if canonical in explicit:
+            problems.append(f"{canonical} is mapped to {given!r}, which is not a column of the file")
+            continue
+        alike = [name for name in unknown if _folded(name) == _folded(canonical)]
+        if alike:
+            problems.append(
+                f"{canonical} is missing, but the file has {alike[0]!r}: rename it or map it with "
+                f"--column {canonical}={alike[0]}"
+            )
+        elif canonical in REQUIRED_COLUMNS:
+            problems.append(f"{canonical} is missing")
+    if problems:
+        listed = ", ".join(map(repr, unknown)) if unknown else "none"
+        raise ValueError(
+            f"columns: {'; '.join(problems)} (columns of the file that sigmd does not know: {listed}; "
+            f"sigmd reads {', '.join(CANONICAL_COLUMNS)}; map another name with --column canonical=NAME)"
+        )
+    return found

@@ -31,6 +31,7 @@ from typing import Any
 from sigmd import content
 from sigmd.screening.bands import analyte_rows
 from sigmd.screening.classify import CANONICAL_COLUMNS
+from sigmd.screening.delimited import LINE_PROBLEM, convert_delimited, read_header
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared
 
@@ -112,10 +113,20 @@ def _show(column: str) -> str:
 def _source(found: TableFile) -> tuple[str, str, set[str]]:
     """(1-based position in file order, DuckDB relation over the file, columns the reader adds)."""
     path = found.path / "*.parquet" if found.path.is_dir() else found.path
+    if found.file_format != "parquet":
+        raise ValueError(f"input: {str(found.path)!r} must be converted to Parquet first (`_as_parquet`)")
+    relation = f"read_parquet({_literal(str(path))}, filename = true, file_row_number = true)"
+    return "row_number() OVER (ORDER BY filename, file_row_number)", relation, {"filename", "file_row_number"}
+
+
+def _as_parquet(table: str, found: TableFile, work_dir: Path) -> TableFile:
+    """A CSV or TSV table read with the stated dialect of `delimited` (never a guessed one) as Parquet; lines that
+    do not fit keep their reason in column LINE_PROBLEM."""
     if found.file_format == "parquet":
-        relation = f"read_parquet({_literal(str(path))}, filename = true, file_row_number = true)"
-        return "row_number() OVER (ORDER BY filename, file_row_number)", relation, {"filename", "file_row_number"}
-    return "row_number() OVER ()", f"read_csv({_literal(str(path))}, all_varchar = true, header = true)", set()
+        return found
+    target = work_dir / "omop-csv" / f"{table}.parquet"
+    convert_delimited(found.path, {name: name for name in read_header(found.path)}, target)
+    return TableFile(target, "parquet")
 
 
 def _view(con: Any, table: str, found: TableFile) -> None:
@@ -139,8 +150,10 @@ def _view(con: Any, table: str, found: TableFile) -> None:
         else f"CAST(NULL AS VARCHAR) AS {c}"
         for c in (*required, *optional)
     ]
+    problem = _identifier(LINE_PROBLEM) if LINE_PROBLEM in present else "CAST(NULL AS VARCHAR)"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW src_{table} AS SELECT {pos} AS pos, {', '.join(selected)} FROM {relation}"
+        f"CREATE OR REPLACE TEMP VIEW src_{table} AS SELECT {pos} AS pos, {', '.join(selected)},"
+        f" {problem} AS line_problem FROM {relation}"
     )
 
 
@@ -154,7 +167,7 @@ def _concept(con: Any, present: bool) -> None:
         con.execute(
             "CREATE OR REPLACE TEMP VIEW concepts AS SELECT concept_id AS cid, min(vocabulary_id) AS vocabulary,"
             " min(concept_code) AS code, min(concept_name) AS name FROM src_concept"
-            " WHERE concept_id IS NOT NULL AND concept_id <> '0' GROUP BY concept_id"
+            " WHERE concept_id IS NOT NULL AND concept_id <> '0' AND line_problem IS NULL GROUP BY concept_id"
         )
     else:
         con.execute(
@@ -176,7 +189,8 @@ def measurement_sql() -> str:
     operators = ", ".join(f"{k} ({v})" for k, v in OPERATORS.items())
     return f"""
 WITH people AS (
-  SELECT person_id AS pid, count(*) AS copies, min(gender_concept_id) AS gender_concept_id,
+  SELECT person_id AS pid, count(*) AS copies, min(line_problem) AS person_problem,
+    min(gender_concept_id) AS gender_concept_id,
     min(year_of_birth) AS year_of_birth, min(month_of_birth) AS month_of_birth,
     min(day_of_birth) AS day_of_birth, min(birth_datetime) AS birth_datetime
   FROM src_person GROUP BY person_id
@@ -188,7 +202,7 @@ WITH people AS (
         try_cast(day_of_birth AS INTEGER)) AS DATE) END AS birth
   FROM people
 ), m AS (
-  SELECT m.*, p.pid, p.copies, p.gender_concept_id, p.year_of_birth, p.month_of_birth, p.day_of_birth,
+  SELECT m.*, p.pid, p.copies, p.person_problem, p.gender_concept_id, p.year_of_birth, p.month_of_birth, p.day_of_birth,
     p.birth_datetime, p.y, p.mo, p.d, p.birth,
     mc.vocabulary AS concept_vocabulary, mc.code AS concept_code,
     CASE WHEN mc.vocabulary = 'LOINC' THEN mc.code ELSE m.measurement_source_value END AS loinc,
@@ -208,6 +222,7 @@ SELECT pos, measurement_id, person_id AS patient_id,
   CASE operator_id {operator} END AS comparator,
   range_low AS ref_low, range_high AS ref_high,
   CASE
+    WHEN line_problem IS NOT NULL THEN line_problem || ' (measurement table)'
     WHEN lower(coalesce(loinc, '')) NOT IN (SELECT code FROM analytes) THEN
       CASE WHEN concept_vocabulary = 'LOINC'
         THEN 'measurement_concept_id: ' || {_show("measurement_concept_id")} || ' (LOINC ' || concept_code
@@ -217,6 +232,8 @@ SELECT pos, measurement_id, person_id AS patient_id,
           || ' is not an immunoglobulin result that sigmd screens' END
     WHEN pid IS NULL THEN 'person_id: ' || {_show("person_id")} || ' has no row in the person table'
     WHEN copies > 1 THEN 'person_id: ' || {_show("person_id")} || ' has ' || copies || ' rows in the person table'
+    WHEN person_problem IS NOT NULL THEN 'person_id: ' || {_show("person_id")}
+      || ' has a row in the person table that could not be read (' || person_problem || ')'
     WHEN birth_datetime IS NOT NULL AND birth IS NULL
       THEN 'birth_datetime: ' || {_show("birth_datetime")} || ' is not a date (YYYY-MM-DD...)'
     WHEN birth_datetime IS NULL AND y IS NULL
@@ -287,7 +304,7 @@ def convert_omop(source: Path, work_dir: Path) -> Prepared:
     con = duckdb.connect()
     try:
         for table, file in found.items():
-            _view(con, table, file)
+            _view(con, table, _as_parquet(table, file, work_dir))
         _concept(con, "concept" in found)
         knowledge = content.load()
         con.register("analytes", pa.table({"code": [code.lower() for code, _ in analyte_rows(knowledge)]}))
@@ -337,6 +354,16 @@ def _write_records(con: Any, found: dict[str, TableFile], path: Path) -> Path | 
         )
     if len(have) < 2:
         return None
+    for table in have:
+        unread = con.execute(f"SELECT count(*) FROM src_{table} WHERE line_problem IS NOT NULL").fetchone()[0]
+        if unread:
+            warnings.warn(
+                f"OMOP {table}: {unread} line(s) could not be read; conditions and medications are treated as "
+                "unknown (secondary causes cannot be ruled out), as the records must list all of them",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
     union = (
         records_sql(
             "condition_occurrence", "condition_concept_id", "condition_source_value", "condition_source_concept_id"

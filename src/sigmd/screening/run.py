@@ -18,15 +18,17 @@ from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, CodedText
 from sigmd.screening import classify
 from sigmd.screening.core_pass import PassResult, Task, chunks, run_pass
+from sigmd.screening.delimited import LINE_PROBLEM
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared, prepare
 from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
 from sigmd.screening.tables import content_tables
-from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords
+from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords, blinded_patients
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
+RECORD_COLUMNS = ("patient_id", "kind", "code", "system", "text")
 RAW_TEXT = ("value", "unit", "comparator", "ref_low", "ref_high")
 """Columns the core reads as the input wrote them (it parses them itself)."""
 
@@ -90,7 +92,7 @@ def screen(
         with steps:
             steps.next("reading input")
             prepared = prepare(source, file_format, columns, records, out_dir)
-            db.load("raw", prepared.path, prepared.file_format, prepared.columns)
+            db.load("raw", prepared.path, prepared.file_format, {**prepared.columns, LINE_PROBLEM: LINE_PROBLEM})
             content_set = content_tables(knowledge, knowledge.profiles[profile_id], set_id)
             for name, table in content_set.tables.items():
                 db.register(name, table)
@@ -161,13 +163,33 @@ def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
     if prepared.records is None:
         return None
     found: dict[str, tuple[list[CodedText], list[CodedText]]] = {}
-    with prepared.records.open(encoding="utf-8", newline="") as handle:
-        for index, row in enumerate(csv.DictReader(handle), start=2):
-            entry = CodedText(
-                row.get("text") or "", row.get("code") or "", row.get("system") or "", f"records line {index}"
-            )
-            lists = found.setdefault(row["patient_id"], ([], []))
-            lists[1 if row.get("kind") == "medication" else 0].append(entry)
+    name = prepared.records.name
+    # The records must list every condition and medication: a file that cannot be read whole is refused, since
+    # a silently dropped line could hide a secondary cause.
+    try:
+        with prepared.records.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle, strict=True)
+            missing = [c for c in RECORD_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(
+                    f"records: {name!r} has no column {', '.join(missing)}; it needs {', '.join(RECORD_COLUMNS)}"
+                )
+            for index, row in enumerate(reader, start=2):
+                if None in row or None in row.values():
+                    raise ValueError(
+                        f"records: line {reader.line_num} of {name!r} does not have the header's number of cells"
+                    )
+                if row["kind"] not in ("condition", "medication"):
+                    raise ValueError(
+                        f"records: kind {row['kind']!r} on line {reader.line_num} of {name!r} is not condition or medication"
+                    )
+                entry = CodedText(row["text"] or "", row["code"] or "", row["system"] or "", f"records line {index}")
+                lists = found.setdefault(row["patient_id"], ([], []))
+                lists[1 if row["kind"] == "medication" else 0].append(entry)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"records: {name!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except csv.Error as error:
+        raise ValueError(f"records: {name!r} cannot be read as CSV ({error})") from None
     return {pid: PatientRecords(tuple(c), tuple(m)) for pid, (c, m) in found.items()}
 
 
@@ -207,10 +229,15 @@ def _assess_all(
             f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id,"
             " CAST(NULL AS BOOLEAN) AS latest_may_be_low WHERE false",
         )
+    records = _records(prepared)
+    pa = require("pyarrow", "screen")
+    blinded = blinded_patients(records, knowledge)
+    db.register("blinded", pa.table({"patient_id": pa.array(blinded, pa.string())}))
     db.materialise(
         "core_patients",
-        "SELECT patient_id, NOT all_not_low AS is_candidate, used_rows FROM patients WHERE problem IS NULL"
-        " AND (NOT all_not_low OR patient_id IN (SELECT patient_id FROM flagged))",
+        "SELECT patient_id, NOT all_not_low OR patient_id IN (SELECT patient_id FROM blinded) AS is_candidate,"
+        " used_rows FROM patients WHERE problem IS NULL AND (NOT all_not_low"
+        " OR patient_id IN (SELECT patient_id FROM flagged) OR patient_id IN (SELECT patient_id FROM blinded))",
     )
     latest_sets: dict[str, set[str]] = {}
     any_sets: dict[str, set[str]] = {}
@@ -225,7 +252,7 @@ def _assess_all(
     ).to_pylist()[0]["n"]
     work = chunks(
         _candidate_rows(db),
-        _records(prepared),
+        records,
         {pid: frozenset(s) for pid, s in latest_sets.items()},
         {pid: frozenset(s) for pid, s in any_sets.items()},
     )

@@ -1,9 +1,8 @@
 """The optional engine: Apache Spark (PySpark), in local mode unless given a session.
 
 Row numbers are the rows' positions in the file, as the DuckDB engine numbers them, so that rejects
-name the same rows on either engine: Parquet uses the file's own row index (`_metadata.row_index`);
-CSV numbers rows by the start of the file block they were read from and their position in it. CSV is
-read as RFC 4180 (doubled quotes), one line per record; empty fields are NULL, as DuckDB reads them.
+name the same rows on either engine: the Parquet file's own row index (`_metadata.row_index`). Engines
+read Parquet only; CSV is converted first by `sigmd.screening.delimited`, the same way for both.
 Needs PySpark 4 (`createDataFrame` from Arrow, `toArrow`).
 """
 
@@ -64,7 +63,7 @@ def _quote(name: str) -> str:
 
 
 class SparkEngine:
-    """Spark SQL over temporary views; materialised tables are cached views.
+    """Spark SQL over temporary views; materialised tables are local checkpoints.
 
     With no `session`, the engine uses the active SparkSession if there is one (and leaves it running),
     or starts a local one that `close()` stops.
@@ -79,53 +78,23 @@ class SparkEngine:
         self.spark: Any = active if active is not None else local_session()
         self.spark.conf.set(*ANSI_OFF)
         self.spark.conf.set(*NO_CONSTRAINT_PROPAGATION)
-        self._cached: list[Any] = []
         self._views: list[str] = []
 
     def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
         functions = require("pyspark.sql.functions", "spark")
-        if file_format == "parquet":
-            frame = self.spark.read.parquet(str(path))
-        else:
-            frame = self.spark.read.options(header="true", inferSchema="false", escape='"', encoding="UTF-8").csv(
-                str(path)
-            )
-        selected = []
-        for canonical, src in columns.items():
-            if src not in frame.columns:
-                selected.append(functions.lit(None).cast("string").alias(canonical))
-            elif file_format == "parquet":
-                selected.append(functions.col(_quote(src)).cast("string").alias(canonical))
-            else:
-                selected.append(functions.nullif(functions.col(_quote(src)), functions.lit("")).alias(canonical))
-        if file_format == "parquet":
-            # Not cached: the file's own row index is stable, and re-reading Parquet costs less than holding the
-            # whole input in the cache (which, in a small driver, pushes the cached `rows` out).
-            row_no = (functions.col("_metadata.row_index") + 1).cast("bigint").alias("row_no")
-            self._view(name, frame.select(row_no, *selected))
-        else:
-            block = functions.col("_metadata.file_block_start").alias("_block")
-            self._keep(
-                name,
-                self._numbered(frame.select(block, functions.monotonically_increasing_id().alias("_id"), *selected)),
-            )
-
-    def _numbered(self, frame: Any) -> Any:
-        """A 1-based row number in file order from (`_block`, `_id`): the rows of one block of the file are
-        read in order by one task, so their ids are consecutive; blocks are ordered by their start offset."""
-        functions = require("pyspark.sql.functions", "spark")
-        frame = frame.cache()
-        self._cached.append(frame)
-        blocks = frame.groupBy("_block").agg(functions.count("*").alias("n"), functions.min("_id").alias("first"))
-        offsets, total = [], 0
-        for row in sorted(blocks.collect(), key=lambda r: int(r["_block"])):
-            offsets.append((int(row["_block"]), int(row["first"]), total))
-            total += int(row["n"])
-        starts = self.spark.createDataFrame(offsets or [(0, 0, 0)], "_block bigint, first bigint, offset bigint")
-        numbered = frame.join(functions.broadcast(starts), "_block")
-        row_no = functions.col("_id") - functions.col("first") + functions.col("offset") + 1
-        rest = [c for c in frame.columns if c not in ("_block", "_id")]
-        return numbered.select(row_no.cast("bigint").alias("row_no"), *rest)
+        if file_format != "parquet":
+            raise ValueError(f"engine: reads Parquet only, not {file_format!r} (CSV is converted by `delimited` first)")
+        frame = self.spark.read.parquet(str(path))
+        selected = [
+            functions.col(_quote(src)).cast("string").alias(canonical)
+            if src in frame.columns
+            else functions.lit(None).cast("string").alias(canonical)
+            for canonical, src in columns.items()
+        ]
+        # Not cached: the file's own row index is stable, and re-reading Parquet costs less than holding the
+        # whole input in the cache (which, in a small driver, pushes the cached `rows` out).
+        row_no = (functions.col("_metadata.row_index") + 1).cast("bigint").alias("row_no")
+        self._view(name, frame.select(row_no, *selected))
 
     def register(self, name: str, table: Any) -> None:
         self._view(name, self.spark.createDataFrame(table))
@@ -135,12 +104,6 @@ class SparkEngine:
         when the cache matcher misses, recompute) the whole chain of SQL behind it."""
         storage = require("pyspark", "spark").StorageLevel.MEMORY_AND_DISK
         self._view(name, self.spark.sql(sql).localCheckpoint(eager=True, storageLevel=storage))
-
-    def _keep(self, name: str, frame: Any) -> None:
-        """Cache `frame` as view `name`; the first query that reads it fills the cache, later ones reuse it."""
-        frame = frame.cache()
-        self._cached.append(frame)
-        self._view(name, frame)
 
     def _view(self, name: str, frame: Any) -> None:
         frame.createOrReplaceTempView(name)
@@ -175,8 +138,6 @@ class SparkEngine:
     def close(self) -> None:
         for name in dict.fromkeys(self._views):
             self.spark.catalog.dropTempView(name)
-        for frame in self._cached:
-            frame.unpersist()
-        self._views, self._cached = [], []
+        self._views = []
         if self._own:
             self.spark.stop()

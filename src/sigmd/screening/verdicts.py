@@ -9,6 +9,7 @@ from typing import Any
 
 from sigmd.adapters.results import build_result
 from sigmd.core.assessment import AssessmentError, CaseFacts, Diagnosis, case_facts
+from sigmd.core.course import blinding_windows
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
 from sigmd.errors import InputError
@@ -109,6 +110,23 @@ def _case(
         return Case(patient, tuple(results), warnings=tuple(warnings))
     found = records.get(pid, PatientRecords((), ()))
     return Case(patient, tuple(results), found.conditions, found.medications, warnings=tuple(warnings))
+
+
+def blinded_patients(records: Mapping[str, PatientRecords] | None, knowledge: Knowledge) -> list[str]:
+    """Patients with immunoglobulin replacement or anti-CD20 therapy on record, as the core recognises it.
+
+    The core sets aside their IgG results taken within the treatment's window (an all-normal patient is then
+    normal but provisional), so the SQL pre-filter, which reads every result, must not call them normal.
+    Only the medications matter to the core's rule; the patient in the probe case is a placeholder.
+    """
+    if records is None:
+        return []
+    probe = Patient(Sex.UNKNOWN, date(2000, 1, 1))
+    return [
+        pid
+        for pid, found in records.items()
+        if found.medications and blinding_windows(Case(probe, (), found.conditions, found.medications), knowledge)
+    ]
 
 
 def facts_of(case: Case, knowledge: Knowledge, as_of: date) -> CaseFacts | str:

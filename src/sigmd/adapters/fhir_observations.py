@@ -1,0 +1,345 @@
+"""FHIR Observations: the status rule, corrections, and why an Observation was not used.
+
+`observation_status_use` is the one place the meaning of an Observation status is decided; the FHIR reader
+here and population screening's Bulk NDJSON reader both apply it. A usable Observation is held until every
+resource of the input has been read, because a correction may come before or after what it corrects:
+
+- an amended or corrected result replaces every other result with the same id, and every other result of
+  the same analyte with the same effective time (the exact effectiveDateTime, effectivePeriod.start or
+  effectiveInstant as written); when several corrections compete, the last in the input is kept;
+- an entered-in-error or cancelled Observation is ignored, and so is every copy with the same id;
+- two copies of one id that are not corrections: an identical second copy is skipped, differing copies
+  refuse the patient, because sigmd cannot tell which one is current.
+
+Every Observation that is not passed on as a result is listed in the case's input notes (skipped, replaced
+or ignored), with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from sigmd.adapters.grouping import PatientIndex, PatientRecords
+from sigmd.adapters.results import build_result, check_date
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte, InputNoteKind, LabResult
+from sigmd.errors import InputError
+
+if TYPE_CHECKING:
+    from fhir.resources.R4B.codeableconcept import CodeableConcept
+    from fhir.resources.R4B.observation import Observation
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+
+@dataclass(frozen=True)
+class StatusUse:
+    """What a reader does with an Observation of one status: use it (note None) or list it with the reason."""
+
+    note: InputNoteKind | None
+    """None: the result is used; SKIPPED or IGNORED: it is not, and is listed with `reason`."""
+    reason: str
+    corrects: bool = False
+    """An amended or corrected result: it replaces the result with the same id, or of the same analyte and the
+    same effective time."""
+
+    @property
+    def used(self) -> bool:
+        return self.note is None
+
+
+OBSERVATION_STATUS_USE: Mapping[str, StatusUse] = MappingProxyType(
+    {
+        "final": StatusUse(None, "its status is final"),
+        "amended": StatusUse(None, "its status is amended", corrects=True),
+        "corrected": StatusUse(None, "its status is corrected", corrects=True),
+        "preliminary": StatusUse(
+            InputNoteKind.SKIPPED,
+            "its status is preliminary: the result may still change, and sigmd uses final, amended or corrected "
+            "results only",
+        ),
+        "registered": StatusUse(InputNoteKind.SKIPPED, "its status is registered: no result is available yet"),
+        "unknown": StatusUse(
+            InputNoteKind.SKIPPED,
+            "its status is unknown: the source does not say whether the result is final, so sigmd does not use it",
+        ),
+        "entered-in-error": StatusUse(InputNoteKind.IGNORED, "its status is entered-in-error: the source withdrew it"),
+        "cancelled": StatusUse(InputNoteKind.IGNORED, "its status is cancelled: the observation was not completed"),
+    }
+)
+"""The FHIR R4 Observation statuses (http://hl7.org/fhir/R4/valueset-observation-status.html) and what sigmd
+does with each. sigmd default for preliminary, registered and unknown: not used (fail safe: a verdict must not
+rest on a result its laboratory has not released as final)."""
+
+
+def observation_status_use(status: object) -> StatusUse:
+    """What to do with an Observation of this status; a missing or non-FHIR status is skipped with the reason."""
+    if status is None or status == "":
+        return StatusUse(InputNoteKind.SKIPPED, "it has no status, so sigmd cannot tell whether it is final")
+    known = OBSERVATION_STATUS_USE.get(str(status))
+    if known is None:
+        return StatusUse(InputNoteKind.SKIPPED, f"its status {str(status)[:40]!r} is not a FHIR R4 Observation status")
+    return known
+
+
+@dataclass
+class _Candidate:
+    """An Observation that passed its status and checks, held until corrections are applied."""
+
+    name: str
+    obs_id: str
+    analyte: Analyte
+    when: str
+    status: str
+    corrects: bool
+    result: LabResult | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: InputError | None = None
+
+
+class ObservationReader:
+    """Reads immunoglobulin Observations into their patients' records, applying status and corrections."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.candidates: dict[str, list[_Candidate]] = {}
+        self.withdrawn: dict[str, set[str]] = {}
+
+    def read(self, obs: Observation, name: str, records: PatientRecords) -> None:
+        """Check one Observation; a usable result is held until `finish`, anything else is listed with the reason."""
+        analyte = self._analyte(obs, name, records)
+        if analyte is None:
+            return
+        status = observation_status_use(obs.status)
+        if status.note is not None:
+            records.note(status.note, name, f"{analyte}: {status.reason}")
+            if status.note is InputNoteKind.IGNORED and obs.id:
+                self.withdrawn.setdefault(records.key, set()).add(obs.id)
+            return
+        quantity = obs.valueQuantity
+        if quantity is None:
+            records.note(InputNoteKind.SKIPPED, name, f"{analyte}: {_missing_value(obs)}")
+            return
+        collected, when = _effective(obs, name)
+        if collected is None:
+            records.note(InputNoteKind.SKIPPED, name, f"{analyte}: {when}")
+            return
+        candidate = _Candidate(name, obs.id or "", analyte, when, str(obs.status), status.corrects)
+        self.candidates.setdefault(records.key, []).append(candidate)
+        try:
+            candidate.result, candidate.warnings = self._result(obs, quantity, analyte, collected, name)
+        except InputError as error:
+            candidate.error = error
+
+    def _result(
+        self, obs: Observation, quantity: Any, analyte: Analyte, collected: date, name: str
+    ) -> tuple[LabResult, list[str]]:
+        field = f"{name}.valueQuantity"
+        if quantity.value is None:
+            raise InputError(f"{field}.value", None, "is missing")
+        unit = quantity.code if quantity.system == UCUM and quantity.code else (quantity.unit or quantity.code)
+        if not unit:
+            raise InputError(f"{field}.unit", None, "is missing; sigmd needs the unit of every result")
+        low, high, range_unit, range_text = _reference_range(obs)
+        return build_result(
+            analyte=analyte,
+            value=str(quantity.value),
+            unit=unit,
+            collected=collected,
+            knowledge=self.knowledge,
+            field=field,
+            comparator=quantity.comparator,
+            range_low=low,
+            range_high=high,
+            range_unit=range_unit,
+            range_text=range_text,
+            origin=name,
+        )
+
+    def _analyte(self, obs: Observation, name: str, records: PatientRecords) -> Analyte | None:
+        if getattr(obs, "code", None) is None:  # required in FHIR, but the models accept `"code": null`
+            records.note(InputNoteKind.SKIPPED, name, "it has no code, so sigmd cannot tell what was measured")
+            return None
+        codings = obs.code.coding or []
+        for coding in codings:
+            if coding.system == LOINC and coding.code in self.knowledge.loinc:
+                return self.knowledge.loinc[coding.code]
+        near = next((c for c in codings if c.code in self.knowledge.loinc), None)
+        if near is not None:
+            system = f"its system is {near.system}" if near.system else "it has no system"
+            records.note(
+                InputNoteKind.SKIPPED,
+                name,
+                f"code {near.code} ({self.knowledge.loinc[str(near.code)]}) without the LOINC system ({system}; "
+                f"sigmd reads immunoglobulin codes only with {LOINC})",
+            )
+            return None
+        codes = ", ".join(f"{c.system or '(no system)'}|{c.code}" for c in codings) or (
+            f"text {obs.code.text!r} without a coding" if obs.code.text else "(no code)"
+        )
+        records.note(
+            InputNoteKind.SKIPPED, name, f"its code {codes} is not an immunoglobulin LOINC code that sigmd reads"
+        )
+        return None
+
+    def finish(self, index: PatientIndex) -> None:
+        """Apply corrections and withdrawals, then pass each patient's remaining results on."""
+        for key, candidates in self.candidates.items():
+            records = index.get(key)
+            withdrawn = self.withdrawn.get(key, set())
+            dropped: dict[int, tuple[InputNoteKind, str]] = {}
+            for position, candidate in enumerate(candidates):
+                if candidate.obs_id and candidate.obs_id in withdrawn:
+                    dropped[position] = (
+                        InputNoteKind.IGNORED,
+                        f"{candidate.analyte}: another copy of the same id is entered-in-error or cancelled",
+                    )
+            _apply_corrections(candidates, dropped, lambda c: c.obs_id, "the same id")
+            _apply_corrections(candidates, dropped, lambda c: f"{c.analyte}|{c.when}", "the same analyte and time")
+            _refuse_conflicting_copies(candidates, dropped, records)
+            for position, candidate in enumerate(candidates):
+                if position in dropped:
+                    kind, reason = dropped[position]
+                    if candidate.error is not None:
+                        reason += f" (it could not be read either: {candidate.error})"
+                    records.note(kind, candidate.name, reason)
+                elif candidate.error is not None:
+                    records.errors.append(candidate.error)
+                elif candidate.result is not None:
+                    records.results.append(candidate.result)
+                    records.warnings.extend(candidate.warnings)
+
+
+def _apply_corrections(
+    candidates: list[_Candidate],
+    dropped: dict[int, tuple[InputNoteKind, str]],
+    key: Callable[[_Candidate], str],
+    sameness: str,
+) -> None:
+    """Within each group of the same key, the last amended or corrected result replaces the others."""
+    groups: dict[str, list[int]] = {}
+    for position, candidate in enumerate(candidates):
+        if position not in dropped and key(candidate):
+            groups.setdefault(key(candidate), []).append(position)
+    for positions in groups.values():
+        corrections = [p for p in positions if candidates[p].corrects]
+        if not corrections:
+            continue
+        keeper = candidates[corrections[-1]]
+        for position in positions:
+            if position != corrections[-1]:
+                dropped[position] = (
+                    InputNoteKind.REPLACED,
+                    f"{keeper.analyte}: replaced by {keeper.name} ({keeper.status}) with {sameness}",
+                )
+
+
+def _refuse_conflicting_copies(
+    candidates: list[_Candidate], dropped: dict[int, tuple[InputNoteKind, str]], records: PatientRecords
+) -> None:
+    """Two copies of one id, neither a correction: a second identical copy is skipped; differing copies refused."""
+    first: dict[str, int] = {}
+    for position, candidate in enumerate(candidates):
+        if position in dropped or not candidate.obs_id:
+            continue
+        if candidate.obs_id not in first:
+            first[candidate.obs_id] = position
+            continue
+        earlier = candidates[first[candidate.obs_id]]
+        if _same_reading(earlier, candidate):
+            dropped[position] = (InputNoteKind.SKIPPED, f"{candidate.analyte}: a second copy of {earlier.name}")
+        else:
+            records.errors.append(
+                InputError(
+                    candidate.name,
+                    candidate.obs_id,
+                    "appears twice with different results and neither copy is amended or corrected, "
+                    "so sigmd cannot tell which one is current",
+                )
+            )
+            dropped[position] = (InputNoteKind.SKIPPED, f"{candidate.analyte}: conflicting copy of {earlier.name}")
+
+
+def _same_reading(one: _Candidate, other: _Candidate) -> bool:
+    if one.result is None or other.result is None:
+        return False
+    return (one.when, one.result.quantity, one.result.reported_unit) == (
+        other.when,
+        other.result.quantity,
+        other.result.reported_unit,
+    )
+
+
+def _missing_value(obs: Observation) -> str:
+    present = next((k for k in type(obs).model_fields if k.startswith("value") and getattr(obs, k) is not None), "")
+    if present:
+        reason = f"it has {present} instead of valueQuantity"
+    elif any(getattr(c, "valueQuantity", None) is not None for c in obs.component or []):
+        reason = "its values are only in component; sigmd reads valueQuantity of the Observation itself"
+    else:
+        reason = "it has no value"
+    if obs.dataAbsentReason is not None:
+        reason += f" (dataAbsentReason: {_concept_text(obs.dataAbsentReason)})"
+    return reason
+
+
+def _reference_range(obs: Observation) -> tuple[str | None, str | None, str | None, str | None]:
+    for rng in obs.referenceRange or []:
+        if rng.low is None and rng.high is None:
+            continue
+        low = None if rng.low is None or rng.low.value is None else str(rng.low.value)
+        high = None if rng.high is None or rng.high.value is None else str(rng.high.value)
+        bound = rng.low if rng.low is not None else rng.high
+        unit = None
+        if bound is not None:
+            unit = bound.code if bound.system == UCUM and bound.code else (bound.unit or bound.code)
+        return low, high, unit, rng.text
+    return None, None, None, None
+
+
+def _effective(obs: Observation, name: str) -> tuple[date | None, str]:
+    """The collection date and the exact effective time (for matching corrections), or None and the reason."""
+    for element, value in (
+        ("effectiveDateTime", obs.effectiveDateTime),
+        ("effectivePeriod.start", obs.effectivePeriod.start if obs.effectivePeriod is not None else None),
+        ("effectiveInstant", obs.effectiveInstant),
+    ):
+        if value is None:
+            continue
+        collected = as_date(value)
+        if collected is None:
+            return None, f"its {element} {str(value)!r} is a partial date; sigmd needs the full collection date"
+        check_date(collected, f"{name}.{element}")
+        when = value.isoformat() if isinstance(value, date | datetime) else str(value)
+        return collected, when
+    if obs.effectivePeriod is not None:
+        return None, "its effectivePeriod has no start; sigmd needs the collection time"
+    if obs.effectiveTiming is not None:
+        return None, "it has effectiveTiming, which sigmd does not read; it needs the collection time"
+    if obs.issued is not None:
+        return None, "it has only issued (the report time) and no collection time (effective[x])"
+    return None, "it has no collection time (effective[x])"
+
+
+def _concept_text(concept: CodeableConcept) -> str:
+    return concept.text or ", ".join(str(c.display or c.code) for c in concept.coding or []) or "(no text)"
+
+
+def as_date(value: object) -> date | None:
+    """A full date from a FHIR date/dateTime/instant; partial dates (`2016-03`) give None."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value)
+    if len(text) >= 10:
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            return None
+    return None
