@@ -26,6 +26,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	./scripts/system-packages.sh
+	./scripts/test-assets.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy

@@ -59,6 +59,7 @@ DATA_FILES = (
     "advice.toml",
     "vaccine_rules.toml",
     "clinical_features.toml",
+    "diagnosis_codes.toml",
 )
 INTERVAL_COLUMNS = [
     "set_id",
