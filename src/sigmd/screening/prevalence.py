@@ -1,4 +1,4 @@
-"""Prevalence with Wilson 95% intervals, next to the published figures with their sources."""
+"""Prevalence with Wilson and exact (Clopper-Pearson) 95% intervals, next to the published figures with their sources."""
 
 from __future__ import annotations
 
@@ -67,6 +67,15 @@ def wilson(count: int, total: int) -> tuple[float, float]:
     return float(interval.low), float(interval.high)
 
 
+def clopper_pearson(count: int, total: int) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) 95% interval (SciPy): conservative, preferred by some readers for rare conditions."""
+    if total == 0:
+        return float("nan"), float("nan")
+    stats = require("scipy.stats", "screen")
+    interval = stats.binomtest(count, total).proportion_ci(confidence_level=0.95, method="exact")
+    return float(interval.low), float(interval.high)
+
+
 def matches(label: str, certainty: str, form: str, stage: str) -> bool:
     forms = {"partial": ("partial_sigmd",), "complete": ("complete_sigmd",), "any": ("partial_sigmd", "complete_sigmd")}
     return label in forms[form] and (stage == "any" or certainty == stage)
@@ -75,7 +84,7 @@ def matches(label: str, certainty: str, form: str, stage: str) -> bool:
 def prevalence_table(
     denominators: dict[tuple[str, str], int], deficient: dict[tuple[str, str, str, str], int]
 ) -> list[dict[str, Any]]:
-    """Rows per stratum (overall, children, adults, age band, sex) x form x stage with Wilson CIs.
+    """Rows per stratum (overall, children, adults, age band, sex) x form x stage with Wilson and exact CIs.
 
     `denominators` counts screened patients by (age band, sex); `deficient` counts patients by
     (age band, sex, label, certainty) for SIgMD labels only.
@@ -98,6 +107,7 @@ def prevalence_table(
                     if keep(band, sex) and matches(label, certainty, form, stage)
                 )
                 low, high = wilson(count, total)
+                exact_low, exact_high = clopper_pearson(count, total)
                 rows.append(
                     {
                         "stratum": kind,
@@ -109,6 +119,8 @@ def prevalence_table(
                         "prevalence": count / total if total else None,
                         "ci95_low": None if total == 0 else low,
                         "ci95_high": None if total == 0 else high,
+                        "exact95_low": None if total == 0 else exact_low,
+                        "exact95_high": None if total == 0 else exact_high,
                     }
                 )
     return rows
