@@ -1,6 +1,7 @@
 # Two commands do all the set-up (see README):
 #   make demo   create .venv, install sigmd, assess bundled example patients and screen a synthetic cohort
-#   make test   create .venv, install sigmd with test tools (and Debian's chromium and postgresql), run ruff, mypy and pytest
+#   make test   create .venv, install sigmd with test tools (and Debian's chromium, postgresql and Java), run ruff,
+#               mypy and pytest, and build the documentation site in strict mode (into .cache/site)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,6 +32,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 docs: $(STAMP)
 	$(BIN)/typer sigmd.cli utils docs --name sigmd --output docs/cli.md
