@@ -704,6 +704,14 @@ def load_analytes(sources: dict[str, Source]) -> tuple[dict[str, Analyte], dict[
     return loinc, names
 
 
+def ids(file: str, table: str) -> tuple[str, ...]:
+    """The ids in one table of a data file (`ids("profiles.toml", "profiles")`), read without loading the rest.
+
+    The command line shows them as closed choices in `--help`; the full loader still checks every entry.
+    """
+    return tuple(_toml(file).get(table, {}))
+
+
 def content_version() -> str:
     """A digest of every data file: changes whenever clinical content changes."""
     digest = hashlib.sha256()
