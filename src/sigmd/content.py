@@ -43,6 +43,7 @@ from sigmd.core.knowledge import (
 )
 from sigmd.core.model import Analyte
 from sigmd.core.provenance import Source
+from sigmd.core.published import PublishedFigure
 from sigmd.core.rules import CRITERIA
 from sigmd.core.units import UnitDef, UnitTable
 
@@ -60,6 +61,7 @@ DATA_FILES = (
     "vaccine_rules.toml",
     "clinical_features.toml",
     "diagnosis_codes.toml",
+    "published_prevalence.toml",
 )
 INTERVAL_COLUMNS = [
     "set_id",
@@ -702,6 +704,38 @@ def load_analytes(sources: dict[str, Source]) -> tuple[dict[str, Analyte], dict[
         for alias in (analyte.value, *e["names"]):
             names[alias.lower()] = analyte
     return loinc, names
+
+
+def load_published_figures() -> tuple[PublishedFigure, ...]:
+    """Published prevalence figures (`published_prevalence.toml`), each with a known source."""
+    name = "published_prevalence.toml"
+    data = _toml(name)
+    _schema(name, data)
+    sources = load_sources()
+    figures = []
+    keys = {"id", "form", "population", "age_band", "numerator", "denominator", "text", "source"}
+    for index, raw in enumerate(data.get("figures", [])):
+        entry = _Entry(f"{name} figures[{index}]", raw, keys, {"note"})
+        if entry["form"] not in ("partial", "complete", "any"):
+            raise ContentError(f"{entry.where}: form {entry['form']!r} is not partial, complete or any")
+        if not (isinstance(entry["denominator"], int) and 0 <= entry["numerator"] <= entry["denominator"] > 0):
+            raise ContentError(f"{entry.where}: needs whole numbers 0 <= numerator <= denominator, denominator > 0")
+        source = _source(sources, entry.where, entry["source"])
+        figures.append(
+            PublishedFigure(
+                id=entry["id"],
+                form=entry["form"],
+                population=entry["population"],
+                age_band=entry["age_band"],
+                numerator=entry["numerator"],
+                denominator=entry["denominator"],
+                text=entry["text"],
+                source_title=source.title,
+                source_url=source.url,
+                note=entry.get("note", ""),
+            )
+        )
+    return tuple(figures)
 
 
 def ids(file: str, table: str) -> tuple[str, ...]:

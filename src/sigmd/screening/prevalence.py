@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from sigmd import content
+from sigmd.core.published import PublishedFigure
 from sigmd.screening.extras import require
 
 AGE_BANDS: tuple[tuple[str, int, int], ...] = (
@@ -23,35 +22,9 @@ FORMS = ("partial", "complete", "any")
 STAGES = ("provisional", "confirmed", "any")
 
 
-@dataclass(frozen=True)
-class Published:
-    id: str
-    form: str
-    population: str
-    age_band: str
-    numerator: int
-    denominator: int
-    text: str
-    source_title: str
-    source_url: str
-    note: str
-
-    @property
-    def proportion(self) -> float:
-        return self.numerator / self.denominator
-
-
-def published_figures() -> tuple[Published, ...]:
-    """The published figures shipped in `published_prevalence.toml`; each must carry its source."""
-    text = resources.files("sigmd.screening").joinpath("published_prevalence.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    figures = []
-    for raw in data["figures"]:
-        figure = Published(**raw)
-        if not figure.source_title or not figure.source_url.startswith("http"):
-            raise ValueError(f"published_prevalence.toml: figure {figure.id} has no source title and URL")
-        figures.append(figure)
-    return tuple(figures)
+def published_figures() -> tuple[PublishedFigure, ...]:
+    """The published figures shipped with the clinical content (`data/published_prevalence.toml`)."""
+    return content.load_published_figures()
 
 
 def age_band(years: int) -> str:
