@@ -30,6 +30,9 @@ class Label(StrEnum):
     CVID_PATTERN = "cvid_pattern"
     HYPER_IGM_PATTERN = "hyper_igm_pattern"
     UNCLASSIFIED_ANTIBODY_DEFICIENCY = "unclassified_antibody_deficiency"
+    ISOLATED_LOW_IGM = "isolated_low_igm"
+    """IgM low with IgG and IgA normal, but a clinical criterion the profile needs for SIgMD is not met (for example
+    no invasive or recurrent infections under ESID): the finding is named, not the diagnosis."""
     OTHER_ABNORMAL = "other_abnormal"
     """An abnormal pattern sigmd does not name (never used for 'could not be judged')."""
     INSUFFICIENT_DATA = "insufficient_data"
