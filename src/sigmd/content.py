@@ -21,6 +21,7 @@ from sigmd.core.intervals import AgeCoverage, ReferenceInterval, ReferenceSet, S
 from sigmd.core.knowledge import (
     Advice,
     AgeCutoff,
+    CriterionId,
     CriterionSpec,
     FeatureRules,
     FollowUpRule,
@@ -433,13 +434,14 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
             cwhere = f"{where} criteria.{criterion_id}"
             if criterion_id not in CRITERIA:
                 raise ContentError(f"{cwhere}: no criterion with id {criterion_id!r} (known: {sorted(CRITERIA)})")
+            criterion_id = CriterionId(criterion_id)
             c = _Entry(cwhere, craw, {"role", "requirement", "source"}, {"if_not_met"})
             try:
                 role = Role(c["role"])
                 if_not_met = Label(c["if_not_met"]) if c.get("if_not_met") else None
             except ValueError as error:
                 raise ContentError(f"{cwhere}: {error}") from None
-            if role is Role.CONFIRM and criterion_id not in ("igm_persistently_low",) and if_not_met is None:
+            if role is Role.CONFIRM and criterion_id is not CriterionId.IGM_PERSISTENTLY_LOW and if_not_met is None:
                 raise ContentError(f"{cwhere}: a confirm criterion other than persistence needs if_not_met")
             criteria.append(
                 CriterionSpec(criterion_id, role, c["requirement"], _source(sources, cwhere, c["source"]), if_not_met)
@@ -474,7 +476,7 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
             cutoff_source=_source(sources, where, entry["cutoff_source"]) if cutoffs else None,
             criteria=tuple(criteria),
         )
-        if profiles[profile_id].criterion("igm_low") is None:
+        if profiles[profile_id].criterion(CriterionId.IGM_LOW) is None:
             raise ContentError(f"{where}: every profile needs the igm_low criterion")
     default = data.get("default")
     if default not in profiles:

@@ -39,6 +39,22 @@ class Label(StrEnum):
     """IgM (or the results a pattern needs) is missing or could not be judged: no verdict."""
 
 
+class CriterionId(StrEnum):
+    """The criteria sigmd can judge, each defined once in `sigmd.core.rules.CRITERIA`; profiles choose among them."""
+
+    IGM_LOW = "igm_low"
+    IGM_ABSENT = "igm_absent"
+    """Partial versus complete: IgM below the absent threshold makes a deficiency complete."""
+    IGG_NORMAL = "igg_normal"
+    IGA_NORMAL = "iga_normal"
+    IGM_PERSISTENTLY_LOW = "igm_persistently_low"
+    SECONDARY_CAUSES_EXCLUDED = "secondary_causes_excluded"
+    IGG_SUBCLASSES_NORMAL = "igg_subclasses_normal"
+    VACCINE_RESPONSE_NORMAL = "vaccine_response_normal"
+    NO_T_CELL_DEFECT = "no_t_cell_defect"
+    INFECTIONS_RECORDED = "infections_recorded"
+
+
 class LowLimitBasis(StrEnum):
     """Which age-matched limit makes a result 'low'."""
 
@@ -79,7 +95,7 @@ class AgeCutoff:
 
 @dataclass(frozen=True)
 class CriterionSpec:
-    id: str
+    id: CriterionId
     role: Role
     requirement: str
     source: Source
@@ -99,7 +115,7 @@ class RuleProfile:
     cutoff_source: Source | None
     criteria: tuple[CriterionSpec, ...]
 
-    def criterion(self, criterion_id: str) -> CriterionSpec | None:
+    def criterion(self, criterion_id: CriterionId) -> CriterionSpec | None:
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
