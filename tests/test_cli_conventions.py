@@ -75,3 +75,22 @@ def test_a_bad_settings_file_stops_the_command_with_its_key(tmp_path: Path) -> N
     settings.write_text('[assessment]\nprofil = "esid"\n', encoding="utf-8")
     result = runner.invoke(app, ["--settings", str(settings), "assess", str(EXAMPLE)])
     assert result.exit_code == 2 and "profil is not a setting" in result.stderr
+
+
+def test_screen_takes_its_reference_set_from_the_settings_and_refuses_an_unknown_engine(tmp_path: Path) -> None:
+    """`sigmd screen` reads the site settings like `assess`, and an engine that is not duckdb or spark is refused."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[assessment]\nreference_set = "exeter_nhs"\n', encoding="utf-8")
+    source = tmp_path / "labs.csv"
+    source.write_text(
+        "patient_id,sex,birth_date,collected_date,loinc,value,unit\np1,female,1980-01-01,2025-01-01,IgM,80,mg/dL\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    done = runner.invoke(
+        app, ["--settings", str(settings), "screen", str(source), "--out", str(out), "--as-of", "2026-01-01"]
+    )
+    assert done.exit_code == 0, done.stderr
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["reference_set"] == "exeter_nhs"
+    refused = runner.invoke(app, ["screen", str(source), "--out", str(out), "--engine", "sqlite"])
+    assert refused.exit_code == 2 and "'sqlite' is not one of duckdb, spark" in refused.stderr
