@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from sigmd import content
-from sigmd.core.assessment import WORKUP_FOR_CRITERION
+from sigmd.core.workup import WORKUP_FOR_CRITERION
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.rules import CRITERIA
 

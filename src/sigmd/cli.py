@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,11 +18,14 @@ from sigmd import content
 from sigmd.adapters.detect import load_cases, read_input
 from sigmd.adapters.grouping import LoadedCase
 from sigmd.adapters.hl7v2 import read_code_map
+from sigmd.adapters.limits import decode_input
 from sigmd.adapters.results import parse_date
 from sigmd.core.assessment import AssessmentError, assess
+from sigmd.core.knowledge import Knowledge
 from sigmd.errors import InputError
 from sigmd.render.machine import assessment_json, report_under_every_profile
 from sigmd.render.terminal import render
+from sigmd.settings import SettingsError, SiteSettings, load_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -30,6 +33,16 @@ app = typer.Typer(
 )
 
 EXIT_INVALID_INPUT = 2
+
+
+def _choices(ids: Sequence[str]) -> str:
+    """A closed set of values as `--help` shows it: [a|b|c]."""
+    return f"[{'|'.join(ids)}]"
+
+
+PROFILE_IDS = content.ids("profiles.toml", "profiles")
+REFERENCE_SET_IDS = content.ids("reference_sets.toml", "sets")
+VACCINE_RULE_SET_IDS = content.ids("vaccine_rules.toml", "rule_sets")
 
 
 def _print_version(value: bool) -> None:
@@ -46,6 +59,15 @@ def _main(
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    settings: Annotated[
+        Path | None,
+        typer.Option(
+            "--settings",
+            help="Site settings file (TOML; see docs/settings.md). Default: $SIGMD_SETTINGS, else "
+            "~/.config/sigmd/settings.toml when it exists.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Explainable decision support for selective IgM deficiency.
 
@@ -61,21 +83,53 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_INVALID_INPUT)
 
 
+def site_settings(ctx: typer.Context, knowledge: Knowledge) -> SiteSettings:
+    """The site settings for this command (`sigmd --settings FILE`, else as docs/settings.md says); exit 2 if bad."""
+    given = ctx.find_root().params.get("settings")
+    try:
+        return load_settings(knowledge, Path(given) if given else None)
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+
+
 @app.command("assess")
 def assess_command(
+    ctx: typer.Context,
     case_file: Annotated[
         Path,
-        typer.Argument(help="sigmd case JSON, a FHIR Bundle or NDJSON, or an HL7 v2 ORU^R01 file.", show_default=False),
+        typer.Argument(
+            help="sigmd case JSON, a FHIR Bundle or NDJSON, or an HL7 v2 ORU^R01 file; `-` reads standard input.",
+            show_default=False,
+        ),
     ],
     profile: Annotated[
-        str | None, typer.Option(help="Rule profile id (see `sigmd profiles`), or `all` to compare every profile.")
+        str | None,
+        typer.Option(
+            metavar=_choices([*PROFILE_IDS, "all"]),
+            autocompletion=lambda: [*PROFILE_IDS, "all"],
+            help="Rule profile (see `sigmd profiles`), or `all` to compare every profile; default: the site "
+            "setting, else the content's default.",
+        ),
     ] = None,
-    reference: Annotated[str | None, typer.Option(help="Reference set id (see `sigmd reference-sets`).")] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            metavar=_choices(REFERENCE_SET_IDS),
+            autocompletion=lambda: list(REFERENCE_SET_IDS),
+            help="Reference set (see `sigmd reference-sets`); default: the site setting, else the content's default.",
+        ),
+    ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD); default today.")
     ] = None,
     vaccine_rules: Annotated[
-        str | None, typer.Option("--vaccine-rules", help="PPSV23 rule set (aaaai_2015, mayo_1_0, arup_fold_rise).")
+        str | None,
+        typer.Option(
+            "--vaccine-rules",
+            metavar=_choices(VACCINE_RULE_SET_IDS),
+            autocompletion=lambda: list(VACCINE_RULE_SET_IDS),
+            help="PPSV23 rule set.",
+        ),
     ] = None,
     local_codes: Annotated[
         Path | None, typer.Option("--local-codes", help="CSV `code,analyte` mapping local HL7 OBX-3 codes.")
@@ -92,7 +146,12 @@ def assess_command(
     ] = False,
 ) -> None:
     """Assess the patients in a file from all their results; one patient unless --batch is given."""
+    if batch is not None and (fhir_out is not None or as_json):
+        raise _fail("--batch writes one JSON file per patient; it cannot be combined with --fhir-out or --json")
     knowledge = content.load()
+    site = site_settings(ctx, knowledge)
+    profile = profile or site.profile
+    reference = reference or site.reference_set
     if profile is not None and profile != "all" and profile not in knowledge.profiles:
         raise _fail(f"--profile: {profile!r} is not a profile (known: {', '.join(knowledge.profiles)})")
     if vaccine_rules is not None and vaccine_rules not in knowledge.vaccines.rule_sets:
@@ -103,7 +162,10 @@ def assess_command(
     try:
         as_of_date = parse_date(as_of, "--as-of") if as_of else date.today()
         codes = read_code_map(read_input(local_codes), knowledge) if local_codes else None
-        loaded = load_cases(read_input(case_file), knowledge, local_codes=codes)
+        text = (
+            decode_input(sys.stdin.buffer.read(), "standard input") if str(case_file) == "-" else read_input(case_file)
+        )
+        loaded = load_cases(text, knowledge, local_codes=codes)
     except OSError as error:
         raise _fail(f"{error.filename}: {error.strerror}") from None
     except InputError as error:

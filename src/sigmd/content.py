@@ -21,6 +21,7 @@ from sigmd.core.intervals import AgeCoverage, ReferenceInterval, ReferenceSet, S
 from sigmd.core.knowledge import (
     Advice,
     AgeCutoff,
+    CriterionId,
     CriterionSpec,
     FeatureRules,
     FollowUpRule,
@@ -43,6 +44,7 @@ from sigmd.core.knowledge import (
 )
 from sigmd.core.model import Analyte
 from sigmd.core.provenance import Source
+from sigmd.core.published import PublishedFigure
 from sigmd.core.rules import CRITERIA
 from sigmd.core.units import UnitDef, UnitTable
 
@@ -59,6 +61,8 @@ DATA_FILES = (
     "advice.toml",
     "vaccine_rules.toml",
     "clinical_features.toml",
+    "diagnosis_codes.toml",
+    "published_prevalence.toml",
 )
 INTERVAL_COLUMNS = [
     "set_id",
@@ -430,13 +434,14 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
             cwhere = f"{where} criteria.{criterion_id}"
             if criterion_id not in CRITERIA:
                 raise ContentError(f"{cwhere}: no criterion with id {criterion_id!r} (known: {sorted(CRITERIA)})")
+            criterion_id = CriterionId(criterion_id)
             c = _Entry(cwhere, craw, {"role", "requirement", "source"}, {"if_not_met"})
             try:
                 role = Role(c["role"])
                 if_not_met = Label(c["if_not_met"]) if c.get("if_not_met") else None
             except ValueError as error:
                 raise ContentError(f"{cwhere}: {error}") from None
-            if role is Role.CONFIRM and criterion_id not in ("igm_persistently_low",) and if_not_met is None:
+            if role is Role.CONFIRM and criterion_id is not CriterionId.IGM_PERSISTENTLY_LOW and if_not_met is None:
                 raise ContentError(f"{cwhere}: a confirm criterion other than persistence needs if_not_met")
             criteria.append(
                 CriterionSpec(criterion_id, role, c["requirement"], _source(sources, cwhere, c["source"]), if_not_met)
@@ -471,7 +476,7 @@ def load_profiles(sources: dict[str, Source]) -> tuple[dict[str, RuleProfile], s
             cutoff_source=_source(sources, where, entry["cutoff_source"]) if cutoffs else None,
             criteria=tuple(criteria),
         )
-        if profiles[profile_id].criterion("igm_low") is None:
+        if profiles[profile_id].criterion(CriterionId.IGM_LOW) is None:
             raise ContentError(f"{where}: every profile needs the igm_low criterion")
     default = data.get("default")
     if default not in profiles:
@@ -701,6 +706,46 @@ def load_analytes(sources: dict[str, Source]) -> tuple[dict[str, Analyte], dict[
         for alias in (analyte.value, *e["names"]):
             names[alias.lower()] = analyte
     return loinc, names
+
+
+def load_published_figures() -> tuple[PublishedFigure, ...]:
+    """Published prevalence figures (`published_prevalence.toml`), each with a known source."""
+    name = "published_prevalence.toml"
+    data = _toml(name)
+    _schema(name, data)
+    sources = load_sources()
+    figures = []
+    keys = {"id", "form", "population", "age_band", "numerator", "denominator", "text", "source"}
+    for index, raw in enumerate(data.get("figures", [])):
+        entry = _Entry(f"{name} figures[{index}]", raw, keys, {"note"})
+        if entry["form"] not in ("partial", "complete", "any"):
+            raise ContentError(f"{entry.where}: form {entry['form']!r} is not partial, complete or any")
+        if not (isinstance(entry["denominator"], int) and 0 <= entry["numerator"] <= entry["denominator"] > 0):
+            raise ContentError(f"{entry.where}: needs whole numbers 0 <= numerator <= denominator, denominator > 0")
+        source = _source(sources, entry.where, entry["source"])
+        figures.append(
+            PublishedFigure(
+                id=entry["id"],
+                form=entry["form"],
+                population=entry["population"],
+                age_band=entry["age_band"],
+                numerator=entry["numerator"],
+                denominator=entry["denominator"],
+                text=entry["text"],
+                source_title=source.title,
+                source_url=source.url,
+                note=entry.get("note", ""),
+            )
+        )
+    return tuple(figures)
+
+
+def ids(file: str, table: str) -> tuple[str, ...]:
+    """The ids in one table of a data file (`ids("profiles.toml", "profiles")`), read without loading the rest.
+
+    The command line shows them as closed choices in `--help`; the full loader still checks every entry.
+    """
+    return tuple(_toml(file).get(table, {}))
 
 
 def content_version() -> str:

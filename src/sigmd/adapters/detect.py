@@ -85,7 +85,7 @@ def load_cases(
     """
     try:
         return _load(text, knowledge, local_codes)
-    except InputError:
+    except (InputError, ImportError):  # a missing optional extra is not bad input: the CLI names the extra (exit 3)
         raise
     except RecursionError:
         raise InputError("(file)", text[:40], "nests too deeply to be read") from None

@@ -1,62 +1,48 @@
-"""Assessment of one patient: the entry point of the pure core."""
+"""Assessment of one patient: the entry point of the pure core.
+
+`assess` runs three steps: `case_facts` (facts.py: what every profile shares), `findings` (interpretations,
+criteria from rules.py, pattern, and the diagnosis from diagnosis.py) and `complete` (work-up from workup.py,
+course, alerts, recommendations, follow-up, warnings). The verdict names the criteria that decided it
+(`Diagnosis.decided_by`), each defined once in rules.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
-from sigmd.core.course import (
-    BLINDED,
-    Alert,
-    AntibodyData,
-    BlindingWindow,
-    IgmCourse,
-    blinded_by,
-    blinding_windows,
-    igm_course,
-    progression_alerts,
-    usable_antibody_data,
-)
+from sigmd.core.course import Alert, IgmCourse, igm_course, progression_alerts, usable_antibody_data
+from sigmd.core.diagnosis import Certainty, Diagnosis, diagnose
+from sigmd.core.facts import AssessmentError, CaseFacts, NotUsed, case_facts
 from sigmd.core.features import FeatureSummary, summarise_features
 from sigmd.core.interpret import Interpretation, Status, interpret
 from sigmd.core.intervals import ReferenceSet
-from sigmd.core.knowledge import Advice, CriterionSpec, Knowledge, Label, Role, RuleProfile
-from sigmd.core.model import Analyte, Case, LabResult
+from sigmd.core.knowledge import CriterionId, CriterionSpec, Knowledge, Label, Role, RuleProfile
+from sigmd.core.model import Analyte, Case
 from sigmd.core.patterns import Pattern, PatternFinding, classify, stale_results
-from sigmd.core.plan import FollowUp, Recommendation, follow_up_plan, recommendations, vaccine_challenge_workup
-from sigmd.core.rules import CriterionResult, Evidence, Outcome, evaluate
-from sigmd.core.secondary import MatchStatus, SecondaryMatch, match_secondary_causes
+from sigmd.core.plan import FollowUp, Recommendation, follow_up_plan, recommendations
+from sigmd.core.rules import CriterionResult, Evidence, evaluate
+from sigmd.core.secondary import SecondaryMatch
 from sigmd.core.timeline import by_analyte, latest, persistence
-from sigmd.core.vaccines import PneumococcalResponse, assess_pneumococcal
+from sigmd.core.vaccines import PneumococcalResponse
+from sigmd.core.workup import WorkupItem, workup
 
-
-class Certainty(StrEnum):
-    PROVISIONAL = "provisional"
-    CONFIRMED = "confirmed"
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    label: Label
-    certainty: Certainty
-    profile: str
-    summary: str
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WorkupItem:
-    advice: Advice
-    reason: str
-    required_by_profile: bool
-
-
-@dataclass(frozen=True)
-class NotUsed:
-    result: LabResult
-    reason: str
+__all__ = [
+    "Assessment",
+    "AssessmentError",
+    "CaseFacts",
+    "Certainty",
+    "Diagnosis",
+    "Findings",
+    "NotUsed",
+    "WorkupItem",
+    "assess",
+    "case_facts",
+    "complete",
+    "findings",
+    "labels_under_sets",
+]
 
 
 @dataclass(frozen=True)
@@ -88,64 +74,6 @@ class Assessment:
         return latest(self.interpretations, analyte)
 
 
-class AssessmentError(ValueError):
-    """The case cannot be assessed (for example it has no IgM result on or before the as-of date)."""
-
-
-_SIGMD_PATTERNS = (Pattern.ISOLATED_LOW_IGM, Pattern.INCOMPLETE)
-_PATTERN_LABELS = {
-    Pattern.SELECTIVE_IGA_DEFICIENCY: Label.SELECTIVE_IGA_DEFICIENCY,
-    Pattern.CVID: Label.CVID_PATTERN,
-    Pattern.HYPER_IGM: Label.HYPER_IGM_PATTERN,
-    Pattern.PANHYPOGAMMAGLOBULINAEMIA: Label.OTHER_ABNORMAL,
-    Pattern.IGG_SUBCLASS_ONLY: Label.OTHER_ABNORMAL,
-    Pattern.OTHER: Label.OTHER_ABNORMAL,
-    Pattern.NORMAL: Label.NORMAL,
-}
-_OVERRIDE_PRECEDENCE = (Label.SECONDARY_LOW_IGM, Label.OTHER_ABNORMAL, Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY)
-WORKUP_FOR_CRITERION = {
-    "igg_normal": "measure_igg",
-    "iga_normal": "measure_iga",
-    "igm_persistently_low": "repeat_igm",
-    "igg_subclasses_normal": "measure_igg_subclasses",
-    "vaccine_response_normal": "pneumococcal_vaccine_challenge",
-    "secondary_causes_excluded": "rule_out_secondary_causes",
-    "no_t_cell_defect": "assess_t_cells",
-    "infections_recorded": "record_infection_history",
-}
-_ALWAYS_WORKED_UP = (
-    "igg_normal",
-    "iga_normal",
-    "igm_persistently_low",
-    "igg_subclasses_normal",
-    "vaccine_response_normal",
-    "secondary_causes_excluded",
-)
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    """What every assessment of a case as of a date shares, whatever the profile and reference set."""
-
-    case: Case
-    as_of: date
-    used: tuple[LabResult, ...]
-    not_used: tuple[NotUsed, ...]
-    pneumococcal: PneumococcalResponse | None
-    secondary_matches: tuple[SecondaryMatch, ...]
-    """Matches to secondary causes, except those reviewed and marked not causal."""
-    reviewed_matches: tuple[SecondaryMatch, ...]
-    windows: tuple[BlindingWindow, ...] = ()
-    """Treatments during which IgG and antibody responses cannot be interpreted."""
-    uncertain_matches: tuple[SecondaryMatch, ...] = ()
-    """Causes named but not settled (suspected, planned, coded without confirming text), not reviewed."""
-    uncounted_matches: tuple[SecondaryMatch, ...] = ()
-    """Causes named only to be negated, for someone else, or by a local route."""
-    antibody: AntibodyData | None = None
-    """The vaccine responses that may be used, and those set aside with the reason."""
-    features: FeatureSummary | None = None
-
-
 @dataclass(frozen=True)
 class Findings:
     """The judgement of a case under one profile and reference set: interpretations, criteria, pattern, diagnosis."""
@@ -158,49 +86,6 @@ class Findings:
     criteria: tuple[CriterionResult, ...]
     pattern: PatternFinding
     diagnosis: Diagnosis
-
-
-def case_facts(case: Case, knowledge: Knowledge, *, as_of: date, vaccine_rule_set: str | None = None) -> CaseFacts:
-    """Sort the results into used and not used, and judge the vaccine challenge and secondary causes.
-
-    Raises `AssessmentError` when no IgM result is left to assess.
-    """
-    windows = blinding_windows(case, knowledge)
-    used: list[LabResult] = []
-    not_used: list[NotUsed] = []
-    for result in case.results:
-        blinded = blinded_by(result.collected, windows) if result.analyte in BLINDED else ""
-        if result.collected > as_of:
-            not_used.append(NotUsed(result, f"dated after the as-of date {as_of}"))
-        elif blinded:
-            not_used.append(NotUsed(result, f"not used for IgG interpretation: taken during {blinded}"))
-        else:
-            used.append(result)
-    if not any(r.analyte is Analyte.IGM for r in used):
-        raise AssessmentError(
-            f"results: no IgM result on or before the as-of date {as_of}; sigmd needs at least one"
-            + _input_notes_summary(case)
-        )
-    pneumococcal = _pneumococcal(
-        case, knowledge, windows_reason=_challenge_blinded(case, windows), as_of=as_of, rule_set=vaccine_rule_set
-    )
-    records = (case.conditions or ()) + (case.medications or ())
-    matches = match_secondary_causes(records, knowledge.secondary_causes, knowledge.secondary_context)
-    named = tuple(m for m in matches if m.status is not MatchStatus.DOES_NOT_COUNT)
-    return CaseFacts(
-        case=case,
-        as_of=as_of,
-        used=tuple(used),
-        not_used=tuple(not_used),
-        pneumococcal=pneumococcal,
-        secondary_matches=tuple(m for m in named if m.counts and not m.record.reviewed_not_causal),
-        reviewed_matches=tuple(m for m in named if m.record.reviewed_not_causal),
-        windows=windows,
-        uncertain_matches=tuple(m for m in named if not m.counts and not m.record.reviewed_not_causal),
-        uncounted_matches=tuple(m for m in matches if m.status is MatchStatus.DOES_NOT_COUNT),
-        antibody=usable_antibody_data(case, windows, as_of, knowledge.vaccines),
-        features=summarise_features(case, knowledge.features),
-    )
 
 
 def findings(
@@ -276,10 +161,21 @@ def _judge(
         antibody=facts.antibody,
         features=facts.features or summarise_features(case, knowledge.features),
     )
-    criteria = tuple(evaluate(spec, evidence) for spec in profile.criteria)
+    criteria = tuple(evaluate(spec, evidence) for spec in (*profile.criteria, _form_criterion(knowledge)))
     pattern = pattern if pattern is not None else classify(interps, knowledge.thresholds)
-    diagnosis = _diagnose(profile, pattern, criteria, interps, case, knowledge)
+    diagnosis = diagnose(profile, pattern, criteria, interps, case, knowledge)
     return Findings(facts, profile, reference_set, interps, evidence, criteria, pattern, diagnosis)
+
+
+def _form_criterion(knowledge: Knowledge) -> CriterionSpec:
+    """Partial versus complete, judged under every profile alike: IgM below the absent threshold is complete."""
+    threshold = knowledge.thresholds.absent[Analyte.IGM]
+    return CriterionSpec(
+        CriterionId.IGM_ABSENT,
+        Role.REPORT,
+        f"IgM below {threshold.value:g} {threshold.unit} makes the deficiency complete; otherwise it is partial.",
+        threshold.source,
+    )
 
 
 def _interpret_alike(found: Findings, profile: RuleProfile, reference_set: ReferenceSet) -> bool:
@@ -347,11 +243,11 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
     )
     features = facts.features or summarise_features(case, knowledge.features)
 
-    workup = _workup(profile, pattern, criteria, found.evidence, knowledge, facts)
+    items = workup(profile, pattern, criteria, found.evidence, knowledge, facts)
     implausible = any("physiologically implausible" in note for i in interps for note in i.notes)
     recs = recommendations(
         found.diagnosis.label,
-        tuple(w.advice for w in workup),
+        tuple(w.advice for w in items),
         features,
         pneumococcal,
         any(r.result.value == "impaired" for r in antibody.vaccine_responses),
@@ -366,7 +262,7 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         course,
         features,
         alerts,
-        tuple(w.advice.id for w in workup),
+        tuple(w.advice.id for w in items),
         as_of,
         knowledge,
     )
@@ -389,7 +285,7 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         interpretations=interps,
         not_used=facts.not_used,
         criteria=criteria,
-        workup=workup,
+        workup=items,
         recommendations=recs,
         follow_up=follow,
         igm_course=course,
@@ -403,156 +299,3 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         content_version=knowledge.content_version,
         other_secondary_matches=facts.uncertain_matches + facts.uncounted_matches,
     )
-
-
-def _input_notes_summary(case: Case, limit: int = 5) -> str:
-    """What the reader did not pass on, IgM first, for the message that says no IgM result is left."""
-    notes = sorted(case.input_notes, key=lambda note: Analyte.IGM.value not in note.reason)
-    if not notes:
-        return ""
-    listed = "; ".join(f"{note.origin} {note.kind.value} ({note.reason})" for note in notes[:limit])
-    more = f"; and {len(notes) - limit} more in the warnings" if len(notes) > limit else ""
-    return f". Not used from the input: {listed}{more}"
-
-
-def _challenge_blinded(case: Case, windows: tuple[BlindingWindow, ...]) -> str:
-    challenge = case.pneumococcal
-    if challenge is None:
-        return ""
-    days = (challenge.vaccinated, *(t.collected for t in challenge.titres))
-    reason = next((blinded_by(day, windows) for day in days if blinded_by(day, windows)), "")
-    return f"the vaccination or its samples fall during {reason}" if reason else ""
-
-
-def _pneumococcal(
-    case: Case, knowledge: Knowledge, *, windows_reason: str, as_of: date, rule_set: str | None
-) -> PneumococcalResponse | None:
-    challenge = case.pneumococcal
-    if challenge is None or challenge.vaccinated > as_of:
-        return None
-    titres = tuple(t for t in challenge.titres if t.collected <= as_of)
-    return assess_pneumococcal(
-        replace(challenge, titres=titres), case.patient, knowledge.vaccines, rule_set, windows_reason
-    )
-
-
-def _diagnose(
-    profile: RuleProfile,
-    pattern: PatternFinding,
-    criteria: tuple[CriterionResult, ...],
-    interps: tuple[Interpretation, ...],
-    case: Case,
-    knowledge: Knowledge,
-) -> Diagnosis:
-    by_id = {c.id: c for c in criteria}
-    igm = latest(interps, Analyte.IGM)
-    igm_low = by_id.get("igm_low")
-
-    if pattern.pattern in _SIGMD_PATTERNS and igm_low is not None and igm_low.outcome is Outcome.MET:
-        overrides = [c for c in criteria if c.role is Role.CONFIRM and c.outcome is Outcome.NOT_MET and c.if_not_met]
-        reasons = [f"{c.title}: {c.outcome.value} ({c.reason})" for c in criteria]
-        required = [c for c in criteria if c.role in (Role.ENTRY, Role.CONFIRM)]
-        open_items = [c.title for c in required if c.outcome is not Outcome.MET]
-        certainty = Certainty.CONFIRMED if not open_items else Certainty.PROVISIONAL
-        if overrides:
-            label = min((c.if_not_met for c in overrides if c.if_not_met), key=_OVERRIDE_PRECEDENCE.index)
-            cause = "; ".join(c.reason for c in overrides if c.if_not_met is label)
-            entry_open = [c.title for c in criteria if c.role is Role.ENTRY and c.outcome is not Outcome.MET]
-            persistence_result = by_id.get("igm_persistently_low")
-            confirmed = not entry_open and (persistence_result is None or persistence_result.outcome is Outcome.MET)
-            certainty = Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL
-            summary = f"Low IgM, but {cause}: {label.value.replace('_', ' ')} under profile '{profile.id}'"
-            return Diagnosis(label, certainty, profile.id, summary, tuple(reasons))
-        complete = igm is not None and igm.status is Status.ABSENT
-        label = Label.COMPLETE_SIGMD if complete else Label.PARTIAL_SIGMD
-        kind = "Complete" if complete else "Partial"
-        pending = f"; still open: {', '.join(open_items)}" if open_items else ""
-        subclasses = by_id.get("igg_subclasses_normal")
-        with_subclass = (
-            f" with IgG-subclass deficiency ({subclasses.reason})"
-            if subclasses is not None and subclasses.outcome is Outcome.NOT_MET
-            else ""
-        )
-        summary = (
-            f"{kind} selective IgM deficiency{with_subclass} ({certainty.value}) under profile '{profile.id}'{pending}"
-        )
-        return Diagnosis(label, certainty, profile.id, summary, tuple(reasons))
-
-    reasons = [f"pattern {pattern.pattern.value}: {pattern.reason}"]
-    if igm_low is not None:
-        reasons.append(f"{igm_low.title}: {igm_low.outcome.value} ({igm_low.reason})")
-    if pattern.pattern is Pattern.INCOMPLETE:
-        if igm is not None and igm.status in (Status.NORMAL, Status.HIGH):
-            return Diagnosis(
-                Label.NORMAL,
-                Certainty.PROVISIONAL,
-                profile.id,
-                "IgM is not low; IgG or IgA was not measured or could not be judged",
-                tuple(reasons),
-            )
-        return Diagnosis(
-            Label.INSUFFICIENT_DATA,
-            Certainty.PROVISIONAL,
-            profile.id,
-            f"insufficient data: IgM could not be judged under profile '{profile.id}'",
-            tuple(reasons),
-        )
-    label = _PATTERN_LABELS[pattern.pattern]
-    rule = knowledge.thresholds.persistence
-    persistent = all(
-        persistence(by_analyte(interps, analyte), case.patient, rule).persistent for analyte in pattern.abnormal
-    )
-    confirmed = persistent if pattern.abnormal else True
-    summary = f"{pattern.pattern.value.replace('_', ' ')}: {pattern.reason}"
-    if label is Label.NORMAL and any(c.outcome is Outcome.NOT_MET and c.id == "igm_low" for c in criteria):
-        igm_series = by_analyte(interps, Analyte.IGM)
-        normalised = persistence(igm_series, case.patient, rule).normalised
-        transient = "IgM was low earlier and has normalised (transient, not SIgMD); " if normalised else ""
-        summary = f"{transient}IgM is not low under profile '{profile.id}'; {pattern.reason}"
-    return Diagnosis(
-        label, Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL, profile.id, summary, tuple(reasons)
-    )
-
-
-def _workup(
-    profile: RuleProfile,
-    pattern: PatternFinding,
-    criteria: tuple[CriterionResult, ...],
-    evidence: Evidence,
-    knowledge: Knowledge,
-    facts: CaseFacts | None = None,
-) -> tuple[WorkupItem, ...]:
-    igm = latest(evidence.interpretations, Analyte.IGM)
-    igm_not_normal = igm is not None and igm.status not in (Status.NORMAL, Status.HIGH)
-    if not igm_not_normal and pattern.pattern is not Pattern.INCOMPLETE:
-        return ()
-    in_profile = {c.id: c for c in criteria}
-    ids = list(dict.fromkeys([*in_profile, *_ALWAYS_WORKED_UP]))
-    items: list[WorkupItem] = []
-    for criterion_id in ids:
-        advice_id = WORKUP_FOR_CRITERION.get(criterion_id)
-        if advice_id is None:
-            continue
-        result = in_profile.get(criterion_id)
-        if result is None:
-            result = evaluate(CriterionSpec(criterion_id, Role.REPORT, "", profile.source), evidence)
-        lists_missing = evidence.case.conditions is None or evidence.case.medications is None
-        if criterion_id == "secondary_causes_excluded" and not lists_missing and not evidence.uncertain_matches:
-            continue  # only the blood count is missing: asked for below
-        if result.outcome is Outcome.UNKNOWN:
-            required = criterion_id in in_profile and in_profile[criterion_id].role is not Role.REPORT
-            advice, reason = knowledge.advice[advice_id], result.reason
-            if advice_id == "pneumococcal_vaccine_challenge" and facts is not None:
-                advice, reason = vaccine_challenge_workup(
-                    evidence.case.patient, facts.as_of, facts.windows, knowledge
-                ) or (advice, reason)
-            items.append(WorkupItem(advice, reason, required))
-    if igm_not_normal and evidence.case.blood_count is None:
-        secondary = in_profile.get("secondary_causes_excluded")
-        required = secondary is not None and secondary.role is not Role.REPORT
-        items.append(
-            WorkupItem(
-                knowledge.advice["rule_out_leukaemia_lymphoma"], "no blood count or differential was given", required
-            )
-        )
-    return tuple(items)

@@ -105,6 +105,14 @@ def patient_summary(assessment: Assessment) -> str:
             f"Your IgM level is low. This may be caused by {' or '.join(causes) or 'another illness or a medicine'} "
             "rather than by a problem of the immune system itself. Your doctor will look into this."
         )
+    elif label is Label.ISOLATED_LOW_IGM:
+        lines.append("Your IgM level is lower than expected for your age.")
+        lines.append(_other_antibodies(assessment))
+        lines.append(
+            "Under the definition your doctor used, this is not called selective IgM deficiency, because a "
+            "condition it needs (such as repeated or serious infections) is not recorded. Your doctor will keep "
+            "checking your antibody levels."
+        )
     elif label is Label.INSUFFICIENT_DATA:
         lines.append(
             "Your IgM result could not be judged from the information available (for example, there is no "

@@ -30,10 +30,29 @@ class Label(StrEnum):
     CVID_PATTERN = "cvid_pattern"
     HYPER_IGM_PATTERN = "hyper_igm_pattern"
     UNCLASSIFIED_ANTIBODY_DEFICIENCY = "unclassified_antibody_deficiency"
+    ISOLATED_LOW_IGM = "isolated_low_igm"
+    """IgM low with IgG and IgA normal, but a clinical criterion the profile needs for SIgMD is not met (for example
+    no invasive or recurrent infections under ESID): the finding is named, not the diagnosis."""
     OTHER_ABNORMAL = "other_abnormal"
     """An abnormal pattern sigmd does not name (never used for 'could not be judged')."""
     INSUFFICIENT_DATA = "insufficient_data"
     """IgM (or the results a pattern needs) is missing or could not be judged: no verdict."""
+
+
+class CriterionId(StrEnum):
+    """The criteria sigmd can judge, each defined once in `sigmd.core.rules.CRITERIA`; profiles choose among them."""
+
+    IGM_LOW = "igm_low"
+    IGM_ABSENT = "igm_absent"
+    """Partial versus complete: IgM below the absent threshold makes a deficiency complete."""
+    IGG_NORMAL = "igg_normal"
+    IGA_NORMAL = "iga_normal"
+    IGM_PERSISTENTLY_LOW = "igm_persistently_low"
+    SECONDARY_CAUSES_EXCLUDED = "secondary_causes_excluded"
+    IGG_SUBCLASSES_NORMAL = "igg_subclasses_normal"
+    VACCINE_RESPONSE_NORMAL = "vaccine_response_normal"
+    NO_T_CELL_DEFECT = "no_t_cell_defect"
+    INFECTIONS_RECORDED = "infections_recorded"
 
 
 class LowLimitBasis(StrEnum):
@@ -76,7 +95,7 @@ class AgeCutoff:
 
 @dataclass(frozen=True)
 class CriterionSpec:
-    id: str
+    id: CriterionId
     role: Role
     requirement: str
     source: Source
@@ -96,7 +115,7 @@ class RuleProfile:
     cutoff_source: Source | None
     criteria: tuple[CriterionSpec, ...]
 
-    def criterion(self, criterion_id: str) -> CriterionSpec | None:
+    def criterion(self, criterion_id: CriterionId) -> CriterionSpec | None:
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 

@@ -135,8 +135,8 @@ def recommendations(
     isolated_low_igm: bool = False,
 ) -> tuple[Recommendation, ...]:
     """Management advice. `isolated_low_igm`: the latest pattern is isolated low IgM, so a label `other_abnormal`
-    comes from a profile criterion (a T-cell defect, no infections under ESID), not from another antibody
-    deficiency's pattern, and evaluation for one is not advised on that ground."""
+    comes from a profile criterion (a T-cell defect), not from another antibody deficiency's pattern, and
+    evaluation for one is not advised on that ground."""
     advice = knowledge.advice
     items: list[Recommendation] = [Recommendation(a, "missing work-up") for a in workup]
     if label in SIGMD_LABELS or label is Label.UNCLASSIFIED_ANTIBODY_DEFICIENCY:

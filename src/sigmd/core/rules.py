@@ -13,8 +13,8 @@ from enum import StrEnum
 from sigmd.core import explain
 from sigmd.core.course import AntibodyData
 from sigmd.core.features import FeatureSummary
-from sigmd.core.interpret import Interpretation
-from sigmd.core.knowledge import CriterionSpec, Label, Role, Thresholds
+from sigmd.core.interpret import Interpretation, Status
+from sigmd.core.knowledge import CriterionId, CriterionSpec, Label, Role, Thresholds
 from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, VaccineResult
 from sigmd.core.provenance import Source
 from sigmd.core.secondary import SecondaryMatch
@@ -58,7 +58,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class CriterionResult:
-    id: str
+    id: CriterionId
     version: int
     title: str
     role: Role
@@ -72,7 +72,7 @@ class CriterionResult:
 
 @dataclass(frozen=True)
 class Criterion:
-    id: str
+    id: CriterionId
     version: int
     title: str
     evaluate: Callable[[Evidence], Finding]
@@ -104,6 +104,21 @@ def _igm_low(evidence: Evidence) -> Finding:
         earlier = [i for i in by_analyte(evidence.interpretations, Analyte.IGM)[:-1] if i.status in LOW_STATUSES]
         extra = f"; IgM was low earlier ({len(earlier)} result(s)) and has normalised" if earlier else ""
         return Finding(Outcome.NOT_MET, f"latest IgM is {interp.status.value}{extra}", facts)
+    return Finding(Outcome.UNKNOWN, f"latest IgM could not be judged ({interp.status.value})", facts)
+
+
+def _igm_absent(evidence: Evidence) -> Finding:
+    """Partial versus complete: the latest IgM below the absent threshold (with its source) makes it complete."""
+    interp = latest(evidence.interpretations, Analyte.IGM)
+    threshold = evidence.thresholds.absent[Analyte.IGM]
+    limit = f"below {threshold.value:g} {threshold.unit} ({threshold.source.cite()})"
+    if interp is None:
+        return Finding(Outcome.UNKNOWN, explain.not_measured(Analyte.IGM), (limit,))
+    facts = (explain.describe_result(interp), f"absent means {limit}")
+    if interp.status is Status.ABSENT:
+        return Finding(Outcome.MET, f"latest IgM is {limit}: the complete form", facts)
+    if interp.status in LOW_STATUSES or interp.status in NOT_LOW_STATUSES:
+        return Finding(Outcome.NOT_MET, f"latest IgM is not {limit}", facts)
     return Finding(Outcome.UNKNOWN, f"latest IgM could not be judged ({interp.status.value})", facts)
 
 
@@ -251,18 +266,19 @@ def _no_t_cell_defect(evidence: Evidence) -> Finding:
     return Finding(Outcome.MET, "no T-cell defect is reported")
 
 
-CRITERIA: dict[str, Criterion] = {
+CRITERIA: dict[CriterionId, Criterion] = {
     c.id: c
     for c in (
-        Criterion("igm_low", 1, "IgM below the limit", _igm_low),
-        Criterion("igg_normal", 1, "IgG normal", _latest_is_normal(Analyte.IGG)),
-        Criterion("iga_normal", 1, "IgA normal", _latest_is_normal(Analyte.IGA)),
-        Criterion("igm_persistently_low", 1, "IgM persistently low", _igm_persistently_low),
-        Criterion("secondary_causes_excluded", 1, "Secondary causes excluded", _secondary_causes_excluded),
-        Criterion("igg_subclasses_normal", 1, "IgG subclasses normal", _igg_subclasses_normal),
-        Criterion("vaccine_response_normal", 1, "Vaccine responses normal", _vaccine_response_normal),
-        Criterion("no_t_cell_defect", 1, "No T-cell defect", _no_t_cell_defect),
-        Criterion("infections_recorded", 1, "Invasive or recurrent infections", _infections_recorded),
+        Criterion(CriterionId.IGM_LOW, 1, "IgM below the limit", _igm_low),
+        Criterion(CriterionId.IGM_ABSENT, 1, "IgM absent (complete form)", _igm_absent),
+        Criterion(CriterionId.IGG_NORMAL, 1, "IgG normal", _latest_is_normal(Analyte.IGG)),
+        Criterion(CriterionId.IGA_NORMAL, 1, "IgA normal", _latest_is_normal(Analyte.IGA)),
+        Criterion(CriterionId.IGM_PERSISTENTLY_LOW, 1, "IgM persistently low", _igm_persistently_low),
+        Criterion(CriterionId.SECONDARY_CAUSES_EXCLUDED, 1, "Secondary causes excluded", _secondary_causes_excluded),
+        Criterion(CriterionId.IGG_SUBCLASSES_NORMAL, 1, "IgG subclasses normal", _igg_subclasses_normal),
+        Criterion(CriterionId.VACCINE_RESPONSE_NORMAL, 1, "Vaccine responses normal", _vaccine_response_normal),
+        Criterion(CriterionId.NO_T_CELL_DEFECT, 1, "No T-cell defect", _no_t_cell_defect),
+        Criterion(CriterionId.INFECTIONS_RECORDED, 1, "Invasive or recurrent infections", _infections_recorded),
     )
 }
 

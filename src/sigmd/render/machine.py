@@ -118,6 +118,7 @@ def assessment_json(assessment: Assessment, case: Case, patient_id: str | None =
             "profile": diagnosis.profile,
             "summary": diagnosis.summary,
             "reasons": list(diagnosis.reasons),
+            "decided_by": [criterion.value for criterion in diagnosis.decided_by],
         },
         "profile": {
             "id": profile.id,

@@ -22,9 +22,12 @@ def _status(status: str) -> Text:
 def render(report: dict[str, Any], console: Console) -> None:
     diagnosis = report["diagnosis"]
     headline = Text(f"{diagnosis['label']}  ({diagnosis['certainty']})", style="bold")
+    titles = {c["id"]: c["title"] for c in report.get("criteria", [])}
+    decided = ", ".join(titles.get(cid, cid) for cid in diagnosis.get("decided_by", []))
     header = Group(
         headline,
         Text(diagnosis["summary"]),
+        Text(f"Decided by: {decided or 'the pattern of results'}", style="dim"),
         Text(
             f"Profile: {report['profile']['name']} [{report['profile']['id']}]   "
             f"Reference set: {report['reference_set']['name']} [{report['reference_set']['id']}]   "

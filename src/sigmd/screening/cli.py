@@ -8,11 +8,19 @@ from typing import Annotated
 
 import typer
 
+from sigmd import content
+
+PROFILE_IDS = content.ids("profiles.toml", "profiles")
+REFERENCE_SET_IDS = content.ids("reference_sets.toml", "sets")
+ENGINES = ("duckdb", "spark")
+FORMATS = ("auto", "csv", "parquet", "omop", "bulk")
+
 app = typer.Typer(help="Population screening for SIgMD. sigmd supports clinical judgement and does not replace it.")
 
 
 @app.command("screen")
 def screen_command(
+    ctx: typer.Context,
     source: Annotated[
         str,
         typer.Argument(
@@ -21,10 +29,23 @@ def screen_command(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
-    engine: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
-    reference: Annotated[str | None, typer.Option(help="Reference set id.")] = None,
-    profile: Annotated[str | None, typer.Option(help="Rule profile id.")] = None,
-    file_format: Annotated[str, typer.Option("--format", help="auto, csv, parquet, omop or bulk.")] = "auto",
+    engine: Annotated[str, typer.Option(metavar=f"[{'|'.join(ENGINES)}]", help="SQL engine.")] = "duckdb",
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            metavar=f"[{'|'.join(REFERENCE_SET_IDS)}]",
+            help="Reference set; default: the site setting, else the content's default.",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            metavar=f"[{'|'.join(PROFILE_IDS)}]", help="Rule profile; default: the site setting, else the content's."
+        ),
+    ] = None,
+    file_format: Annotated[str, typer.Option("--format", metavar=f"[{'|'.join(FORMATS)}]", help="Input format.")] = (
+        "auto"
+    ),
     records: Annotated[Path | None, typer.Option(help="Conditions and medications table (CSV).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today.")] = None,
     column: Annotated[list[str] | None, typer.Option(help="canonical=source column name, repeatable.")] = None,
@@ -42,7 +63,20 @@ def screen_command(
     """Screen every patient of a lab database and write results, rejects, summary and report."""
     from sigmd.screening.omop import export_database, is_database_url
     from sigmd.screening.run import screen
+    from sigmd.settings import SettingsError, load_settings
 
+    given = ctx.find_root().params.get("settings")
+    try:
+        site = load_settings(content.load(), Path(given) if given else None)
+    except SettingsError as error:
+        typer.echo(f"sigmd: invalid input: {error}", err=True)
+        raise typer.Exit(2) from None
+    profile = profile or site.profile
+    reference = reference or site.reference_set
+    for option, value, allowed in (("--engine", engine, ENGINES), ("--format", file_format, FORMATS)):
+        if value not in allowed:
+            typer.echo(f"sigmd: invalid input: {option}: {value!r} is not one of {', '.join(allowed)}", err=True)
+            raise typer.Exit(2)
     mapping = dict(item.split("=", 1) for item in column or [])
     try:
         if is_database_url(source):

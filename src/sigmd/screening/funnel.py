@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sigmd.core.interpret import Interpretation, Status
+from sigmd.core.knowledge import CriterionId
 from sigmd.core.model import Analyte
 from sigmd.core.patterns import Pattern, PatternFinding
 from sigmd.core.rules import CriterionResult, Outcome
@@ -51,8 +52,8 @@ class Funnel:
         self.counts["isolated_low_igm"] += 1
         outcome = {c.id: c.outcome for c in esid.criteria}
         steps = (
-            ("persistent", outcome.get("igm_persistently_low") is Outcome.MET),
-            ("secondary_excluded", outcome.get("secondary_causes_excluded") is Outcome.MET),
+            ("persistent", outcome.get(CriterionId.IGM_PERSISTENTLY_LOW) is Outcome.MET),
+            ("secondary_excluded", outcome.get(CriterionId.SECONDARY_CAUSES_EXCLUDED) is Outcome.MET),
             ("workup_complete", all(o is not Outcome.UNKNOWN for o in outcome.values())),
             ("esid_met", all(o is Outcome.MET for o in outcome.values())),
         )

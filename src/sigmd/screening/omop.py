@@ -11,7 +11,7 @@ Codes used (OMOP standardized vocabularies):
   https://github.com/OHDSI/Vocabulary-v5.0/wiki/Vocab.-GENDER).
 - operator_concept_id (domain "Meas Value Operator", concept_name is the symbol): 4171756 <, 4171754 <=,
   4172703 =, 4171755 >=, 4172704 >. 4172703 is verified against the CDM v5.4 field documentation
-  (shared/knowledge/standards_and_anchors.md 4.1); the other four agree in two independent public ETLs
+  (the project's OMOP research notes); the other four agree in two independent public ETLs
   (MIMIC-II to OMOP labevents, "SNOMED Meas Value Operator (<)" etc.; a Circe cohort example with
   4171756 "<") but were not checked in ATHENA: UNVERIFIED there.
 - Analytes come from the concept table (vocabulary_id 'LOINC', concept_code) or measurement_source_value.

@@ -1,12 +1,11 @@
-"""Prevalence with Wilson 95% intervals, next to the published figures with their sources."""
+"""Prevalence with Wilson and exact (Clopper-Pearson) 95% intervals, next to the published figures with their sources."""
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from sigmd import content
+from sigmd.core.published import PublishedFigure
 from sigmd.screening.extras import require
 
 AGE_BANDS: tuple[tuple[str, int, int], ...] = (
@@ -23,35 +22,9 @@ FORMS = ("partial", "complete", "any")
 STAGES = ("provisional", "confirmed", "any")
 
 
-@dataclass(frozen=True)
-class Published:
-    id: str
-    form: str
-    population: str
-    age_band: str
-    numerator: int
-    denominator: int
-    text: str
-    source_title: str
-    source_url: str
-    note: str
-
-    @property
-    def proportion(self) -> float:
-        return self.numerator / self.denominator
-
-
-def published_figures() -> tuple[Published, ...]:
-    """The published figures shipped in `published_prevalence.toml`; each must carry its source."""
-    text = resources.files("sigmd.screening").joinpath("published_prevalence.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
-    figures = []
-    for raw in data["figures"]:
-        figure = Published(**raw)
-        if not figure.source_title or not figure.source_url.startswith("http"):
-            raise ValueError(f"published_prevalence.toml: figure {figure.id} has no source title and URL")
-        figures.append(figure)
-    return tuple(figures)
+def published_figures() -> tuple[PublishedFigure, ...]:
+    """The published figures shipped with the clinical content (`data/published_prevalence.toml`)."""
+    return content.load_published_figures()
 
 
 def age_band(years: int) -> str:
@@ -67,6 +40,15 @@ def wilson(count: int, total: int) -> tuple[float, float]:
     return float(interval.low), float(interval.high)
 
 
+def clopper_pearson(count: int, total: int) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) 95% interval (SciPy): conservative, preferred by some readers for rare conditions."""
+    if total == 0:
+        return float("nan"), float("nan")
+    stats = require("scipy.stats", "screen")
+    interval = stats.binomtest(count, total).proportion_ci(confidence_level=0.95, method="exact")
+    return float(interval.low), float(interval.high)
+
+
 def matches(label: str, certainty: str, form: str, stage: str) -> bool:
     forms = {"partial": ("partial_sigmd",), "complete": ("complete_sigmd",), "any": ("partial_sigmd", "complete_sigmd")}
     return label in forms[form] and (stage == "any" or certainty == stage)
@@ -75,7 +57,7 @@ def matches(label: str, certainty: str, form: str, stage: str) -> bool:
 def prevalence_table(
     denominators: dict[tuple[str, str], int], deficient: dict[tuple[str, str, str, str], int]
 ) -> list[dict[str, Any]]:
-    """Rows per stratum (overall, children, adults, age band, sex) x form x stage with Wilson CIs.
+    """Rows per stratum (overall, children, adults, age band, sex) x form x stage with Wilson and exact CIs.
 
     `denominators` counts screened patients by (age band, sex); `deficient` counts patients by
     (age band, sex, label, certainty) for SIgMD labels only.
@@ -98,6 +80,7 @@ def prevalence_table(
                     if keep(band, sex) and matches(label, certainty, form, stage)
                 )
                 low, high = wilson(count, total)
+                exact_low, exact_high = clopper_pearson(count, total)
                 rows.append(
                     {
                         "stratum": kind,
@@ -109,6 +92,8 @@ def prevalence_table(
                         "prevalence": count / total if total else None,
                         "ci95_low": None if total == 0 else low,
                         "ci95_high": None if total == 0 else high,
+                        "exact95_low": None if total == 0 else exact_low,
+                        "exact95_high": None if total == 0 else exact_high,
                     }
                 )
     return rows
