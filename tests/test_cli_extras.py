@@ -35,6 +35,7 @@ def _run_without(blocked: list[str], *args: str) -> subprocess.CompletedProcess[
         (["hl7"], ["assess", str(ROOT / "examples" / "oru-low-igm.hl7")], "hl7"),
         (["duckdb"], ["screen", str(ROOT / "examples" / "partial-sigmd-persistent.json"), "--out", "unused"], "screen"),
         (["uvicorn"], ["serve"], "web"),
+        (["sqlalchemy"], ["registry", "list"], "registry"),
     ],
 )
 def test_missing_extra_is_one_line_naming_the_install(blocked: list[str], args: list[str], extra: str) -> None:

@@ -97,3 +97,25 @@ def test_the_settings_file_is_found_where_the_docs_say(tmp_path: Path) -> None:
     assert settings_path(None, env) == user
     assert settings_path(None, {**env, "SIGMD_SETTINGS": "/etc/sigmd.toml"}) == Path("/etc/sigmd.toml")
     assert settings_path(Path("given.toml"), {**env, "SIGMD_SETTINGS": "/etc/sigmd.toml"}) == Path("given.toml")
+
+
+def test_a_server_falls_back_on_the_sites_profile_and_reference_set(tmp_path: Path, knowledge) -> None:
+    """Applied to the content, the settings change only the defaults that pages and services fall back on."""
+    path = _write(tmp_path, '[assessment]\nreference_set = "exeter_nhs"\n')
+    site = load_settings(knowledge, path, env={})
+    applied = site.apply(knowledge)
+    assert (applied.default_reference_set, applied.default_profile) == ("exeter_nhs", knowledge.default_profile)
+    assert applied.content_version == knowledge.content_version and applied.reference_sets is knowledge.reference_sets
+
+
+def test_the_registry_commands_find_their_database_through_the_settings(tmp_path: Path) -> None:
+    """`sigmd --settings FILE registry init` creates the SQLite registry in the data folder the file names."""
+    from typer.testing import CliRunner
+
+    from sigmd.cli import app
+
+    folder = tmp_path / "site-data"
+    path = _write(tmp_path, f'[server]\ndata_dir = "{folder}"\n')
+    done = CliRunner().invoke(app, ["--settings", str(path), "registry", "init"])
+    assert done.exit_code == 0, done.stderr
+    assert (folder / "registry.sqlite3").exists()

@@ -267,6 +267,7 @@ def reference_sets_command() -> None:
 
 @app.command("serve")
 def serve_command(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     base_url: Annotated[
@@ -276,16 +277,16 @@ def serve_command(
         Path | None,
         typer.Option(
             "--data-dir",
-            envvar="SIGMD_DATA_DIR",
-            help="Folder for the SQLite registry, the session key and screening jobs; default ~/.local/share/sigmd.",
+            help="Folder for the SQLite registry, the session key and screening jobs; default: the site setting "
+            "(SIGMD_DATA_DIR), else ~/.local/share/sigmd.",
         ),
     ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
             "--db",
-            envvar="SIGMD_DATABASE_URL",
-            help="Registry database URL (postgresql+psycopg://...); default SQLite.",
+            help="Registry database URL (postgresql+psycopg://...); default: the site setting (SIGMD_DATABASE_URL), "
+            "else SQLite.",
         ),
     ] = None,
     secure_cookies: Annotated[
@@ -322,7 +323,9 @@ def serve_command(
         raise ImportError(
             f"the server needs the web extra: pip install 'sigmd[web]' ({error.name} is missing)"
         ) from None
-    issuers = []
+    knowledge = content.load()
+    site = site_settings(ctx, knowledge)
+    issuers = [TrustedIssuer(iss=client.iss, jku=(client.jku,)) for client in site.cds_trusted_issuers]
     for entry in issuer or []:
         iss, _, jku = entry.partition("=")
         if not iss or not jku:
@@ -333,11 +336,16 @@ def serve_command(
             base_url=base_url or f"http://{host}:{port}",
             trusted_issuers=tuple(issuers),
             allow_unauthenticated=dev_no_auth,
-            cors_allow_origins=tuple(cors_origin or ()),
+            cors_allow_origins=tuple(cors_origin or site.cds_cors_allow_origins),
+            card_for_normal_result=site.cds_card_for_normal_result,
         )
     except ValueError as error:  # an --issuer whose JWK Set URL is not https, or a --cors-origin that is no origin
         raise _fail(str(error)) from None
-    web_settings = WebSettings.from_env(data_dir, database_url=database_url, cookie_secure=secure_cookies)
+    web_settings = WebSettings.from_env(
+        data_dir or site.data_dir,
+        database_url=database_url or site.database_url,
+        cookie_secure=secure_cookies or site.secure_cookies,
+    )
     try:
         registry = Registry.open(web_settings.database_url, data_dir=web_settings.data_dir)
     except RegistryError as error:
@@ -346,7 +354,7 @@ def serve_command(
 
     install()
     try:
-        served = create_app(web_settings, cds_settings, content.load(), registry)
+        served = create_app(web_settings, cds_settings, site.apply(knowledge), registry)
         uvicorn.run(served, host=host, port=port, log_config=uvicorn_log_config())
     finally:
         registry.close()

@@ -51,6 +51,15 @@ class SiteSettings:
     origin: dict[str, str] = field(default_factory=dict, compare=False)
     """Where each value that was set came from (`settings.toml [assessment] profile`, `$SIGMD_PROFILE`)."""
 
+    def apply(self, knowledge: Knowledge) -> Knowledge:
+        """The clinical content with this site's default profile and reference set, for servers whose pages and
+        services fall back on the content's defaults (the content itself, and its version, are unchanged)."""
+        return replace(
+            knowledge,
+            default_profile=self.profile or knowledge.default_profile,
+            default_reference_set=self.reference_set or knowledge.default_reference_set,
+        )
+
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():

@@ -43,12 +43,10 @@ def _fail(message: str) -> typer.Exit:
 
 def _open(ctx: typer.Context) -> Registry:
     target: _Target = ctx.obj
-    try:
-        from sigmd.registry import Registry
+    from sigmd.registry import Registry  # a missing extra reaches sigmd.cli.main: one line, exit 3
 
+    try:
         return Registry.open(target.url, data_dir=target.data_dir)
-    except ImportError as error:
-        raise _fail(str(error)) from None
     except RegistryError as error:
         raise _fail(str(error)) from None
 
@@ -89,14 +87,15 @@ def registry_callback(
         str | None,
         typer.Option(
             "--db",
-            envvar="SIGMD_DATABASE_URL",
-            help="Database URL (sqlite:///FILE or postgresql+psycopg://USER@HOST/DB); default a SQLite file in the data dir.",
+            help="Database URL (sqlite:///FILE or postgresql+psycopg://USER@HOST/DB); default: the site setting "
+            "(SIGMD_DATABASE_URL), else a SQLite file in the data dir.",
         ),
     ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            "--data-dir", envvar="SIGMD_DATA_DIR", help="Folder of the SQLite registry; default ~/.local/share/sigmd."
+            "--data-dir",
+            help="Folder of the SQLite registry; default: the site setting (SIGMD_DATA_DIR), else ~/.local/share/sigmd.",
         ),
     ] = None,
 ) -> None:
@@ -104,7 +103,15 @@ def registry_callback(
     from sigmd.logfilter import install
 
     install()
-    ctx.obj = _Target(db, data_dir)
+    from sigmd import content
+    from sigmd.settings import SettingsError, load_settings
+
+    given = ctx.find_root().params.get("settings")
+    try:
+        site = load_settings(content.load(), Path(given) if given else None)
+    except SettingsError as error:
+        raise _fail(str(error)) from None
+    ctx.obj = _Target(db or site.database_url, data_dir or site.data_dir)
 
 
 @registry_app.command("init")
@@ -250,10 +257,15 @@ def import_command(
 ) -> None:
     """Record every patient in a file and assess them; exit status 2 if any patient was not stored."""
     as_of_date = _as_of(as_of)
+    from sigmd.adapters.detect import read_input
+    from sigmd.errors import InputError
+
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_input(file)
     except OSError as error:
         raise _fail(f"{file}: {error.strerror}") from None
+    except InputError as error:
+        raise _fail(f"{file}: {error}") from None
     with _open(ctx) as registry:
         try:
             outcomes = registry.import_text(text, actor=actor or _default_actor(), as_of=as_of_date, filename=file.name)
