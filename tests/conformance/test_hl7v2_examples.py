@@ -22,11 +22,11 @@ def test_nist_lead_message_recoded_to_igm_reports_its_free_text_range(knowledge)
 
 
 def test_nist_string_result_is_not_invented(knowledge):
-    """NIST case 4 (OBX-2 ST 'Isolated') re-coded to IgM gives no result and a warning."""
+    """NIST case 4 (OBX-2 ST 'Isolated') re-coded to IgM gives no result and a note why."""
     text = (FIXTURES / "hl7v2" / "ORU_R01_2.5.1_SampleTestCase4.hl7").read_text()
     code = text.split("OBX|1|ST|")[1].split("|")[0]
     case = load_hl7v2(text.replace(code, "2472-9^IgM^LN"), knowledge)[0].require()
-    assert case.results == () and any("Isolated" in w and "not numeric" in w for w in case.warnings)
+    assert case.results == () and any("Isolated" in n.reason and "not numeric" in n.reason for n in case.input_notes)
 
 
 def test_cerner_component_range_and_trailing_lf(knowledge):

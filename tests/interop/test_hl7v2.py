@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from sigmd.adapters.hl7v2 import load_hl7v2, read_code_map, split_messages
-from sigmd.core.model import Analyte, Comparator, Sex
+from sigmd.core.model import Analyte, Comparator, InputNoteKind, Sex
 
 MESSAGE = "\r".join(
     [
@@ -42,12 +42,17 @@ def test_values_units_ranges_and_dates_are_read(knowledge):
 
 
 def test_non_numeric_local_and_withdrawn_obx_are_reported(knowledge):
-    """An ST IgA, an unmapped local code and a withdrawn (W) IgM are listed as not used."""
+    """An ST IgA, an unmapped local code and a withdrawn (W) IgM are listed as not used, each with its reason."""
     case = load_hl7v2(MESSAGE, knowledge)[0].require()
     assert len(case.results) == 3
-    assert any("OBX 4" in w and "not numeric" in w for w in case.warnings)
-    assert any("OBX 5" in w and "IGMLOC" in w for w in case.warnings)
-    assert any("OBX 6" in w and "W (wrong" in w for w in case.warnings)
+    notes = {note.origin: note for note in case.input_notes}
+    assert notes["message 1 OBX 4"].kind is InputNoteKind.SKIPPED and "not numeric" in notes["message 1 OBX 4"].reason
+    assert notes["message 1 OBX 5"].kind is InputNoteKind.SKIPPED and "IGMLOC" in notes["message 1 OBX 5"].reason
+    assert (
+        notes["message 1 OBX 6"].kind is InputNoteKind.IGNORED
+        and "W (posted as wrong)" in notes["message 1 OBX 6"].reason
+    )
+    assert not any(note.origin.endswith(("OBX 1", "OBX 2", "OBX 3")) for note in case.input_notes)
 
 
 def test_local_code_mapping_from_csv(knowledge):

@@ -3,7 +3,53 @@
 Read: PID-3 (patient identifier, to group a batch), PID-7 birth date, PID-8 sex; for each OBX: OBX-3 code
 (LOINC, or a local code through a mapping the caller gives), OBX-2 value type, OBX-5 value with `<`/`>`,
 OBX-6 unit, OBX-7 reference range (the laboratory's own), OBX-8 abnormal flag, OBX-11 result status and
-OBX-14 date (else OBR-7). Every OBX that is not used is listed, with the reason, in the case's warnings.
+OBX-14 date (else OBR-7). A message may hold several patients: each OBX belongs to the PID before it.
+
+Every OBX that is not used is kept in the case's input notes with the reason (not an immunoglobulin code,
+a code without a recognised coding system, a status that is not final, no collection time, a value that is
+not a number...).
+
+Result status (OBX-11, HL7 table 0085, http://terminology.hl7.org/CodeSystem/v2-0085). sigmd default,
+chosen to fail safe: only results the laboratory has released as final are used.
+
+- F (final), U (changed to final), V (verified, v2.8) and B (appended report, values unchanged, v2.8) are
+  used as final results.
+- C (correction, "replaces a final result") and A (amended after a change of demographics, v2.8) replace
+  the earlier result of the same analyte at the same collection time (a time given only to the day matches
+  any time on that day); the replaced one is listed as REPLACED. A correction at another collection time is a
+  new result. A final result that comes after a correction of the same result does not undo it.
+- D (deletes the OBX record) and W (posted as wrong, for example sent for the wrong patient) remove every
+  earlier result of the same analyte and collection time; both the withdrawal and what it removed are listed
+  as IGNORED. A correction or withdrawal without a collection day is refused: sigmd cannot tell which
+  result it means, and keeping a possibly withdrawn value would be unsafe.
+- P (preliminary), R (not verified) and S (partial) are not used: the laboratory may still change them, and a
+  verdict about a deficiency should not rest on a value it has not released. The final result follows, either
+  with its value (F) or as U without a value, which makes the earlier unfinished result of that analyte and
+  time final. A result sigmd would not use refuses no one, even when its date, value or unit is wrong.
+- I (pending), O (order only), N (not asked) and X (cannot be obtained) carry no result; an empty or unknown
+  OBX-11 (the field is required) is not used either, since sigmd cannot tell whether the value is final.
+
+The refusal boundary: whatever the `hl7` library or Python raises while reading one message becomes an
+`InputError` naming the field and value, and refuses that message's patient (never the whole batch); the
+other messages and patients are read on. A message that cannot be read at all refuses the patient named in
+its PID-3 when that can still be found, else stands as its own entry (`message N`).
+
+Input may be text or bytes. Bytes are decoded as UTF-8 unless MSH-18 declares ISO 8859-1 (`8859/1`); bytes
+that cannot be decoded refuse their message, naming the byte position in the input.
+
+Size limits (sigmd defaults: a laboratory's immunoglobulin ORU^R01 is a few kilobytes; the limits keep one
+file from tying up a server; the population screening commands read tabular files instead):
+
+- the input as a whole within `sigmd.adapters.limits.MAX_INPUT_CHARS`, like every reader;
+- at most `MAX_MESSAGES` (10,000) messages per input, else the input is refused;
+- at most `MAX_MESSAGE_CHARS` (100,000) characters per message (an ORU^R01 with several hundred OBX), else
+  that message is refused. The `hl7` parser reads about 0.2-0.4 MB a second on a shared two-core machine
+  (measured), so the limits bound the time one input can take; it grows with the input's length, not faster;
+- at most `MAX_RESULTS_PER_PATIENT` (5,000) immunoglobulin results per patient (one a day for 13 years),
+  else the patient is refused; beyond `MAX_NOTES_PER_PATIENT` (1,000) records not used, the rest are counted
+  in one note rather than listed;
+- OBX-5 values longer than `MAX_VALUE_CHARS` (64) characters are not numbers (not used, with the reason) and
+  OBX-7 ranges longer than that are not used as ranges.
 
 The `hl7` parser only splits segments on carriage returns, so line endings are normalised (`\\r\\n`, `\\n`,
 `\\r`) and MLLP framing bytes (0x0b, 0x1c 0x0d) are stripped first. A batch (several MSH, with or without
@@ -16,22 +62,74 @@ import csv
 import io
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
-from sigmd.adapters.grouping import LoadedCase, PatientIndex, PatientRecords
-from sigmd.adapters.results import build_result, resolve_analyte
+from sigmd.adapters.grouping import LoadedCase, PatientIndex
+from sigmd.adapters.limits import check_size
+from sigmd.adapters.results import build_result, check_date, resolve_analyte
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Analyte, Sex
+from sigmd.core.model import Analyte, InputNote, InputNoteKind, LabResult, Sex
 from sigmd.core.values import ValueFormatError, parse_reported_value
 from sigmd.errors import InputError
 
+MAX_MESSAGES = 10_000
+"""Messages per input; more refuse the input (sigmd default, see the module notes)."""
+MAX_MESSAGE_CHARS = 100_000
+"""Characters per message; a longer message is refused on its own (sigmd default)."""
+MAX_RESULTS_PER_PATIENT = 5_000
+"""Immunoglobulin results (and withdrawals) per patient; more refuse the patient (sigmd default)."""
+MAX_NOTES_PER_PATIENT = 1_000
+"""Notes listed one by one per patient; the rest are counted in one note (sigmd default)."""
+MAX_VALUE_CHARS = 64
+"""Longest OBX-5 value or OBX-7 range read as numbers (sigmd default; longer text is not a lab number)."""
+
 _SEX = {"F": Sex.FEMALE, "M": Sex.MALE, "O": Sex.OTHER, "A": Sex.OTHER, "U": Sex.UNKNOWN, "N": Sex.UNKNOWN}
 _NUMERIC_TYPES = ("NM", "SN")
-_NOT_USED_STATUS = {"D": "deleted", "W": "wrong, replaced", "X": "results cannot be obtained", "I": "pending"}
 _ENVELOPE = ("FHS", "BHS", "BTS", "FTS")
 _RANGE = re.compile(r"^\s*(?P<low>[0-9]*\.?[0-9]+)\s*(?:-|–|to)\s*(?P<high>[0-9]*\.?[0-9]+)\s*$")
 _ONE_SIDED = re.compile(r"^\s*(?P<op><=|>=|<|>)\s*(?P<value>[0-9]*\.?[0-9]+)\s*$")
+_IMPRECISE_DATE = re.compile(r"^[0-9]{4}(?:[0-9]{2})?(?:[+-][0-9]{4})?$")
+"""An HL7 DTM given only to the year or month: valid, but not a collection day."""
+_FINAL_ONLY = "sigmd uses final (F) or corrected (C) results only"
+_SN_COMPARATORS = ("", "=", "<", ">", "<=", ">=")
+_UTF8_CHARSETS = ("", "ASCII", "UNICODE UTF-8", "UTF-8", "UTF8")
+_LATIN1_CHARSETS = ("8859/1",)
+_NOT_TEXT = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: from bytes, one that was not UTF-8 (kept by the `surrogateescape` decoder so that its
+position can be named); in text given as such, a character that is not text."""
+
+
+class _Use(StrEnum):
+    """What the reader does with an OBX of a given result status."""
+
+    FINAL = "final"
+    CORRECTION = "correction"
+    WITHDRAWAL = "withdrawal"
+    NOT_FINAL = "not final"
+    NO_RESULT = "no result"
+
+
+_STATUS: dict[str, tuple[_Use, str]] = {
+    "F": (_Use.FINAL, "final"),
+    "U": (_Use.FINAL, "changed to final"),
+    "V": (_Use.FINAL, "verified final"),
+    "B": (_Use.FINAL, "final, appended report"),
+    "C": (_Use.CORRECTION, "corrected"),
+    "A": (_Use.CORRECTION, "amended"),
+    "D": (_Use.WITHDRAWAL, "deleted"),
+    "W": (_Use.WITHDRAWAL, "posted as wrong"),
+    "P": (_Use.NOT_FINAL, "preliminary"),
+    "R": (_Use.NOT_FINAL, "entered, not verified"),
+    "S": (_Use.NOT_FINAL, "partial"),
+    "I": (_Use.NO_RESULT, "pending"),
+    "O": (_Use.NO_RESULT, "order detail only"),
+    "N": (_Use.NO_RESULT, "not asked"),
+    "X": (_Use.NO_RESULT, "results cannot be obtained"),
+}
+"""HL7 table 0085 (http://terminology.hl7.org/CodeSystem/v2-0085) and what sigmd does with each status."""
 
 
 def _hl7() -> Any:
@@ -42,202 +140,687 @@ def _hl7() -> Any:
     return hl7
 
 
+# --- splitting an input into messages -------------------------------------------------------------------
+
+
+@dataclass
+class _RawMessage:
+    """The segments of one message, with each line as written and where it starts in the input."""
+
+    number: int
+    segments: list[str] = field(default_factory=list)
+    lines: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\r".join(self.segments)
+
+
 def normalise(text: str) -> str:
     """Strip MLLP framing and make every segment end with a carriage return."""
-    stripped = text.replace("\x0b", "").replace("\x1c", "").lstrip("\ufeff")
-    lines = [line for line in re.split(r"\r\n|\n|\r", stripped) if line.strip()]
-    return "\r".join(lines)
+    return "\r".join(segment for segment, _, _ in _lines(text))
+
+
+def _lines(text: str) -> list[tuple[str, str, int]]:
+    """The non-blank segments of a text without MLLP framing, each with its line as written and its offset."""
+    lines = []
+    for match in re.finditer(r"[^\r\n]+", text):
+        line = match.group()
+        segment = line.replace("\x0b", "").replace("\x1c", "").lstrip("\ufeff")
+        if segment.strip():
+            lines.append((segment, line, match.start()))
+    return lines
+
+
+def _split(text: str) -> list[_RawMessage]:
+    """Messages start at MSH; envelope segments are dropped; segments before the first MSH form message 0."""
+    messages: list[_RawMessage] = []
+    stray = _RawMessage(0)
+    for segment, line, start in _lines(text):
+        if segment.startswith(_ENVELOPE):
+            continue
+        if segment.startswith("MSH"):
+            messages.append(_RawMessage(len(messages) + 1))
+        target = messages[-1] if messages else stray
+        target.segments.append(segment)
+        target.lines.append((line, start))
+    return [stray, *messages] if stray.segments else messages
 
 
 def split_messages(text: str) -> list[str]:
     """The messages of a file or stream: each starts at an MSH segment; batch envelope segments are dropped."""
-    messages: list[list[str]] = []
-    for segment in normalise(text).split("\r"):
-        if segment.startswith(_ENVELOPE):
+    return [message.text for message in _split(text) if message.number > 0]
+
+
+# --- decoding ---------------------------------------------------------------------------------------------
+
+
+class _BytePositions:
+    """Byte offsets of character offsets in a decoded input, counted on from the last one asked for."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.chars = 0
+        self.bytes = 0
+
+    def at(self, chars: int) -> int:
+        if chars < self.chars:
+            self.chars = self.bytes = 0
+        self.bytes += len(self.source[self.chars : chars].encode("utf-8", "surrogateescape"))
+        self.chars = chars
+        return self.bytes
+
+
+def _decode(message: _RawMessage, positions: _BytePositions, from_bytes: bool) -> str:
+    """The message's text; from bytes, decoded as its MSH-18 declares (UTF-8 unless 8859/1).
+
+    Text that still holds bytes that were not UTF-8 (or, given as text, lone surrogates) is refused, naming
+    the position of the first such byte (or character) in the input.
+    """
+    text = message.text
+    charset = _charset(message.segments[0]) if from_bytes else ""
+    if charset in _LATIN1_CHARSETS:
+        return "\r".join(s.encode("utf-8", "surrogateescape").decode("latin-1") for s in message.segments)
+    for line, start in message.lines:
+        bad = _NOT_TEXT.search(line)
+        if bad is None:
             continue
-        if segment.startswith("MSH"):
-            messages.append([segment])
-        elif messages:
-            messages[-1].append(segment)
-        else:
-            raise InputError("message 1", segment[:40], "comes before the first MSH segment")
-    return ["\r".join(segments) for segments in messages]
+        if not from_bytes:
+            raise InputError(
+                f"message {message.number} character {start + bad.start()}",
+                f"U+{ord(bad.group()):04X}",
+                "is a lone surrogate, not text",
+            )
+        declared = f" (MSH-18 declares {charset!r}, which sigmd does not decode)" if charset else ""
+        raise InputError(
+            f"message {message.number} byte {positions.at(start + bad.start())}",
+            f"0x{ord(bad.group()) - 0xDC00:02x}",
+            f"is not UTF-8 text{declared}; save the file as UTF-8 or declare 8859/1 in MSH-18",
+        )
+    if charset not in _UTF8_CHARSETS and not text.isascii():
+        raise InputError(f"message {message.number} MSH-18", charset, "is a character set sigmd does not decode")
+    return text
 
 
-def read_code_map(text: str, knowledge: Knowledge) -> dict[str, Analyte]:
-    """A local-code mapping from CSV with the header `code,analyte` (analyte: a name or a LOINC code)."""
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"code", "analyte"} <= set(reader.fieldnames):
-        raise InputError("code map", ",".join(reader.fieldnames or []), "needs the header columns code,analyte")
-    mapping: dict[str, Analyte] = {}
-    for number, row in enumerate(reader, start=2):
-        mapping[row["code"].strip()] = resolve_analyte(row["analyte"], f"code map line {number}.analyte", knowledge)
-    return mapping
+def _charset(msh: str) -> str:
+    """MSH-18 read without the parser (it decides how the rest is decoded)."""
+    if len(msh) < 4:
+        return ""
+    parts = msh.split(msh[3])
+    if len(parts) <= 17:
+        return ""
+    first = parts[17].split(msh[5] if len(msh) > 5 else "~")[0]
+    return first.split(msh[4] if len(msh) > 4 else "^")[0].strip().upper()
 
 
-def load_hl7v2(text: str, knowledge: Knowledge, local_codes: Mapping[str, Analyte] | None = None) -> list[LoadedCase]:
-    """One case per patient (PID-3) from one ORU^R01 message or a batch of them."""
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+def load_hl7v2(
+    data: str | bytes, knowledge: Knowledge, local_codes: Mapping[str, Analyte] | None = None
+) -> list[LoadedCase]:
+    """One case per patient (PID-3) from one ORU^R01 message or a batch of them (text, or bytes as received)."""
     hl7 = _hl7()
-    messages = split_messages(text)
-    if not messages:
-        raise InputError("(file)", text[:40], "holds no HL7 v2 message (no MSH segment)")
+    check_size(len(data))
+    from_bytes = isinstance(data, bytes)
+    text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
+    raw_messages = _split(text)
+    if not any(message.number > 0 for message in raw_messages):
+        shown = text[:40].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InputError("(file)", shown, "holds no HL7 v2 message (no MSH segment)")
+    if len(raw_messages) > MAX_MESSAGES:
+        raise InputError(
+            "(file)", f"{len(raw_messages)} messages", f"holds more than {MAX_MESSAGES} messages; split it"
+        )
     index = PatientIndex()
-    for number, raw in enumerate(messages, start=1):
-        where = f"message {number}"
+    events: dict[str, list[_Event]] = {}
+    positions = _BytePositions(text)
+    for raw in raw_messages:
         try:
-            message = hl7.parse(raw)
-        except Exception as error:  # the parser raises plain exceptions on malformed text
-            raise InputError(where, raw[:40], f"is not a parsable HL7 v2 message: {error}") from None
-        _read_message(message, where, index, knowledge, local_codes or {})
+            read = _read_raw(hl7, raw, positions, from_bytes, knowledge, local_codes or {})
+        except InputError as error:
+            index.get(_patient_key_of(raw)).errors.append(error)
+            continue
+        for part in read:
+            records = index.get(part.key)
+            if part.demographics is not None:
+                records.guard(records.set_demographics, *part.demographics)
+            records.warnings.extend(part.warnings)
+            records.input_notes.extend(part.notes)
+            events.setdefault(part.key, []).extend(part.events)
+    for key, patient_events in events.items():
+        records = index.get(key)
+        if len(patient_events) > MAX_RESULTS_PER_PATIENT:
+            records.errors.append(
+                InputError(
+                    f"patient {key}",
+                    f"{len(patient_events)} immunoglobulin results",
+                    f"are more than sigmd reads for one patient ({MAX_RESULTS_PER_PATIENT})",
+                )
+            )
+            continue
+        results, notes = _resolve(patient_events)
+        records.results.extend(results)
+        records.input_notes.extend(notes)
+    for key in index.patient_keys():
+        _shorten_notes(index.get(key).input_notes)
     return index.loaded_cases()
 
 
-def _field(segment: Any, number: int, component: int = 1) -> str:
-    """One component of the first repetition of a field, unescaped ('' when absent)."""
-    return str(segment.extract_field(1, number, 1, component))
-
-
-def _segments(message: Any, name: str) -> list[Any]:
-    return [segment for segment in message if str(segment[0]) == name]
-
-
-def _read_message(
-    message: Any, where: str, index: PatientIndex, knowledge: Knowledge, local: Mapping[str, Analyte]
-) -> None:
-    msh = _segments(message, "MSH")[0]
-    message_type = f"{_field(msh, 9, 1)}^{_field(msh, 9, 2)}"
-    pids = _segments(message, "PID")
-    if not pids:
-        raise InputError(f"{where} PID", None, "is missing; sigmd needs the patient's birth date and sex")
-    pid = pids[0]
-    key = _field(pid, 3, 1) or where
-    records = index.get(key)
-    records.guard(_read_demographics, pid, where, records)
-    if message_type not in ("ORU^R01", "^"):
-        records.warnings.append(f"{where} is {message_type}, not ORU^R01; its OBX segments were read as results")
-    obr_date = ""
-    for segment in message:
-        name = str(segment[0])
-        if name == "OBR":
-            obr_date = _field(segment, 7)
-        elif name == "OBX":
-            records.guard(_read_obx, segment, obr_date, where, records, knowledge, local)
-    if not _segments(message, "OBX"):
-        records.warnings.append(f"{where} has no OBX segment (no results)")
-
-
-def _read_demographics(pid: Any, where: str, records: PatientRecords) -> None:
-    birth_text = _field(pid, 7)
-    birth = _hl7_date(birth_text)
-    if birth is None:
-        raise InputError(f"{where} PID-7", birth_text, "is not a birth date (YYYYMMDD)")
-    sex_text = _field(pid, 8)
-    sex = _SEX.get(sex_text.upper() or "U")
-    if sex is None:
-        raise InputError(f"{where} PID-8", sex_text, "is not an HL7 sex code (F, M, O, U, A, N)")
-    records.set_demographics(sex, birth, f"{where} PID")
-
-
-def _analyte(obx: Any, knowledge: Knowledge, local: Mapping[str, Analyte]) -> tuple[Analyte | None, str]:
-    """The analyte from OBX-3 (identifier, or alternate identifier) and the code as written."""
-    pairs = ((_field(obx, 3, 1), _field(obx, 3, 3)), (_field(obx, 3, 4), _field(obx, 3, 6)))
-    for code, system in pairs:
-        if code and system.upper() in ("LN", "LOINC") and code in knowledge.loinc:
-            return knowledge.loinc[code], f"{code}^{system}"
-    for code, system in pairs:
-        if code and code in local:
-            return local[code], f"{code}^{system} (local code)"
-    written = "; ".join(f"{c}^{s}" for c, s in pairs if c) or "(no code)"
-    return None, written
-
-
-def _read_obx(
-    obx: Any, obr_date: str, where: str, records: PatientRecords, knowledge: Knowledge, local: Mapping[str, Analyte]
-) -> None:
-    place = f"{where} OBX {_field(obx, 1) or '?'}"
-    analyte, code = _analyte(obx, knowledge, local)
-    if analyte is None:
-        records.warnings.append(f"{place} was not used: its code {code} is not an immunoglobulin code that sigmd reads")
+def _shorten_notes(notes: list[InputNote]) -> None:
+    """Keep the first `MAX_NOTES_PER_PATIENT` notes and count the rest in one last note."""
+    if len(notes) <= MAX_NOTES_PER_PATIENT:
         return
-    status = _field(obx, 11)
-    if status in _NOT_USED_STATUS:
-        records.warnings.append(
-            f"{place} ({analyte}) was not used: its result status is {status} ({_NOT_USED_STATUS[status]})"
-        )
-        return
-    value_type = _field(obx, 2)
-    value = _value(obx, value_type)
-    if value is None:
-        shown = str(obx(5)) if len(obx) > 5 else ""
-        records.warnings.append(
-            f"{place} ({analyte}) was not used: its value {shown!r} ({value_type or 'no type'}) is not numeric"
-        )
-        return
-    date_text = _field(obx, 14) or obr_date
-    collected = _hl7_date(date_text)
-    if collected is None:
-        if date_text:
-            raise InputError(f"{place} OBX-14", date_text, "is not a date (YYYYMMDD[HHMM])")
-        records.warnings.append(f"{place} ({analyte}) was not used: it has no date in OBX-14 or OBR-7")
-        return
-    if value_type not in _NUMERIC_TYPES:
-        records.warnings.append(
-            f"{place} ({analyte}) has value type {value_type or '(none)'} but a numeric value; it was used"
-        )
-    if status == "P":
-        records.warnings.append(f"{place} ({analyte}) is a preliminary result (OBX-11 P); it was used")
-    unit = _field(obx, 6)
-    low, high, range_text = _range(_field(obx, 7), place, records)
-    flag = _field(obx, 8)
-    result, warnings = build_result(
-        analyte=analyte,
-        value=value,
-        unit=unit,
-        collected=collected,
-        knowledge=knowledge,
-        field=place,
-        range_low=low,
-        range_high=high,
-        range_unit=unit,
-        range_text=range_text,
-        origin=f"{place}{f' (lab flag {flag})' if flag else ''}",
-    )
-    records.results.append(result)
-    records.warnings.extend(warnings)
+    rest = notes[MAX_NOTES_PER_PATIENT:]
+    del notes[MAX_NOTES_PER_PATIENT:]
+    counts = ", ".join(f"{sum(n.kind is kind for n in rest)} {kind.value}" for kind in InputNoteKind)
+    notes.append(InputNote(InputNoteKind.SKIPPED, f"{len(rest)} more records", f"not listed one by one ({counts})"))
 
 
-def _value(obx: Any, value_type: str) -> str | None:
-    """OBX-5 as a reported value (`30`, `<5`); SN `<^5` is joined; None when it is not a number."""
-    whole = str(obx(5)) if len(obx) > 5 else ""
-    text = _field(obx, 5, 1) + _field(obx, 5, 2) if value_type == "SN" else whole
+def _read_raw(
+    hl7: Any,
+    raw: _RawMessage,
+    positions: _BytePositions,
+    from_bytes: bool,
+    knowledge: Knowledge,
+    local: Mapping[str, Analyte],
+) -> list[_PatientPart]:
+    """One message read in full, or an InputError: the refusal boundary for everything the parser raises."""
+    where = f"message {raw.number}"
+    if raw.number == 0:
+        raise InputError(f"{where} (before the first MSH)", raw.segments[0][:3], "is a segment outside any message")
+    text = _decode(raw, positions, from_bytes)
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InputError(where, f"{len(text)} characters", f"is longer than {MAX_MESSAGE_CHARS} characters")
+    reader = _MessageReader(where, knowledge, local)
     try:
-        parse_reported_value(text)
-    except ValueFormatError:
-        return None
-    return text.strip()
+        message = hl7.parse(text)
+    except Exception as error:  # the parser raises plain exceptions (IndexError, AssertionError...) on bad text
+        raise InputError(where, text[:40], f"is not a parsable HL7 v2 message ({_describe(error)})") from None
+    try:
+        return reader.read(message)
+    except InputError:
+        raise
+    except Exception as error:  # the refusal boundary: nothing but an InputError leaves the reader
+        field_name, value = reader.cursor
+        raise InputError(field_name, _shown(value), f"could not be read ({_describe(error)})") from None
 
 
-def _range(text: str, place: str, records: PatientRecords) -> tuple[str | None, str | None, str | None]:
-    """OBX-7 `low-high`, `>low` or `<high`; other text is reported and the reference set is used instead."""
-    if not text.strip():
+def _shown(value: object) -> str:
+    """A field's text for an error message, cut to 80 characters (never raises)."""
+    try:
+        return str(value)[:80]
+    except Exception:  # a value that cannot even be shown is named by its field alone
+        return ""
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text[:80]}" if text else type(error).__name__
+
+
+def _patient_key_of(raw: _RawMessage) -> str:
+    """PID-3.1 found without the parser, so that an unreadable message refuses its patient, not a stranger."""
+    fallback = f"message {raw.number}"
+    header = raw.segments[0] if raw.segments else ""
+    if raw.number > 0 and len(header) > 7:
+        field_sep, component_sep, repetition_sep, subcomponent_sep = header[3], header[4], header[5], header[7]
+    else:
+        field_sep, component_sep, repetition_sep, subcomponent_sep = "|", "^", "~", "&"
+    for segment in raw.segments:
+        if segment.startswith("PID"):
+            fields = segment.split(field_sep)
+            if len(fields) > 3:
+                key = fields[3].split(repetition_sep)[0].split(component_sep)[0].split(subcomponent_sep)[0].strip()
+                return key if key and _NOT_TEXT.search(key) is None else fallback
+    return fallback
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A usable OBX: its result, the test and collection time it stands for, and what its status does."""
+
+    result: LabResult
+    time: str
+    use: _Use
+    status: str
+    unfinished: str = ""
+    """For a result that is not final: why it is not used (unless a later U makes it final)."""
+
+    @property
+    def origin(self) -> str:
+        return self.result.origin.split(" (lab flag")[0]
+
+
+@dataclass(frozen=True)
+class _Withdrawal:
+    analyte: Analyte
+    time: str
+    status: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class _Promotion:
+    """OBX-11 U without a value: the preliminary result of that analyte and time is now final."""
+
+    analyte: Analyte
+    time: str
+    origin: str
+
+
+_Event = _Reading | _Withdrawal | _Promotion
+
+
+@dataclass
+class _PatientPart:
+    """What one message says about one patient."""
+
+    key: str
+    demographics: tuple[Sex, date, str] | None = None
+    events: list[_Event] = field(default_factory=list)
+    notes: list[InputNote] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _MessageReader:
+    """Reads one parsed message; `cursor` names the field being read, for the refusal of anything unexpected."""
+
+    def __init__(self, where: str, knowledge: Knowledge, local: Mapping[str, Analyte]) -> None:
+        self.where = where
+        self.knowledge = knowledge
+        self.local = local
+        self.cursor: tuple[str, object] = (where, "")
+        """The field being read and its value (stringified only for a refusal)."""
+
+    def get(self, segment: Any, place: str, number: int, component: int = 1) -> str:
+        """One component of the first repetition of a field, unescaped ('' when absent); a bare field is its
+        first component, and a component with subcomponents gives its first subcomponent."""
+        name = str(segment[0])
+        self.cursor = (f"{place} {name}-{number}", "")
+        if number >= len(segment):
+            return ""
+        value = segment[number]
+        self.cursor = (f"{place} {name}-{number}", value)
+        if name == "MSH" and number in (1, 2):
+            return str(value)
+        if not len(value):
+            return ""
+        repetition = value[0]
+        if isinstance(repetition, str):
+            return _unescape(segment, repetition) if component == 1 else ""
+        if component > len(repetition):
+            return ""
+        part = repetition[component - 1]
+        if not isinstance(part, str):
+            part = str(part[0]) if len(part) else ""
+        return _unescape(segment, part)
+
+    def whole(self, segment: Any, place: str, number: int) -> str:
+        """A whole field as written (every repetition and component)."""
+        self.cursor = (f"{place} {segment[0]}-{number}", "")
+        return str(segment[number]) if number < len(segment) else ""
+
+    def repetitions(self, segment: Any, number: int) -> int:
+        return len(segment[number]) if number < len(segment) else 0
+
+    def components(self, segment: Any, number: int) -> int:
+        """How many components the first repetition of a field has (1 for a bare value)."""
+        if number >= len(segment) or not len(segment[number]):
+            return 0
+        first = segment[number][0]
+        return 1 if isinstance(first, str) else len(first)
+
+    def read(self, message: Any) -> list[_PatientPart]:
+        segments = list(message)
+        msh = segments[0]
+        message_type = f"{self.get(msh, self.where, 9, 1)}^{self.get(msh, self.where, 9, 2)}"
+        parts: list[_PatientPart] = []
+        seen: set[str] = set()
+        obr_time = ""
+        for position, segment in enumerate(segments[1:], start=2):
+            name = str(segment[0])
+            self.cursor = (f"{self.where} {name}", "")
+            if name == "PID":
+                parts.append(self._patient(segment, len(parts)))
+                obr_time = ""
+            elif name == "OBR":
+                obr_time = self.get(segment, self.where, 7)
+            elif name == "OBX":
+                if not parts:
+                    raise InputError(f"{self.where} OBX", None, "comes before any PID segment; whose result is it?")
+                set_id = self.get(segment, self.where, 1).strip() or "?"
+                # OBX-1 restarts under each OBR in many messages: a repeated set ID also names the segment's place
+                place = f"{self.where} OBX {set_id}" + (f" (segment {position})" if set_id in seen else "")
+                seen.add(set_id)
+                self._obx(segment, place, obr_time, parts[-1])
+        if not parts:
+            raise InputError(f"{self.where} PID", None, "is missing; sigmd needs the patient's birth date and sex")
+        for part in parts:
+            if message_type not in ("ORU^R01", "^"):
+                part.warnings.append(f"{self.where} is {message_type}, not ORU^R01; its OBX segments were read")
+            if not part.events and not part.notes:
+                part.warnings.append(f"{self.where} has no OBX segment for patient {part.key} (no results)")
+        return parts
+
+    def _patient(self, pid: Any, count: int) -> _PatientPart:
+        place = self.where if count == 0 else f"{self.where} PID {count + 1}"
+        key = self.get(pid, place, 3, 1).strip() or place
+        birth_text = self.get(pid, place, 7)
+        birth = _hl7_date(birth_text)
+        if birth is None:
+            raise InputError(f"{place} PID-7", birth_text, "is not a birth date (YYYYMMDD)")
+        check_date(birth, f"{place} PID-7", birth_text)
+        sex_text = self.get(pid, place, 8)
+        sex = _SEX.get(sex_text.upper() or "U")
+        if sex is None:
+            raise InputError(f"{place} PID-8", sex_text, "is not an HL7 sex code (F, M, O, U, A, N)")
+        return _PatientPart(key, (sex, birth, f"{place} PID"))
+
+    def _analyte(self, obx: Any, place: str) -> tuple[Analyte | None, str]:
+        """The analyte from OBX-3 (identifier, or alternate identifier), or None and why it is not used."""
+        pairs = [(self.get(obx, place, 3, 1), self.get(obx, place, 3, 3))]
+        pairs.append((self.get(obx, place, 3, 4), self.get(obx, place, 3, 6)))
+        loinc = self.knowledge.loinc
+        for code, system in pairs:
+            if code and system.strip().upper() in ("LN", "LOINC") and code.strip() in loinc:
+                return loinc[code.strip()], ""
+        for code, _ in pairs:
+            if code and code.strip() in self.local:
+                return self.local[code.strip()], ""
+        written = "; ".join(f"{c}^{s}" if s else c for c, s in pairs if c) or "(no code)"
+        for code, system in pairs:
+            if code.strip() in loinc and system.strip().upper() not in ("LN", "LOINC"):
+                shown = f"coding system {system!r}" if system else "no coding system"
+                return None, (
+                    f"its code {written} has {shown} in OBX-3 (LN for LOINC), so sigmd cannot tell it is the "
+                    "LOINC immunoglobulin code; map local codes with a code map"
+                )
+        return None, f"its code {written} is not an immunoglobulin code that sigmd reads"
+
+    def _obx(self, obx: Any, place: str, obr_time: str, part: _PatientPart) -> None:
+
+        def skip(reason: str) -> None:
+            part.notes.append(InputNote(InputNoteKind.SKIPPED, place, reason))
+
+        analyte, why_not = self._analyte(obx, place)
+        if analyte is None:
+            skip(why_not)
+            return
+        status = self.get(obx, place, 11).strip().upper()
+        use, meaning = _STATUS.get(status, (None, ""))
+        if use is None:
+            shown = f"is {status!r}, not a code of HL7 table 0085" if status else "is empty (the field is required)"
+            skip(f"{analyte}: its result status (OBX-11) {shown}; {_FINAL_ONLY}")
+            return
+        if use is _Use.NO_RESULT:
+            skip(f"{analyte}: its result status is {status} ({meaning})")
+            return
+        unfinished = f"{analyte}: its result status is {status} ({meaning}); {_FINAL_ONLY}"
+        own_time = self.get(obx, place, 14).strip()
+        time_text = own_time or obr_time.strip()
+        time_field = "OBX-14" if own_time or not time_text else "OBR-7"
+        collected = _hl7_date(time_text)
+        if collected is None and time_text and not _IMPRECISE_DATE.match(time_text):
+            if use is _Use.NOT_FINAL:
+                skip(unfinished)
+                return
+            raise InputError(f"{place} {time_field}", time_text, "is not a date (YYYYMMDD[HHMM])")
+        if collected is None and use in (_Use.WITHDRAWAL, _Use.CORRECTION):
+            raise InputError(
+                f"{place} {time_field}",
+                time_text,
+                f"does not give the collection day: sigmd cannot tell which {analyte} result "
+                f"this {meaning} (OBX-11 {status}) result stands for",
+            )
+        if collected is None:
+            skip(
+                unfinished
+                if use is _Use.NOT_FINAL
+                else f"{analyte}: its collection time {time_text!r} ({time_field}) is not precise to the day"
+                if time_text
+                else f"{analyte}: it has no collection time in OBX-14 or OBR-7"
+            )
+            return
+        if use is _Use.WITHDRAWAL:
+            part.events.append(_Withdrawal(analyte, _time_key(time_text), status, place))
+            return
+        if status == "U" and not self.whole(obx, place, 5).strip():
+            part.events.append(_Promotion(analyte, _time_key(time_text), place))
+            return
+        value_type = self.get(obx, place, 2).strip().upper()
+        value, why_not = self._value(obx, place, value_type)
+        if value is None:
+            skip(unfinished if use is _Use.NOT_FINAL else f"{analyte}: {why_not}")
+            return
+        unit = self.get(obx, place, 6)
+        range_warnings: list[str] = []
+        low, high, range_text = self._range(self.get(obx, place, 7), place, range_warnings)
+        flag = self.get(obx, place, 8)
+        self.cursor = (f"{place} OBX-5", value)
+        try:
+            result, warnings = build_result(
+                analyte=analyte,
+                value=value,
+                unit=unit,
+                collected=collected,
+                knowledge=self.knowledge,
+                field=place,
+                range_low=low,
+                range_high=high,
+                range_unit=unit,
+                range_text=range_text,
+                origin=f"{place}{f' (lab flag {flag})' if flag else ''}",
+            )
+        except InputError:
+            if use is not _Use.NOT_FINAL:
+                raise
+            skip(unfinished)  # an unfinished result sigmd would not use refuses no one
+            return
+        part.events.append(_Reading(result, _time_key(time_text), use, status, unfinished))
+        if use is not _Use.NOT_FINAL:
+            if value_type not in _NUMERIC_TYPES:
+                part.warnings.append(
+                    f"{place} ({analyte}) has value type {value_type or '(none)'} but a numeric value; it was used"
+                )
+            part.warnings.extend([*range_warnings, *warnings])
+
+    def _value(self, obx: Any, place: str, value_type: str) -> tuple[str | None, str]:
+        """OBX-5 as a reported value (`30`, `<5`; SN `<^5` is joined), or None and why it is not a number."""
+        whole = self.whole(obx, place, 5)
+        if self.repetitions(obx, 5) > 1:
+            return None, f"its value {whole[:MAX_VALUE_CHARS]!r} holds several repetitions (OBX-5), not one number"
+        if len(whole) > MAX_VALUE_CHARS:
+            return None, f"its value (OBX-5) is {len(whole)} characters long, too long for a number"
+        text = self.get(obx, place, 5, 1)
+        if value_type == "SN" and self.components(obx, 5) > 1:
+            comparator, number = self.get(obx, place, 5, 1).strip(), self.get(obx, place, 5, 2).strip()
+            if self.get(obx, place, 5, 3).strip() or self.get(obx, place, 5, 4).strip():
+                return None, f"its value {whole!r} (SN) is a range or ratio, not one number"
+            if comparator not in _SN_COMPARATORS:
+                return None, f"its value {whole!r} (SN) has the comparator {comparator!r}, not one sigmd reads"
+            text = comparator + number
+        elif self.components(obx, 5) > 1:
+            return None, f"its value {whole!r} ({value_type or 'no type'}) has components, not one number"
+        try:
+            parse_reported_value(text)
+        except ValueFormatError:
+            return None, f"its value {whole!r} ({value_type or 'no type'}) is not numeric"
+        return text.strip(), ""
+
+    def _range(self, text: str, place: str, warnings: list[str]) -> tuple[str | None, str | None, str | None]:
+        """OBX-7 `low-high`, `>low` or `<high`; other text is reported and the reference set is used instead."""
+        if not text.strip():
+            return None, None, None
+        if len(text) <= MAX_VALUE_CHARS:
+            both = _RANGE.match(text)
+            if both:
+                return both.group("low"), both.group("high"), text.strip()
+            one = _ONE_SIDED.match(text)
+            if one:
+                if one.group("op").startswith(">"):
+                    return one.group("value"), None, text.strip()
+                return None, one.group("value"), text.strip()
+        shown = text if len(text) <= MAX_VALUE_CHARS else f"{text[:MAX_VALUE_CHARS]}..."
+        warnings.append(f"{place}: reference range {shown!r} (OBX-7) is not a low-high range; it was not used")
         return None, None, None
-    both = _RANGE.match(text)
-    if both:
-        return both.group("low"), both.group("high"), text.strip()
-    one = _ONE_SIDED.match(text)
-    if one:
-        if one.group("op").startswith(">"):
-            return one.group("value"), None, text.strip()
-        return None, one.group("value"), text.strip()
-    records.warnings.append(f"{place}: reference range {text!r} (OBX-7) is not a low-high range; it was not used")
-    return None, None, None
+
+
+def _resolve(events: list[_Event]) -> tuple[list[LabResult], list[InputNote]]:
+    """Apply corrections, withdrawals and promotions in input order: the results that stand, and notes on the
+    others."""
+    active: list[_Reading] = []
+    pending: list[_Reading] = []
+    notes: list[InputNote] = []
+
+    def matching(readings: list[_Reading], analyte: Analyte, time: str) -> list[_Reading]:
+        return [r for r in readings if r.result.analyte is analyte and _same_time(r.time, time)]
+
+    def add_final(reading: _Reading) -> None:
+        corrections = [r for r in matching(active, reading.result.analyte, reading.time) if r.use is _Use.CORRECTION]
+        if not corrections:
+            active.append(reading)
+            return
+        notes.append(
+            InputNote(
+                InputNoteKind.REPLACED,
+                reading.origin,
+                f"{reading.result.analyte}: {corrections[-1].origin} (OBX-11 {corrections[-1].status}) came "
+                "earlier and corrects the same result, so the correction stands",
+            )
+        )
+
+    for event in events:
+        if isinstance(event, _Withdrawal):
+            meaning = _STATUS[event.status][1]
+            gone = matching(active, event.analyte, event.time)
+            for reading in gone:
+                notes.append(
+                    InputNote(
+                        InputNoteKind.IGNORED,
+                        reading.origin,
+                        f"{event.analyte} {reading.result.reported_value} {reading.result.reported_unit} was "
+                        f"withdrawn by {event.origin} (OBX-11 {event.status}: {meaning})",
+                    )
+                )
+            active = [r for r in active if r not in gone]
+            removed = f"; it removed {len(gone)} earlier result(s)" if gone else "; no earlier result matched"
+            notes.append(
+                InputNote(
+                    InputNoteKind.IGNORED,
+                    event.origin,
+                    f"{event.analyte}: its result status is {event.status} ({meaning}){removed}",
+                )
+            )
+        elif isinstance(event, _Promotion):
+            promoted = matching(pending, event.analyte, event.time)
+            pending = [r for r in pending if r not in promoted]
+            for reading in promoted:
+                add_final(reading)
+            if not promoted:
+                notes.append(
+                    InputNote(
+                        InputNoteKind.SKIPPED,
+                        event.origin,
+                        f"{event.analyte}: its result status is U (changed to final) without a value, and no "
+                        "preliminary result of that collection time came before it",
+                    )
+                )
+        elif event.use is _Use.NOT_FINAL:
+            pending.append(event)
+        elif event.use is _Use.CORRECTION:
+            same = matching(active, event.result.analyte, event.time)
+            for reading in same:
+                notes.append(
+                    InputNote(
+                        InputNoteKind.REPLACED,
+                        reading.origin,
+                        f"{reading.result.analyte} {reading.result.reported_value} {reading.result.reported_unit} "
+                        f"was corrected by {event.origin} (OBX-11 {event.status}) to {event.result.reported_value} "
+                        f"{event.result.reported_unit}",
+                    )
+                )
+            active = [r for r in active if r not in same]
+            active.append(event)
+        else:
+            add_final(event)
+    notes.extend(InputNote(InputNoteKind.SKIPPED, r.origin, r.unfinished) for r in pending)
+    return [r.result for r in active], notes
+
+
+def _time_key(text: str) -> str:
+    """A collection time's digits to the minute (YYYYMMDDHHMM at most), without seconds or time zone."""
+    digits = re.match(r"\s*([0-9]*)", text)
+    return (digits.group(1) if digits else "")[:12]
+
+
+def _same_time(first: str, second: str) -> bool:
+    """Two collection times are the same when they agree to the precision both give (the day at least)."""
+    shorter = min(len(first), len(second))
+    return shorter >= 8 and first[:shorter] == second[:shorter]
+
+
+def _unescape(container: Any, text: str) -> str:
+    """HL7 escape sequences (\\F\\, \\S\\, \\T\\, \\R\\, \\E\\, \\Xhh\\) replaced; formatting sequences dropped.
+
+    Written here rather than taken from `hl7.util.unescape`, which logs the field's text (patient data) on
+    sequences it does not know and expands `\\.sp<n>\\` to n characters, however large n is.
+    """
+    esc = str(getattr(container, "esc", "\\"))
+    separators = str(getattr(container, "separators", "\r|~^&"))
+    if len(esc) != 1 or esc not in text or len(separators) < 5:
+        return text
+    names = {"F": separators[1], "R": separators[2], "S": separators[3], "T": separators[4], "E": esc}
+    pieces = text.split(esc)
+    out = [pieces[0]]
+    closed = len(pieces) % 2 == 1
+    for index in range(1, len(pieces), 2):
+        if index + 1 >= len(pieces) and not closed:
+            out.append(esc + pieces[index])
+            break
+        sequence = pieces[index]
+        if sequence in names:
+            out.append(names[sequence])
+        elif sequence[:1] == "X" and re.fullmatch(r"(?:[0-9A-Fa-f]{2})+", sequence[1:]):
+            out.append(bytes.fromhex(sequence[1:]).decode("latin-1"))
+        out.append(pieces[index + 1] if index + 1 < len(pieces) else "")
+    return "".join(out)
 
 
 def _hl7_date(text: str) -> date | None:
     digits = text.strip()[:8]
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not digits.isdigit() or not digits.isascii():
         return None
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError:
         return None
+
+
+def read_code_map(text: str, knowledge: Knowledge) -> dict[str, Analyte]:
+    """A local-code mapping from CSV with the header `code,analyte` (analyte: a name or a LOINC code)."""
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames is None or not {"code", "analyte"} <= set(reader.fieldnames):
+            raise InputError("code map", ",".join(reader.fieldnames or []), "needs the header columns code,analyte")
+        mapping: dict[str, Analyte] = {}
+        for number, row in enumerate(reader, start=2):
+            code, analyte = row.get("code"), row.get("analyte")
+            if not code or not analyte or not code.strip():
+                raise InputError(f"code map line {number}", code or "", "needs a code and an analyte")
+            mapping[code.strip()] = resolve_analyte(analyte, f"code map line {number}.analyte", knowledge)
+    except csv.Error as error:
+        raise InputError("code map", text[:40], f"is not CSV ({error})") from None
+    return mapping
+
+
+__all__ = [
+    "MAX_MESSAGES",
+    "MAX_MESSAGE_CHARS",
+    "MAX_NOTES_PER_PATIENT",
+    "MAX_RESULTS_PER_PATIENT",
+    "MAX_VALUE_CHARS",
+    "load_hl7v2",
+    "read_code_map",
+    "split_messages",
+]
