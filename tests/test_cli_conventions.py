@@ -94,3 +94,18 @@ def test_screen_takes_its_reference_set_from_the_settings_and_refuses_an_unknown
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["reference_set"] == "exeter_nhs"
     refused = runner.invoke(app, ["screen", str(source), "--out", str(out), "--engine", "sqlite"])
     assert refused.exit_code == 2 and "'sqlite' is not one of duckdb, spark" in refused.stderr
+
+
+def test_one_hl7_message_with_a_bad_byte_is_refused_alone_from_a_file(tmp_path: Path) -> None:
+    """Read from a file, an HL7 batch whose second message holds a byte that is not UTF-8 refuses that message's
+    patient only; the first patient is assessed (the bytes reach the HL7 reader, which decodes per message)."""
+    from tests.interop.test_hl7v2 import MESSAGE
+
+    second = MESSAGE.replace("P100", "P200").replace("Synthetic^Ann", "Synth\xe9tic^Bea")
+    source = tmp_path / "batch.hl7"
+    source.write_bytes(MESSAGE.encode() + b"\r" + second.encode("latin-1"))
+    done = runner.invoke(app, ["assess", str(source), "--batch", str(tmp_path / "out"), "--as-of", "2026-11-01"])
+    index = json.loads((tmp_path / "out" / "index.json").read_text(encoding="utf-8"))
+    assert done.exit_code == 0, done.stderr
+    assert [row["patient"] for row in index if "label" in row] == ["P100"]
+    assert any(row["patient"] == "P200" and "not UTF-8" in row["error"] for row in index)

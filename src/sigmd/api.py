@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sigmd import content
-from sigmd.adapters.detect import load_cases, read_input
+from sigmd.adapters.detect import load_cases, read_bytes
 from sigmd.adapters.grouping import LoadedCase
-from sigmd.adapters.limits import decode_input
 from sigmd.core.assessment import Assessment
 from sigmd.core.assessment import assess as assess_case
 from sigmd.core.explain import DISCLAIMER
@@ -99,7 +98,7 @@ def read(
     Each patient comes back as a `LoadedCase` holding its case or the error that kept it from being read,
     so one bad patient never hides the others. Raises `InputError` when the input as a whole cannot be read.
     """
-    return load_cases(_text(source), knowledge or content.load(), local_codes=local_codes)
+    return load_cases(_data(source), knowledge or content.load(), local_codes=local_codes)
 
 
 def assess(
@@ -225,14 +224,14 @@ def _parquet(path: Path) -> Any:
     return parquet.read_table(path)
 
 
-def _text(source: Source) -> str:
-    """The input's text: a path is read, bytes are decoded (UTF-8 only, within the size limit), text is taken as is."""
+def _data(source: Source) -> str | bytes:
+    """The input as `load_cases` takes it: text as given, bytes as given, a path's bytes (within the size limit)."""
     if isinstance(source, bytes):
-        return decode_input(source)
+        return source
     if isinstance(source, str) and source.lstrip().startswith(("{", "MSH", "FHS", "BHS", "\ufeff", "\x0b")):
         return source
     path = Path(source)
     try:
-        return read_input(path)
+        return read_bytes(path)
     except OSError as error:
         raise InputError("(file)", str(path), f"could not be read: {error.strerror}") from None

@@ -15,10 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from sigmd import content
-from sigmd.adapters.detect import load_cases, read_input
+from sigmd.adapters.detect import load_cases, read_bytes, read_input
 from sigmd.adapters.grouping import LoadedCase
 from sigmd.adapters.hl7v2 import read_code_map
-from sigmd.adapters.limits import decode_input
 from sigmd.adapters.results import parse_date
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.core.knowledge import Knowledge
@@ -162,10 +161,8 @@ def assess_command(
     try:
         as_of_date = parse_date(as_of, "--as-of") if as_of else date.today()
         codes = read_code_map(read_input(local_codes), knowledge) if local_codes else None
-        text = (
-            decode_input(sys.stdin.buffer.read(), "standard input") if str(case_file) == "-" else read_input(case_file)
-        )
-        loaded = load_cases(text, knowledge, local_codes=codes)
+        data = sys.stdin.buffer.read() if str(case_file) == "-" else read_bytes(case_file)
+        loaded = load_cases(data, knowledge, local_codes=codes)
     except OSError as error:
         raise _fail(f"{error.filename}: {error.strerror}") from None
     except InputError as error:

@@ -56,7 +56,7 @@ def test_spec_feedback_example_is_accepted_and_kept():
     path = f"{SERVICE}/feedback"
     body = json.loads((FIXTURES / "cds-hooks" / "spec-feedback-accepted.json").read_text())
     assert test.post(path, json=body, headers=auth(path)).status_code == 200
-    assert next(iter(app.state.feedback))["card"] == "4e0a3a1e-3283-4575-ab82-028d55fe2719"
+    assert next(iter(app.state.feedback.entries)).card == "4e0a3a1e-3283-4575-ab82-028d55fe2719"
     body["feedback"][0]["outcome"] = "ignored"
     assert test.post(path, json=body, headers=auth(path)).status_code == 400
 

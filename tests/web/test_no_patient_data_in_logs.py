@@ -138,12 +138,16 @@ def fresh(knowledge: Knowledge, tmp_path: Path) -> Iterator[tuple[TestClient, Re
 
 
 def test_the_error_paths_log_no_patient_data_in_process(
-    fresh: tuple[TestClient, Registry], caplog: pytest.LogCaptureFixture
+    fresh: tuple[TestClient, Registry], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Failed sign-ins, bad uploads, bad CSV, bad case JSON and unknown patients leave no patient datum in any log
     line, access lines included (which keep their path but lose the query)."""
     client, registry = fresh
     access = logging.getLogger("uvicorn.access")
+    # A uvicorn server started earlier in the same process (the browser tests) configures this logger not to
+    # propagate; the test reads the records at the root, as a deployment's log handler would.
+    monkeypatch.setattr(access, "propagate", True)
+    monkeypatch.setattr(access, "disabled", False)
 
     def log_access(response: httpx.Response) -> None:
         request = response.request

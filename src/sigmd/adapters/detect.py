@@ -35,8 +35,16 @@ def read_input(path: Path) -> str:
 
     OSError (missing file, no permission) is left to the caller, which names the file.
     """
+    return decode_input(read_bytes(path), path.name)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, within the size limit (else InputError); for `load_cases`, which decodes them itself."""
     check_size(path.stat().st_size, path.name)
-    return decode_input(path.read_bytes(), path.name)
+    return path.read_bytes()
+
+
+_HL7_START = (b"MSH", b"FHS", b"BHS")
 
 
 def detect_format(text: str) -> InputFormat:
@@ -76,13 +84,22 @@ def _looks_like_ndjson(body: str) -> bool:
 
 
 def load_cases(
-    text: str, knowledge: Knowledge, *, local_codes: Mapping[str, Analyte] | None = None
+    data: str | bytes, knowledge: Knowledge, *, local_codes: Mapping[str, Analyte] | None = None
 ) -> list[LoadedCase]:
-    """Every patient in an input text, one LoadedCase each. `local_codes` maps local HL7 OBX-3 codes.
+    """Every patient in an input (text, or bytes as read), one LoadedCase each. `local_codes` maps local HL7
+    OBX-3 codes. HL7 v2 bytes are decoded message by message (UTF-8, or ISO 8859-1 where MSH-18 says so, one
+    bad byte refusing its message only); every other input must be UTF-8 as a whole.
 
     Raises only InputError, for an input that cannot be read at all; a patient that cannot be read is a
     LoadedCase with its error.
     """
+    if isinstance(data, bytes):
+        if data.lstrip(b"\xef\xbb\xbf\x0b \t\r\n").startswith(_HL7_START):
+            from sigmd.adapters.hl7v2 import load_hl7v2
+
+            return load_hl7v2(data, knowledge, local_codes)
+        data = decode_input(data)
+    text = data
     try:
         return _load(text, knowledge, local_codes)
     except (InputError, ImportError):  # a missing optional extra is not bad input: the CLI names the extra (exit 3)
