@@ -2,7 +2,7 @@
 
     python scripts/fuzz_readers.py --format hl7 --inputs 200000 --seed 1
     python scripts/fuzz_readers.py --format hl7 --seconds 600 --assess --crashes fuzz-crashes/
-    python scripts/fuzz_readers.py --format fhir --inputs 200000 --assess   # also: ndjson, case, detect
+    python scripts/fuzz_readers.py --format fhir --inputs 200000 --assess   # also: ndjson, case, detect, csv
 
 Each format has its own section (functions named for the format) and one entry in `FORMATS`. An input that
 makes a reader raise anything but `InputError` is a crash: it is written to the crash folder (when given)
@@ -597,6 +597,55 @@ def _raise_fallback(error: InputError) -> None:
     raise type(f"Contained{name}", (Exception,), {})(str(error)[:300])
 
 
+# --- screening CSV ------------------------------------------------------------------------------------------
+# A valid long-format lab extract is built, then mutated as bytes (cells, quotes, delimiters, line ends, bytes
+# that are not UTF-8). Screening's reader must keep every record, in order, with a reason for each line it cannot
+# read (rows in = the non-blank lines after the header), or refuse the whole file (a header it cannot read).
+
+CSV_HEADER = "patient_id,sex,birth_date,collected_date,loinc,value,unit,ref_low,ref_high"
+
+
+def csv_input(rng: random.Random, number: int) -> bytes:
+    """A mutated lab extract of a few rows."""
+    lines = [CSV_HEADER]
+    for row in range(rng.randint(0, 6)):
+        analyte = rng.choice(["2472-9", "2465-3", "2458-8", "IgM"])
+        value = rng.choice(["25", "<5", "1e400", "0.4", "", "abc", '"1,5"'])
+        lines.append(f"p{number}-{row},female,1980-01-01,2025-01-0{1 + row % 9},{analyte},{value},mg/dL,40,230")
+    raw = "\n".join(lines).encode()
+    for _ in range(rng.randint(0, 4)):
+        spot = rng.randrange(len(raw) + 1)
+        insert = rng.choice(
+            [b",", b'"', b'""', b"\r", b"\r\n", b"\n", b"\n\n", b"\xff", b"\xef\xbb\xbf", b"\t", b"\x00"]
+        )
+        cut = rng.randint(1, 5) if rng.random() < 0.3 else 0
+        raw = raw[:spot] + raw[spot + cut :] if cut else raw[:spot] + insert + raw[spot:]
+    return raw
+
+
+def csv_read(data: str | bytes, knowledge: Knowledge) -> list[object]:
+    """Convert through screening's reader; a refused file is an InputError, a lost record a crash."""
+    import tempfile
+
+    from sigmd.screening.delimited import convert_delimited, read_header
+
+    raw = data if isinstance(data, bytes) else data.encode()
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "labs.csv"
+        source.write_bytes(raw)
+        try:
+            header = read_header(source)
+            records = convert_delimited(source, {name: name for name in header}, Path(folder) / "labs.parquet")
+        except ValueError as error:  # the file as a whole is refused, with the reason
+            raise InputError("(file)", "labs.csv", str(error)[:200]) from None
+    lines = [line for line in raw.split(b"\n") if line.strip(b"\r")]
+    first = next((i for i, line in enumerate(lines) if line.removeprefix(b"\xef\xbb\xbf").strip(b"\r")), None)
+    expected = 0 if first is None else len(lines) - first - 1
+    if records != expected:
+        raise RuntimeError(f"rows lost or invented: {records} records from {expected} lines")
+    return []
+
+
 # --- shared driver ---------------------------------------------------------------------------------------
 
 
@@ -612,6 +661,7 @@ FORMATS: dict[str, Format] = {
     "ndjson": Format(ndjson_input, ndjson_read),
     "case": Format(case_input, case_read),
     "detect": Format(detect_input, detect_read),
+    "csv": Format(csv_input, csv_read),
 }
 
 
