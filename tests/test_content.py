@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from sigmd import content
-from sigmd.core.workup import WORKUP_FOR_CRITERION
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.rules import CRITERIA
+from sigmd.core.workup import WORKUP_FOR_CRITERION
 
 
 def _patched(monkeypatch: pytest.MonkeyPatch, name: str, edit: Callable[[str], str]) -> None:

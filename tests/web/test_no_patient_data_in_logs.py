@@ -144,10 +144,11 @@ def test_the_error_paths_log_no_patient_data_in_process(
     line, access lines included (which keep their path but lose the query)."""
     client, registry = fresh
     access = logging.getLogger("uvicorn.access")
-    # A uvicorn server started earlier in the same process (the browser tests) configures this logger not to
-    # propagate; the test reads the records at the root, as a deployment's log handler would.
+    # A uvicorn server started earlier in the same process (the browser tests, at log level warning) configures
+    # this logger's level and propagation; the test reads every record at the root, as a deployment's handler would.
     monkeypatch.setattr(access, "propagate", True)
     monkeypatch.setattr(access, "disabled", False)
+    caplog.set_level(logging.DEBUG, logger="uvicorn.access")
 
     def log_access(response: httpx.Response) -> None:
         request = response.request

@@ -255,6 +255,9 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         implausible,
         knowledge,
         isolated_low_igm=pattern.pattern is Pattern.ISOLATED_LOW_IGM,
+        raised_igm=any(
+            "protein electrophoresis" in note for note in getattr(latest(interps, Analyte.IGM), "notes", ())
+        ),
     )
     follow = follow_up_plan(
         found.diagnosis.label,

@@ -133,6 +133,7 @@ def recommendations(
     implausible: bool,
     knowledge: Knowledge,
     isolated_low_igm: bool = False,
+    raised_igm: bool = False,
 ) -> tuple[Recommendation, ...]:
     """Management advice. `isolated_low_igm`: the latest pattern is isolated low IgM, so a label `other_abnormal`
     comes from a profile criterion (a T-cell defect), not from another antibody deficiency's pattern, and
@@ -167,6 +168,8 @@ def recommendations(
             items.append(Recommendation(advice[target], alert.text))
     if implausible:
         items.append(Recommendation(advice["check_unit"], "implausible value"))
+    if raised_igm:
+        items.append(Recommendation(advice["serum_protein_electrophoresis"], "IgM above the upper reference limit"))
     return tuple(items)
 
 
