@@ -638,8 +638,10 @@ def csv_read(data: str | bytes, knowledge: Knowledge) -> list[object]:
             records = convert_delimited(source, {name: name for name in header}, Path(folder) / "labs.parquet")
         except ValueError as error:  # the file as a whole is refused, with the reason
             raise InputError("(file)", "labs.csv", str(error)[:200]) from None
-    lines = [line for line in raw.split(b"\n") if line.strip(b"\r")]
-    first = next((i for i, line in enumerate(lines) if line.removeprefix(b"\xef\xbb\xbf").strip(b"\r")), None)
+    # A line is blank (not a record) only when nothing is left once its line end (LF or CRLF) is taken off; a line
+    # holding a bare CR is a record that the reader keeps with its reason.
+    lines = [line for line in raw.split(b"\n") if line.removesuffix(b"\r")]
+    first = next((i for i, line in enumerate(lines) if line.removeprefix(b"\xef\xbb\xbf").removesuffix(b"\r")), None)
     expected = 0 if first is None else len(lines) - first - 1
     if records != expected:
         raise RuntimeError(f"rows lost or invented: {records} records from {expected} lines")

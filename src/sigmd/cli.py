@@ -322,6 +322,7 @@ def serve_command(
         ) from None
     knowledge = content.load()
     site = site_settings(ctx, knowledge)
+    site_knowledge = site.apply(knowledge)
     issuers = [TrustedIssuer(iss=client.iss, jku=(client.jku,)) for client in site.cds_trusted_issuers]
     for entry in issuer or []:
         iss, _, jku = entry.partition("=")
@@ -344,14 +345,14 @@ def serve_command(
         cookie_secure=secure_cookies or site.secure_cookies,
     )
     try:
-        registry = Registry.open(web_settings.database_url, data_dir=web_settings.data_dir)
+        registry = Registry.open(web_settings.database_url, data_dir=web_settings.data_dir, knowledge=site_knowledge)
     except RegistryError as error:
         raise _fail(str(error)) from None
     from sigmd.logfilter import install, uvicorn_log_config
 
     install()
     try:
-        served = create_app(web_settings, cds_settings, site.apply(knowledge), registry)
+        served = create_app(web_settings, cds_settings, site_knowledge, registry)
         uvicorn.run(served, host=host, port=port, log_config=uvicorn_log_config())
     finally:
         registry.close()

@@ -80,7 +80,7 @@ def test_a_row_the_core_refuses_brings_back_every_set_where_any_igm_may_be_low()
     ]
     flagged_any = {"A": frozenset({"exeter_nhs"}), "B": frozenset({"exeter_nhs"})}
     (chunk,) = core_pass.chunks(rows, None, {}, flagged_any)  # type: ignore[arg-type]
-    result = core_pass.assess_chunk(core_pass.Task(date(2026, 1, 1), "idf", "mayo"), chunk)
+    result = core_pass.assess_chunk(core_pass.Task(date(2026, 1, 1), "idf", "mayo", content.load()), chunk)
     assert [r.row_no for r in result.rejected] == [4]
     assert result.sensitivity["exeter_nhs"]["partial_sigmd"] == 1
 
@@ -134,3 +134,36 @@ def test_labels_under_sets_equal_the_findings_under_each_set(cohort_facts: list[
             statuses = {tuple(i.status for i in f.interpretations) for f in fresh.values()}
             shared += len(fresh) - len(statuses)
     assert shared > 0
+
+
+def test_the_content_given_to_screen_reaches_the_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clinical content passed to screen() (here with IgM 'absent' raised to 30 mg/dL) is the content the core's
+    worker processes judge with, so a 25 mg/dL IgM is complete SIgMD there, and partial with the bundled content."""
+    from dataclasses import replace
+
+    from sigmd.core.model import Analyte
+
+    source = tmp_path / "labs.csv"
+    lines = ["patient_id,sex,birth_date,collected_date,loinc,value,unit"]
+    for day in ("2025-01-10", "2025-08-10"):
+        lines += [f"p1,female,1980-01-01,{day},IgM,25,mg/dL", f"p1,female,1980-01-01,{day},IgG,1000,mg/dL"]
+        lines.append(f"p1,female,1980-01-01,{day},IgA,200,mg/dL")
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bundled = content.load()
+    absent = bundled.thresholds.absent
+    custom = replace(
+        bundled,
+        thresholds=replace(
+            bundled.thresholds, absent={**absent, Analyte.IGM: replace(absent[Analyte.IGM], value=30.0)}
+        ),
+    )
+    monkeypatch.setattr(core_pass, "PARALLEL_FROM_ROWS", 0)
+    monkeypatch.setattr(core_pass.os, "cpu_count", lambda: 2)
+    screen(source, tmp_path / "custom", as_of=AS_OF, progress=False, knowledge=custom, sensitivity=False)
+    screen(source, tmp_path / "bundled", as_of=AS_OF, progress=False, sensitivity=False)
+    custom_row, bundled_row = (
+        (tmp_path / name / "patients.csv").read_text(encoding="utf-8").splitlines()[1] for name in ("custom", "bundled")
+    )
+    assert "complete_sigmd" in custom_row and "partial_sigmd" in bundled_row

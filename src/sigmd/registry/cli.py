@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sigmd.core.explain import DISCLAIMER
+from sigmd.core.knowledge import Knowledge
 from sigmd.registry.api import RegistryError, Role
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ registry_app = typer.Typer(
 class _Target:
     url: str | None
     data_dir: Path | None
+    knowledge: Knowledge
 
 
 def _fail(message: str) -> typer.Exit:
@@ -46,7 +48,7 @@ def _open(ctx: typer.Context) -> Registry:
     from sigmd.registry import Registry  # a missing extra reaches sigmd.cli.main: one line, exit 3
 
     try:
-        return Registry.open(target.url, data_dir=target.data_dir)
+        return Registry.open(target.url, data_dir=target.data_dir, knowledge=target.knowledge)
     except RegistryError as error:
         raise _fail(str(error)) from None
 
@@ -108,10 +110,11 @@ def registry_callback(
 
     given = ctx.find_root().params.get("settings")
     try:
-        site = load_settings(content.load(), Path(given) if given else None)
+        knowledge = content.load()
+        site = load_settings(knowledge, Path(given) if given else None)
     except SettingsError as error:
         raise _fail(str(error)) from None
-    ctx.obj = _Target(db or site.database_url, data_dir or site.data_dir)
+    ctx.obj = _Target(db or site.database_url, data_dir or site.data_dir, site.apply(knowledge))
 
 
 @registry_app.command("init")

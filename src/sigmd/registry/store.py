@@ -60,10 +60,13 @@ class Registry:
         self.knowledge = knowledge
 
     @classmethod
-    def open(cls, url: str | None = None, *, data_dir: Path | None = None) -> Registry:
+    def open(
+        cls, url: str | None = None, *, data_dir: Path | None = None, knowledge: Knowledge | None = None
+    ) -> Registry:
         """Open (creating and migrating as needed) the registry at `url`, or the SQLite file in `data_dir`.
 
         Without either: $SIGMD_DATABASE_URL, else `registry.sqlite3` in $SIGMD_DATA_DIR or ~/.local/share/sigmd.
+        `knowledge` is the clinical content imports and reassessments judge with (default: the bundled content).
         """
         resolved = resolve_url(url, data_dir)
         engine = create_registry_engine(resolved)
@@ -72,7 +75,11 @@ class Registry:
         except Exception:
             engine.dispose()
             raise
-        return cls(Database(engine), resolved.render_as_string(hide_password=True), content.load())
+        return cls(
+            Database(engine),
+            resolved.render_as_string(hide_password=True),
+            knowledge if knowledge is not None else content.load(),
+        )
 
     def close(self) -> None:
         self._db.engine.dispose()

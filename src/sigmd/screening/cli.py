@@ -67,7 +67,8 @@ def screen_command(
 
     given = ctx.find_root().params.get("settings")
     try:
-        site = load_settings(content.load(), Path(given) if given else None)
+        knowledge = content.load()
+        site = load_settings(knowledge, Path(given) if given else None)
     except SettingsError as error:
         typer.echo(f"sigmd: invalid input: {error}", err=True)
         raise typer.Exit(2) from None
@@ -98,6 +99,7 @@ def screen_command(
             records=records,
             as_of=date.fromisoformat(as_of) if as_of else None,
             sensitivity=sensitivity,
+            knowledge=knowledge,
         )
     except ValueError as error:  # a missing extra (ImportError) reaches sigmd.cli.main: one line, exit 3
         typer.echo(f"sigmd: invalid input: {error}", err=True)

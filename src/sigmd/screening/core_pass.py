@@ -17,8 +17,8 @@ from datetime import date
 from multiprocessing import get_context
 from typing import Any
 
-from sigmd import content
 from sigmd.core.assessment import findings, labels_under_sets
+from sigmd.core.knowledge import Knowledge
 from sigmd.screening.funnel import Funnel
 from sigmd.screening.verdicts import PatientRecords, Rejected, Verdict, cases, facts_of, verdict
 
@@ -37,6 +37,8 @@ class Task:
     as_of: date
     profile_id: str
     set_id: str
+    knowledge: Knowledge
+    """The clinical content the run judges with, sent to each worker process with its chunks."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class PassResult:
 
 def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
     """The core's verdict for every candidate of the chunk, its ESID funnel steps and its sensitivity counts."""
-    knowledge = content.load()
+    knowledge = task.knowledge
     out = PassResult()
     refused = 0
     for pid, case, row_nos in cases(chunk.rows, knowledge, chunk.records, out.rejected):

@@ -70,13 +70,16 @@ def screen(
     as_of: date | None = None,
     sensitivity: bool = True,
     progress: bool = True,
+    knowledge: Knowledge | None = None,
 ) -> ScreenResult:
     """Screen every patient in `source` and write results, rejects, summary.json and report.html to `out_dir`.
 
     `columns` maps canonical column names to the input's names; `records` is an optional table of
     conditions and medications (patient_id, kind, code, system, text) listing all of them for every patient.
+    `knowledge` is the clinical content to judge with (default: the bundled content); the same content reaches
+    every worker process of the core's pass.
     """
-    knowledge = content.load()
+    knowledge = knowledge if knowledge is not None else content.load()
     profile_id = profile or knowledge.default_profile
     set_id = reference or knowledge.default_reference_set
     if profile_id not in knowledge.profiles:
@@ -256,7 +259,7 @@ def _assess_all(
         {pid: frozenset(s) for pid, s in latest_sets.items()},
         {pid: frozenset(s) for pid, s in any_sets.items()},
     )
-    run = run_pass(Task(as_of, profile_id, set_id), work, int(candidate_rows))
+    run = run_pass(Task(as_of, profile_id, set_id, knowledge), work, int(candidate_rows))
     main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
     # Without the sensitivity pass only the chosen set is known: other sets are left out, never shown as zero.
     run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets} if sensitivity else {}
