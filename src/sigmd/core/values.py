@@ -7,8 +7,11 @@ import re
 
 from sigmd.core.model import Comparator
 
-VALUE_PATTERN = r"^\s*(<=|>=|≤|≥|<|>|=)?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$"
-"""A reported value: optional comparator, then a non-negative decimal number (shared with the SQL engines)."""
+VALUE_PATTERN = r"^\s*(<=|>=|≤|≥|<|>|=)?\s*((?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*$"
+"""A reported value: optional comparator, then a non-negative decimal number (shared with the SQL engines).
+
+The number's form is unambiguous (digits with an optional fraction, or a bare fraction), so a long run of digits
+that fails to match fails in linear time."""
 _VALUE = re.compile(VALUE_PATTERN)
 _SYMBOLS = {"≤": Comparator.LE, "≥": Comparator.GE}
 
@@ -22,7 +25,10 @@ def parse_reported_value(text: str | float | int) -> tuple[Comparator, float]:
     if isinstance(text, bool):
         raise ValueFormatError("is not a number")
     if isinstance(text, int | float):
-        number = float(text)
+        try:
+            number = float(text)
+        except OverflowError:
+            raise ValueFormatError("is too large to be a concentration") from None
         comparator = Comparator.EQ
     else:
         match = _VALUE.match(text)
