@@ -68,7 +68,9 @@ def test_an_empty_import_asks_for_a_file(client_as):
     assert response.status_code == 400 and "choose a file or paste its text" in response.text
 
 
-@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.iterdir()), ids=str)
+@pytest.mark.parametrize(
+    "example", sorted(p.name for pattern in ("*.json", "*.hl7") for p in EXAMPLES.glob(pattern)), ids=str
+)
 def test_every_bundled_example_renders_its_assessment(client_as, example):
     """Each example case (vaccine titres, clinical features, secondary causes ...) renders with its charts."""
     response = upload(client_as("clin"), example, (EXAMPLES / example).read_bytes(), as_of="2026-11-01")
