@@ -109,3 +109,14 @@ def test_one_hl7_message_with_a_bad_byte_is_refused_alone_from_a_file(tmp_path: 
     assert done.exit_code == 0, done.stderr
     assert [row["patient"] for row in index if "label" in row] == ["P100"]
     assert any(row["patient"] == "P200" and "not UTF-8" in row["error"] for row in index)
+
+
+def test_a_laboratory_reporting_in_g_per_l_sees_its_unit_in_the_report(tmp_path: Path) -> None:
+    """With display_unit g/L the readable report shows IgM 0.25 and its limit in g/L; by default it shows mg/dL."""
+    env = {"SIGMD_DISPLAY_UNIT": "g/L", "XDG_CONFIG_HOME": str(tmp_path), "COLUMNS": "200"}
+    in_g_per_l = runner.invoke(app, ["assess", str(EXAMPLE), "--as-of", "2026-11-01"], env=env).stdout
+    default = runner.invoke(
+        app, ["assess", str(EXAMPLE), "--as-of", "2026-11-01"], env={"XDG_CONFIG_HOME": str(tmp_path), "COLUMNS": "200"}
+    ).stdout
+    assert "limit (g/L)" in in_g_per_l and "0.25 " in in_g_per_l
+    assert "limit (mg/dL)" in default and "limit (g/L)" not in default

@@ -207,7 +207,7 @@ def assess_command(
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        render(report, Console())
+        render(report, Console(), unit=site.display_unit)
 
 
 def _write_batch(loaded: list[LoadedCase], folder: Path, report_for: Callable[[LoadedCase], dict[str, Any]]) -> None:

@@ -19,7 +19,18 @@ def _status(status: str) -> Text:
     return Text(_STATUS_TEXT.get(status, status), style=_STATUS_STYLE.get(status, "yellow"))
 
 
-def render(report: dict[str, Any], console: Console) -> None:
+MG_DL_PER_G_L = 100.0
+"""1 g/L = 100 mg/dL: the two units immunoglobulins are reported in."""
+
+
+def render(report: dict[str, Any], console: Console, unit: str = "mg/dL") -> None:
+    """The readable report. `unit` (mg/dL or g/L, a site setting) is the unit of the value and limit columns;
+    the machine output and the criteria's own text stay in mg/dL, with the unit always written."""
+    per = MG_DL_PER_G_L if unit == "g/L" else 1.0
+
+    def shown(value: float | None) -> str:
+        return _num(None if value is None else round(value / per, 4))
+
     diagnosis = report["diagnosis"]
     headline = Text(f"{diagnosis['label']}  ({diagnosis['certainty']})", style="bold")
     titles = {c["id"]: c["title"] for c in report.get("criteria", [])}
@@ -42,14 +53,17 @@ def render(report: dict[str, Any], console: Console) -> None:
         table = Table(title="Latest IgM", show_header=False, box=None)
         table.add_row(
             "value",
-            f"{igm['reported']} = {igm['comparator'] if igm['comparator'] != '=' else ''}{igm['value_mg_dl']} mg/dL on {igm['date']}",
+            f"{igm['reported']} = {igm['comparator'] if igm['comparator'] != '=' else ''}"
+            f"{shown(igm['value_mg_dl'])} {unit} on {igm['date']}",
         )
         table.add_row("status", _status(igm["status"]))
         if igm.get("not_judged_because"):
             table.add_row("not judged because", igm["not_judged_because"])
-        table.add_row("mean - 2 SD", _num(igm["minus_2sd_mg_dl"]))
-        table.add_row("published lower limit", _num(igm["lower_limit_mg_dl"]))
-        table.add_row("limit used", f"{_num(igm['limit_used_mg_dl'])} ({igm.get('limit_description') or 'none'})")
+        table.add_row(f"mean - 2 SD ({unit})", shown(igm["minus_2sd_mg_dl"]))
+        table.add_row(f"published lower limit ({unit})", shown(igm["lower_limit_mg_dl"]))
+        table.add_row(
+            f"limit used ({unit})", f"{shown(igm['limit_used_mg_dl'])} ({igm.get('limit_description') or 'none'})"
+        )
         bound = "bound " if igm["z_score_is_bound"] else ""
         table.add_row("z-score / percentile", f"{bound}{_num(igm['z_score'])} / {_num(igm['percentile'])}")
         if igm["interval"]:
@@ -58,15 +72,15 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(table)
 
     results = Table(title="Results", show_lines=False)
-    for column in ("date", "analyte", "reported", "mg/dL", "limit", "z", "status"):
+    for column in ("date", "analyte", "reported", unit, f"limit ({unit})", "z", "status"):
         results.add_column(column)
     for r in report["results"]:
         results.add_row(
             r["date"],
             r["analyte"],
             r["reported"],
-            f"{'' if r['comparator'] == '=' else r['comparator']}{r['value_mg_dl']}",
-            _num(r["limit_used_mg_dl"]),
+            f"{'' if r['comparator'] == '=' else r['comparator']}{shown(r['value_mg_dl'])}",
+            shown(r["limit_used_mg_dl"]),
             _num(r["z_score"]),
             _status(r["status"]),
         )
