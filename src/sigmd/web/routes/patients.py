@@ -19,6 +19,10 @@ from sigmd.web.templating import flash, render
 
 router = APIRouter()
 DUE_WINDOWS = (30, 90, 180, 365)
+ALL_UPCOMING = 3660
+"""The follow-up view's default: every planned review in the next ten years, so a patient saved today is listed."""
+DUE_SOON_DAYS = 30
+"""A review within this many days is marked due soon (sigmd default: one month's notice to book it)."""
 
 
 def figures(report: dict[str, Any], knowledge: Knowledge) -> list[charts.Figure]:
@@ -138,10 +142,19 @@ def erase(request: Request, ref: str, posted: AdminPost) -> Response:
 
 
 @router.get("/follow-up")
-def follow_up(request: Request, user: Reader, within: int = DUE_WINDOWS[0], as_of: str | None = None) -> Response:
-    if not 0 <= within <= 3660:
-        raise HTTPException(400, f"within: {within!r} days is not between 0 and 3660")
+def follow_up(request: Request, user: Reader, within: int = ALL_UPCOMING, as_of: str | None = None) -> Response:
+    """Every patient with a planned review, soonest first, overdue and due-soon marked (a shorter window on request)."""
+    if not 0 <= within <= ALL_UPCOMING:
+        raise HTTPException(400, f"within: {within!r} days is not between 0 and {ALL_UPCOMING}")
     day = _as_of(request, as_of)
     entries = registry_of(request).due_for_follow_up(day, within_days=within)
-    choices = sorted({*DUE_WINDOWS, within})
-    return render(request, "due.html", {"entries": entries, "within": within, "as_of": day, "choices": choices})
+    choices = sorted({*DUE_WINDOWS, within, ALL_UPCOMING})
+    context = {
+        "entries": entries,
+        "within": within,
+        "as_of": day,
+        "choices": choices,
+        "all_upcoming": ALL_UPCOMING,
+        "due_soon_days": DUE_SOON_DAYS,
+    }
+    return render(request, "due.html", context)
