@@ -55,7 +55,7 @@ def test_the_readable_report_names_profile_reference_set_and_disclaimer() -> Non
     """The terminal report shows the verdict, the profile, the reference set and the disclaimer."""
     code, out, _ = _assess(str(ROOT / "examples" / "partial-sigmd-persistent.json"), "--as-of", "2026-11-01")
     assert code == 0
-    for text in ("partial_sigmd", "[idf]", "[mayo]", "does not replace"):
+    for text in ("Partial selective IgM deficiency", "[idf]", "[mayo]", "does not replace"):
         assert text in out
 
 

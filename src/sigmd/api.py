@@ -31,7 +31,7 @@ from sigmd.adapters.detect import load_cases, read_bytes
 from sigmd.adapters.grouping import LoadedCase
 from sigmd.core.assessment import Assessment
 from sigmd.core.assessment import assess as assess_case
-from sigmd.core.explain import DISCLAIMER
+from sigmd.core.explain import DISCLAIMER, label_words
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case
 from sigmd.errors import InputError
@@ -71,14 +71,14 @@ class Report:
 
     def __str__(self) -> str:
         return (
-            f"{self.patient_id}: {self.label.replace('_', ' ')} ({self.certainty}) under profile "
+            f"{self.patient_id}: {label_words(self.label)} ({self.certainty}) under profile "
             f"{self.assessment.profile.id} and reference set {self.assessment.reference_set.id}"
         )
 
     def _repr_html_(self) -> str:
         """A short summary for notebooks: the verdict, then the verdict under every profile."""
         rows = "".join(
-            f"<tr><td>{html.escape(a.profile.name)}</td><td>{html.escape(a.diagnosis.label.value.replace('_', ' '))}"
+            f"<tr><td>{html.escape(a.profile.name)}</td><td>{html.escape(label_words(a.diagnosis.label))}"
             f"</td><td>{html.escape(a.diagnosis.certainty.value)}</td></tr>"
             for a in self.by_profile
         )

@@ -49,7 +49,7 @@ def test_a_clinician_enters_a_case_saves_it_and_finds_it_due(page, server, shot)
     page.get_by_role("button", name="Assess").click()
     verdict = page.locator(".verdict-label")
     verdict.wait_for()
-    assert "partial sigmd" in verdict.inner_text()
+    assert "Partial selective IgM deficiency" in verdict.inner_text()
     assert page.locator(".verdict .disclaimer").is_visible()
     assert page.locator("table.profiles tbody tr").count() >= 2
     chart = page.locator("svg#igm-age")

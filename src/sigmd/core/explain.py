@@ -83,6 +83,54 @@ def _other_antibodies(assessment: Assessment) -> str:
     return " ".join(parts)
 
 
+LABEL_WORDS: dict[str, str] = {
+    "normal": "Normal",
+    "partial_sigmd": "Partial selective IgM deficiency",
+    "complete_sigmd": "Complete selective IgM deficiency",
+    "secondary_low_igm": "Low IgM with a possible secondary cause",
+    "selective_iga_deficiency": "Selective IgA deficiency",
+    "cvid_pattern": "Pattern of common variable immunodeficiency (CVID)",
+    "hyper_igm_pattern": "Hyper-IgM pattern",
+    "unclassified_antibody_deficiency": "Unclassified antibody deficiency",
+    "isolated_low_igm": "Low IgM; the profile's criteria for SIgMD are not met",
+    "other_abnormal": "Another abnormal antibody pattern",
+    "insufficient_data": "Not enough data to judge",
+}
+"""Each diagnosis label in clinical language, for people; the machine output keeps the label itself."""
+
+WORDS: dict[str, str] = {
+    "met": "met",
+    "not_met": "not met",
+    "unknown": "unknown",
+    "minus_2sd": "mean − 2 SD",
+    "lower_limit": "published lower limit",
+    "no_interval": "not judged (no interval applies)",
+    "indeterminate": "undecided (censored value)",
+    "isolated_low_igm": "isolated low IgM",
+    "panhypogammaglobulinaemia": "low IgG, IgA and IgM",
+    "igg_subclass_only": "IgG-subclass deficiency only",
+    "incomplete": "incomplete (a result is missing or not judged)",
+    "never_low": "never low",
+    "single_low": "one low result",
+    "low_not_yet_persistent": "low, not yet shown to persist",
+    "persistent": "persistently low",
+    "normalised": "low before, now normal",
+    "not_judged": "not judged",
+    "not_assessed": "not assessed",
+}
+"""Other machine terms (criterion outcomes, statuses, limit bases, patterns, IgM course) in plain words."""
+
+
+def label_words(label: str) -> str:
+    """A diagnosis label as a clinician reads it."""
+    return LABEL_WORDS.get(str(label), str(label).replace("_", " "))
+
+
+def in_words(term: str) -> str:
+    """A machine term (outcome, status, limit basis, pattern, course) in plain words."""
+    return WORDS.get(str(term), str(term).replace("_", " "))
+
+
 def patient_summary(assessment: Assessment) -> str:
     """A short explanation for the patient: what was found and what happens next, without jargon."""
     label = assessment.diagnosis.label

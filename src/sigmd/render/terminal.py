@@ -9,6 +9,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from sigmd.core.explain import label_words
+
 _OUTCOME_STYLE = {"met": "green", "not_met": "red", "unknown": "yellow"}
 _STATUS_STYLE = {"absent": "bold red", "low": "red", "normal": "green", "high": "magenta"}
 _STATUS_TEXT = {"no_interval": "not judged"}
@@ -32,7 +34,7 @@ def render(report: dict[str, Any], console: Console, unit: str = "mg/dL") -> Non
         return _num(None if value is None else round(value / per, 4))
 
     diagnosis = report["diagnosis"]
-    headline = Text(f"{diagnosis['label']}  ({diagnosis['certainty']})", style="bold")
+    headline = Text(f"{label_words(diagnosis['label'])}  ({diagnosis['certainty']})", style="bold")
     titles = {c["id"]: c["title"] for c in report.get("criteria", [])}
     decided = ", ".join(titles.get(cid, cid) for cid in diagnosis.get("decided_by", []))
     header = Group(
@@ -105,7 +107,7 @@ def render(report: dict[str, Any], console: Console, unit: str = "mg/dL") -> Non
         for column in ("profile", "label", "certainty", "summary"):
             side.add_column(column, overflow="fold")
         for row in report["by_profile"]:
-            side.add_row(row["profile"], row["label"], row["certainty"], row["summary"])
+            side.add_row(row["profile"], label_words(row["label"]), row["certainty"], row["summary"])
         console.print(side)
     course = report["igm_course"]
     console.print(Text(f"IgM course: {course['state']}: {course['explanation']}"))

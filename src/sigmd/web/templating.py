@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
 from sigmd import __version__
-from sigmd.core.explain import DISCLAIMER
+from sigmd.core.explain import DISCLAIMER, in_words, label_words
 from sigmd.registry import Role
 from sigmd.web.security import csrf_token, current_user, may
 
@@ -21,8 +21,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _humanise(value: object) -> str:
-    """`partial_sigmd` -> `partial sigmd`: machine labels made readable without changing their words."""
-    return str(value).replace("_", " ")
+    """A machine term (outcome, status, limit basis, pattern) in the plain words of `sigmd.core.explain`."""
+    return in_words(str(value))
 
 
 def _to_json(value: object) -> str:
@@ -38,6 +38,7 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["humanise"] = _humanise
+    env.filters["label_words"] = label_words
     env.filters["to_json"] = _to_json
     env.globals.update(version=__version__, disclaimer=DISCLAIMER, Role=Role)
     return Jinja2Templates(env=env)
