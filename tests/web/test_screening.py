@@ -22,7 +22,8 @@ def start(client, name: str, content: bytes):
 
 
 def test_a_clinician_screens_an_extract_and_reads_its_outputs(client_as, app, extract):
-    """The job runs in the background; when done its report, summary.json and patients.csv are served."""
+    """The job runs in the background; when done its report, summary.json, patients.csv and the rejects with their
+    reasons are served."""
     client = client_as("clin")
     response = start(client, "labs.csv", extract.read_bytes())
     assert response.status_code == 303
@@ -38,6 +39,10 @@ def test_a_clinician_screens_an_extract_and_reads_its_outputs(client_as, app, ex
     assert client.get(job_page + "/patients.csv").text.startswith(
         "patient_id,label,certainty,reasons,path,sex,age_band"
     )
+    assert "rejects.csv" in page
+    rejects = client.get(job_page + "/rejects.csv")
+    assert rejects.status_code == 200 and rejects.headers["content-disposition"].startswith("attachment")
+    assert "reason" in rejects.text.splitlines()[0]
     viewer = client_as("view")
     assert viewer.get(job_page + "/report.html").status_code == 200
     assert "labs.csv" in viewer.get("/screenings").text
@@ -77,5 +82,5 @@ def test_only_the_offered_outputs_are_served(client_as, app, extract):
     client = client_as("clin")
     location = start(client, "labs.csv", extract.read_bytes()).headers["location"]
     app.state.jobs.wait(timeout=120)
-    for name in ("input.csv", "status.json", "..%2Fstatus.json", "rejects.csv"):
+    for name in ("input.csv", "status.json", "..%2Fstatus.json"):
         assert client.get(f"{location}/{name}").status_code == 404

@@ -21,7 +21,12 @@ from typing import Any, BinaryIO
 
 log = logging.getLogger("sigmd.web.jobs")
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-OUTPUTS = {"report.html": "text/html", "summary.json": "application/json", "patients.csv": "text/csv"}
+OUTPUTS = {
+    "report.html": "text/html",
+    "summary.json": "application/json",
+    "patients.csv": "text/csv",
+    "rejects.csv": "text/csv",
+}
 _JOB_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
