@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 
 from sigmd import content
 from sigmd.core.knowledge import Knowledge
+
+settings.register_profile("sigmd", derandomize=True, deadline=None)
+settings.load_profile("sigmd")
+"""Property and fuzz tests draw the same examples on every run, so a result in CI is reproducible on any machine
+and no timing deadline trips on a shared one; random exploration at scale is scripts/fuzz_readers.py's job."""
 
 
 @pytest.fixture(scope="session")
