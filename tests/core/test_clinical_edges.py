@@ -277,3 +277,20 @@ def test_an_infant_protein_antigen_response_is_used(knowledge: Knowledge) -> Non
         protein_antigens=[{"antigen": "tetanus", "result": "low", "date": "2026-07-14"}],
     )
     assert outcome(run(knowledge, case, "esid"), "vaccine_response_normal") == "not_met"
+
+
+@pytest.mark.parametrize(("measured", "used"), [("2025-12-01", False), ("2026-09-01", True)])
+def test_a_dated_vaccine_summary_in_case_json_is_placed_against_replacement(
+    knowledge: Knowledge, measured: str, used: bool
+) -> None:
+    """Read from case JSON, an impaired summary dated during the washout after IVIG is set aside; dated after it,
+    it counts (the reader passes the summary's date on to the core)."""
+    summary = [{"antigen": "pneumococcal_polysaccharide", "result": "impaired", "date": measured}]
+    assessment = esid(
+        knowledge,
+        medications=IVIG_STOPPED_NOV_2025,
+        vaccine_responses=summary,
+        **RECURRENT_PNEUMONIA,
+        **ESID_COMPLETE,
+    )
+    assert outcome(assessment, "vaccine_response_normal") == ("not_met" if used else "unknown")

@@ -163,7 +163,12 @@ def _case_from_valid(document: dict[str, Any], knowledge: Knowledge, at: _Cursor
 
 def _vaccine_responses(document: dict[str, Any]) -> tuple[VaccineResponse, ...]:
     return tuple(
-        VaccineResponse(r["antigen"], VaccineResult(r["result"]), f"vaccine_responses[{i}]")
+        VaccineResponse(
+            r["antigen"],
+            VaccineResult(r["result"]),
+            f"vaccine_responses[{i}]",
+            collected=_optional_date(r, f"vaccine_responses[{i}].date"),
+        )
         for i, r in enumerate(document.get("vaccine_responses", []))
     )
 
@@ -298,7 +303,12 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             document[key] = [_coded_to_dict(r) for r in records]
     if case.vaccine_responses:
         document["vaccine_responses"] = [
-            {"antigen": r.antigen, "result": r.result.value} for r in case.vaccine_responses
+            {
+                "antigen": r.antigen,
+                "result": r.result.value,
+                **({"date": r.collected.isoformat()} if r.collected else {}),
+            }
+            for r in case.vaccine_responses
         ]
     if case.t_cell_defect is not None:
         document["t_cell_defect"] = case.t_cell_defect
