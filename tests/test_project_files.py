@@ -31,3 +31,10 @@ def test_package_metadata_reads_the_version_and_licence_from_the_repository() ->
     assert 'version = { attr = "sigmd.__version__" }' in pyproject
     assert 'license-files = ["LICENSE"]' in pyproject
     assert "Apache License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_the_readme_links_only_files_that_are_in_the_repository() -> None:
+    """Every relative link in the README points at a file of the repository (nothing beside the checkout)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = [t for t in re.findall(r"\]\(([^)#]+)\)", readme) if not t.startswith(("http://", "https://"))]
+    assert targets and all((ROOT / t).resolve().is_relative_to(ROOT) and (ROOT / t).exists() for t in targets)
