@@ -232,7 +232,7 @@ def test_bulk_observations_are_read_as_the_cores_fhir_reader_reads_them(
 
 def test_malformed_bulk_lines_are_rejects_with_reasons_not_crashes(tmp_path: Path) -> None:
     """Bytes that are not UTF-8, an integer too long to read, a subject that is not a Reference and a range bound
-    that is not a Quantity each reject their own line; the good Observation is still used."""
+    that is not a Quantity each reject their own line, in the readers' own words; the good Observation is used."""
     patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
     good = _observation("m1", "2472-9", 80, "2024-01-01", "final")
     lines = [
@@ -248,8 +248,23 @@ def test_malformed_bulk_lines_are_rejects_with_reasons_not_crashes(tmp_path: Pat
     result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False)
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 1, 5)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
-    assert "line: cannot be read as JSON (ValueError) (Observation.ndjson line 3)" in rejects
-    assert "is not UTF-8 text (Observation.ndjson line 6)" in rejects
+    assert "is a longer number than sigmd reads (40 characters at most) (Observation.ndjson line 3)" in rejects
+    assert "is not UTF-8 text (invalid start byte); save the file as UTF-8 (Observation.ndjson line 6)" in rejects
     assert "Observation.subject: 'Patient/p1' is not a Reference to a Patient (Observation.ndjson line 4)" in rejects
     assert "Observation.referenceRange.low: '5' is not a Quantity (Observation.ndjson line 5)" in rejects
-    assert "line: byte 254 is not UTF-8 text (Observation.ndjson line 2)" in rejects
+    assert "at byte 254 is not UTF-8 text" in rejects and "(Observation.ndjson line 2)" in rejects
+
+
+def test_bulk_lines_outside_the_readers_limits_are_rejects_in_the_readers_words(tmp_path: Path) -> None:
+    """A NaN value and a line nested deeper than the readers read are each a reject with the limit named."""
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
+    good = _observation("m1", "2472-9", 80, "2024-01-01", "final")
+    nan = json.dumps({**good, "id": "n1"}).replace('"value": 80', '"value": NaN')
+    deep = json.dumps({**good, "id": "d1", "note": [{"text": "x"}]}).replace('[{"text": "x"}]', "[" * 100 + "]" * 100)
+    (tmp_path / "Patient.ndjson").write_text(json.dumps(patient) + "\n", encoding="utf-8")
+    (tmp_path / "Observation.ndjson").write_text("\n".join([json.dumps(good), nan, deep]) + "\n", encoding="utf-8")
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False)
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (3, 1, 2)
+    rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
+    assert "NaN" in rejects and "(Observation.ndjson line 2)" in rejects
+    assert "deeper than sigmd reads" in rejects and "(Observation.ndjson line 3)" in rejects

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sigmd.adapters.fhir_observations import LOINC, UCUM, observation_status_use
+from sigmd.adapters.limits import decode_input, parse_json
+from sigmd.errors import InputError
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared
@@ -107,16 +109,10 @@ def convert_bulk(source: Path, work_dir: Path) -> Prepared:
             where = f"({path.name} line {number})"
             if not raw.strip():
                 continue
-            try:
-                resource = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as error:
-                rejects.append({"reason": f"line: byte {error.start} is not UTF-8 text {where}"})
-                continue
-            except json.JSONDecodeError as error:
-                rejects.append({"reason": f"line: not JSON ({error.msg}) {where}"})
-                continue
-            except (ValueError, RecursionError) as error:  # over-long integers, too deep nesting
-                rejects.append({"reason": f"line: cannot be read as JSON ({type(error).__name__}) {where}"})
+            try:  # the same limits as every reader: UTF-8, nesting depth, number length, no NaN or overflow
+                resource = parse_json(decode_input(raw, "line"), "line")
+            except InputError as error:
+                rejects.append({"reason": f"{error} {where}"})
                 continue
             kind = resource.get("resourceType") if isinstance(resource, dict) else None
             if kind == "Patient":
