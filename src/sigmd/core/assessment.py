@@ -244,7 +244,8 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
     features = facts.features or summarise_features(case, knowledge.features)
 
     items = workup(profile, pattern, criteria, found.evidence, knowledge, facts)
-    implausible = any("physiologically implausible" in note for i in interps for note in i.notes)
+    implausible = any(i.implausible for i in interps)
+    latest_igm = latest(interps, Analyte.IGM)
     recs = recommendations(
         found.diagnosis.label,
         tuple(w.advice for w in items),
@@ -255,9 +256,7 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         implausible,
         knowledge,
         isolated_low_igm=pattern.pattern is Pattern.ISOLATED_LOW_IGM,
-        raised_igm=any(
-            "protein electrophoresis" in note for note in getattr(latest(interps, Analyte.IGM), "notes", ())
-        ),
+        raised_igm=latest_igm is not None and latest_igm.markedly_raised,
     )
     follow = follow_up_plan(
         found.diagnosis.label,

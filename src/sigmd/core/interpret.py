@@ -57,6 +57,10 @@ class Interpretation:
     is_high: Truth
     status: Status
     notes: tuple[str, ...]
+    implausible: bool = False
+    """Above `implausible_factor` times the upper limit: the unit should be checked before relying on it."""
+    markedly_raised: bool = False
+    """An IgM above `raised_igm` times the upper limit: serum protein electrophoresis is suggested."""
 
     @property
     def z_score(self) -> float | None:
@@ -137,7 +141,8 @@ def interpret(
     if interval is not None and interval.from_laboratory and low_limit is not None and judged:
         notes.extend(_laboratory_flag_differs(result, interval, low_limit))
 
-    if upper is not None and quantity.value > thresholds.implausible_factor.value * upper:
+    implausible = upper is not None and quantity.value > thresholds.implausible_factor.value * upper
+    if implausible:
         notes.append(
             f"{result.analyte} {quantity.describe()} is more than {thresholds.implausible_factor.value:g} times the "
             f"upper reference limit ({upper:g} mg/dL): physiologically implausible, check the unit "
@@ -145,7 +150,10 @@ def interpret(
             "no published plausibility limit"
         )
     raised = thresholds.raised_igm
-    if result.analyte is Analyte.IGM and upper is not None and quantity.above(raised.value * upper) is Truth.YES:
+    markedly_raised = (
+        result.analyte is Analyte.IGM and upper is not None and quantity.above(raised.value * upper) is Truth.YES
+    )
+    if markedly_raised:
         notes.append(
             f"IgM {quantity.describe()} on {result.collected} is above the upper reference limit ({upper:g} mg/dL): "
             "a quantitative result does not tell a monoclonal from a polyclonal rise; consider serum protein "
@@ -167,6 +175,8 @@ def interpret(
         is_high=is_high,
         status=status,
         notes=tuple(notes),
+        implausible=implausible,
+        markedly_raised=markedly_raised,
     )
 
 
