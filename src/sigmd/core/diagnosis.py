@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from sigmd.core.interpret import Interpretation, Status
 from sigmd.core.knowledge import CriterionId, Knowledge, Label, Role, RuleProfile
@@ -48,6 +50,69 @@ _OVERRIDE_PRECEDENCE = (
 )
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The label, its certainty and the criteria that decided it: what `decide` returns."""
+
+    label: Label
+    certainty: Certainty
+    decided_by: tuple[CriterionId, ...]
+    overrides: tuple[CriterionId, ...] = ()
+    """The confirming criteria not met that changed the label (empty unless one did)."""
+
+
+class Judged(Protocol):
+    """What `decide` reads of one criterion's result (a `CriterionResult` is one)."""
+
+    @property
+    def id(self) -> CriterionId: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def if_not_met(self) -> Label | None: ...
+
+
+def decide(
+    pattern: Pattern, criteria: Sequence[Judged], latest_igm: Status | None, abnormal_persistent: bool
+) -> Decision:
+    """The decision procedure, on statuses alone: the pattern, each criterion's outcome with its role, the status
+    of the latest IgM, and whether every result that makes the pattern abnormal is persistently abnormal.
+
+    `diagnose` words the decision for one patient; screening engines call this once per distinct input and join
+    the answer back to their patients, so the procedure is defined here only.
+    """
+    by_id = {c.id: c for c in criteria}
+    igm_low = by_id.get(CriterionId.IGM_LOW)
+    if pattern in _SIGMD_PATTERNS and igm_low is not None and igm_low.outcome is Outcome.MET:
+        required = [c for c in criteria if c.role in (Role.ENTRY, Role.CONFIRM)]
+        certainty = Certainty.CONFIRMED if all(c.outcome is Outcome.MET for c in required) else Certainty.PROVISIONAL
+        overrides = [c for c in criteria if c.role is Role.CONFIRM and c.outcome is Outcome.NOT_MET and c.if_not_met]
+        if overrides:
+            label = min((c.if_not_met for c in overrides if c.if_not_met), key=_OVERRIDE_PRECEDENCE.index)
+            entry_met = all(c.outcome is Outcome.MET for c in criteria if c.role is Role.ENTRY)
+            persistence_result = by_id.get(CriterionId.IGM_PERSISTENTLY_LOW)
+            persistent = persistence_result is None or persistence_result.outcome is Outcome.MET
+            certainty = Certainty.CONFIRMED if entry_met and persistent else Certainty.PROVISIONAL
+            deciding = tuple(c.id for c in overrides if c.if_not_met is label)
+            return Decision(label, certainty, (CriterionId.IGM_LOW, *deciding), deciding)
+        absent = by_id.get(CriterionId.IGM_ABSENT)
+        complete = absent is not None and absent.outcome is Outcome.MET
+        label = Label.COMPLETE_SIGMD if complete else Label.PARTIAL_SIGMD
+        return Decision(label, certainty, (CriterionId.IGM_LOW, CriterionId.IGM_ABSENT))
+    if pattern is Pattern.INCOMPLETE:
+        if latest_igm in (Status.NORMAL, Status.HIGH):
+            return Decision(Label.NORMAL, Certainty.PROVISIONAL, ())
+        return Decision(Label.INSUFFICIENT_DATA, Certainty.PROVISIONAL, (CriterionId.IGM_LOW,))
+    label = _PATTERN_LABELS[pattern]
+    certainty = Certainty.CONFIRMED if abnormal_persistent else Certainty.PROVISIONAL
+    deciders: tuple[CriterionId, ...] = ()
+    if label is Label.NORMAL and igm_low is not None and igm_low.outcome is Outcome.NOT_MET:
+        deciders = (CriterionId.IGM_LOW,)
+    return Decision(label, certainty, deciders)
+
+
 def diagnose(
     profile: RuleProfile,
     pattern: PatternFinding,
@@ -56,30 +121,26 @@ def diagnose(
     case: Case,
     knowledge: Knowledge,
 ) -> Diagnosis:
-    by_id = {c.id: c for c in criteria}
+    """The decision of `decide` for one patient, with its summary and reasons in words."""
+    rule = knowledge.thresholds.persistence
+    abnormal_persistent = all(
+        persistence(by_analyte(interps, analyte), case.patient, rule).persistent for analyte in pattern.abnormal
+    )
     igm = latest(interps, Analyte.IGM)
+    decision = decide(pattern.pattern, criteria, None if igm is None else igm.status, abnormal_persistent)
+    label, certainty, decided = decision.label, decision.certainty, decision.decided_by
+    by_id = {c.id: c for c in criteria}
     igm_low = by_id.get(CriterionId.IGM_LOW)
-
-    if pattern.pattern in _SIGMD_PATTERNS and igm_low is not None and igm_low.outcome is Outcome.MET:
-        overrides = [c for c in criteria if c.role is Role.CONFIRM and c.outcome is Outcome.NOT_MET and c.if_not_met]
-        reasons = [f"{c.title}: {c.outcome.value} ({c.reason})" for c in criteria]
-        required = [c for c in criteria if c.role in (Role.ENTRY, Role.CONFIRM)]
-        open_items = [c.title for c in required if c.outcome is not Outcome.MET]
-        certainty = Certainty.CONFIRMED if not open_items else Certainty.PROVISIONAL
-        if overrides:
-            label = min((c.if_not_met for c in overrides if c.if_not_met), key=_OVERRIDE_PRECEDENCE.index)
-            cause = "; ".join(c.reason for c in overrides if c.if_not_met is label)
-            entry_open = [c.title for c in criteria if c.role is Role.ENTRY and c.outcome is not Outcome.MET]
-            persistence_result = by_id.get(CriterionId.IGM_PERSISTENTLY_LOW)
-            confirmed = not entry_open and (persistence_result is None or persistence_result.outcome is Outcome.MET)
-            certainty = Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL
+    if label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD) or decision.overrides:
+        reasons = tuple(f"{c.title}: {c.outcome.value} ({c.reason})" for c in criteria)
+        if decision.overrides:
+            cause = "; ".join(by_id[i].reason for i in decision.overrides)
             summary = f"Low IgM, but {cause}: {label.value.replace('_', ' ')} under profile '{profile.id}'"
-            decided = (CriterionId.IGM_LOW, *(c.id for c in overrides if c.if_not_met is label))
-            return Diagnosis(label, certainty, profile.id, summary, tuple(reasons), decided)
-        absent = by_id.get(CriterionId.IGM_ABSENT)
-        complete = absent is not None and absent.outcome is Outcome.MET
-        label = Label.COMPLETE_SIGMD if complete else Label.PARTIAL_SIGMD
-        kind = "Complete" if complete else "Partial"
+            return Diagnosis(label, certainty, profile.id, summary, reasons, decided)
+        open_items = [
+            c.title for c in criteria if c.role in (Role.ENTRY, Role.CONFIRM) and c.outcome is not Outcome.MET
+        ]
+        kind = "Complete" if label is Label.COMPLETE_SIGMD else "Partial"
         pending = f"; still open: {', '.join(open_items)}" if open_items else ""
         subclasses = by_id.get(CriterionId.IGG_SUBCLASSES_NORMAL)
         with_subclass = (
@@ -90,42 +151,21 @@ def diagnose(
         summary = (
             f"{kind} selective IgM deficiency{with_subclass} ({certainty.value}) under profile '{profile.id}'{pending}"
         )
-        decided_form = (CriterionId.IGM_LOW, CriterionId.IGM_ABSENT)
-        return Diagnosis(label, certainty, profile.id, summary, tuple(reasons), decided_form)
+        return Diagnosis(label, certainty, profile.id, summary, reasons, decided)
 
-    reasons = [f"pattern {pattern.pattern.value}: {pattern.reason}"]
+    words = [f"pattern {pattern.pattern.value}: {pattern.reason}"]
     if igm_low is not None:
-        reasons.append(f"{igm_low.title}: {igm_low.outcome.value} ({igm_low.reason})")
+        words.append(f"{igm_low.title}: {igm_low.outcome.value} ({igm_low.reason})")
     if pattern.pattern is Pattern.INCOMPLETE:
-        if igm is not None and igm.status in (Status.NORMAL, Status.HIGH):
-            return Diagnosis(
-                Label.NORMAL,
-                Certainty.PROVISIONAL,
-                profile.id,
-                "IgM is not low; IgG or IgA was not measured or could not be judged",
-                tuple(reasons),
-            )
-        return Diagnosis(
-            Label.INSUFFICIENT_DATA,
-            Certainty.PROVISIONAL,
-            profile.id,
-            f"insufficient data: IgM could not be judged under profile '{profile.id}'",
-            tuple(reasons),
-            (CriterionId.IGM_LOW,),
+        summary = (
+            "IgM is not low; IgG or IgA was not measured or could not be judged"
+            if label is Label.NORMAL
+            else f"insufficient data: IgM could not be judged under profile '{profile.id}'"
         )
-    label = _PATTERN_LABELS[pattern.pattern]
-    rule = knowledge.thresholds.persistence
-    persistent = all(
-        persistence(by_analyte(interps, analyte), case.patient, rule).persistent for analyte in pattern.abnormal
-    )
-    confirmed = persistent if pattern.abnormal else True
+        return Diagnosis(label, certainty, profile.id, summary, tuple(words), decided)
     summary = f"{pattern.pattern.value.replace('_', ' ')}: {pattern.reason}"
-    deciders: tuple[CriterionId, ...] = ()
-    if label is Label.NORMAL and igm_low is not None and igm_low.outcome is Outcome.NOT_MET:
-        deciders = (CriterionId.IGM_LOW,)
-        igm_series = by_analyte(interps, Analyte.IGM)
-        normalised = persistence(igm_series, case.patient, rule).normalised
+    if decided == (CriterionId.IGM_LOW,):
+        normalised = persistence(by_analyte(interps, Analyte.IGM), case.patient, rule).normalised
         transient = "IgM was low earlier and has normalised (transient, not SIgMD); " if normalised else ""
         summary = f"{transient}IgM is not low under profile '{profile.id}'; {pattern.reason}"
-    certainty = Certainty.CONFIRMED if confirmed else Certainty.PROVISIONAL
-    return Diagnosis(label, certainty, profile.id, summary, tuple(reasons), deciders)
+    return Diagnosis(label, certainty, profile.id, summary, tuple(words), decided)
