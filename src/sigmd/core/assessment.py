@@ -161,13 +161,13 @@ def _judge(
         antibody=facts.antibody,
         features=facts.features or summarise_features(case, knowledge.features),
     )
-    criteria = tuple(evaluate(spec, evidence) for spec in (*profile.criteria, _form_criterion(knowledge)))
+    criteria = tuple(evaluate(spec, evidence) for spec in (*profile.criteria, form_criterion(knowledge)))
     pattern = pattern if pattern is not None else classify(interps, knowledge.thresholds)
     diagnosis = diagnose(profile, pattern, criteria, interps, case, knowledge)
     return Findings(facts, profile, reference_set, interps, evidence, criteria, pattern, diagnosis)
 
 
-def _form_criterion(knowledge: Knowledge) -> CriterionSpec:
+def form_criterion(knowledge: Knowledge) -> CriterionSpec:
     """Partial versus complete, judged under every profile alike: IgM below the absent threshold is complete."""
     threshold = knowledge.thresholds.absent[Analyte.IGM]
     return CriterionSpec(

@@ -103,6 +103,49 @@ def set_limits(
     return limits
 
 
+class Interval(NamedTuple):
+    """The interval of one age key, sex and analyte under one reference set, with both low limits a profile takes."""
+
+    set_id: str
+    analyte: str
+    sex: str
+    months: int
+    day_key: int
+    lower_mg_dl: float | None
+    upper_mg_dl: float | None
+    minus_2sd: float | None
+    lower_limit: float | None
+
+
+def set_intervals(reference_set: ReferenceSet, horizon: int) -> list[Interval]:
+    """Every (age key, sex, analyte) of a reference set with the interval the core applies there."""
+    specs = [s for i in reference_set.intervals for s in (i.age_from, i.age_to)]
+    month_marks = sorted({s.months for s in specs if s.months})
+    day_marks = sorted({s.days for s in specs if s.days})
+    groups: dict[tuple[int, int], tuple[ExactAge, list[tuple[int, int]]]] = {}
+    for months, day_key, age in age_keys(horizon):
+        reached = (bisect_right(month_marks, age.months), bisect_right(day_marks, age.days))
+        groups.setdefault(reached, (age, []))[1].append((months, day_key))
+    rows: list[Interval] = []
+    for analyte in sorted(reference_set.analytes):
+        for sex in SEXES:
+            for age, keys in groups.values():
+                row = reference_set.interval_at(analyte, sex, age)
+                if row is None:
+                    continue
+                lower, upper = row.lower_mg_dl, row.upper_mg_dl
+                fit = (
+                    LogNormalFit.from_interval(lower, upper).minus_2sd
+                    if lower and upper and 0 < lower < upper
+                    else None
+                )
+                floor = lower if lower is not None and lower > 0 else None
+                rows.extend(
+                    Interval(reference_set.id, analyte.value, sex, m, d, lower, upper, fit, floor) for m, d in keys
+                )
+    return rows
+
+
 def cutoff_limits(profile: RuleProfile, horizon: int) -> list[Limit]:
     """A profile's absolute IgM cut-offs by age key, as `applicable_cutoff` picks them (empty when it has none)."""
     limits: list[Limit] = []

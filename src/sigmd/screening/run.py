@@ -22,6 +22,7 @@ from sigmd.screening.delimited import LINE_PROBLEM
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared, prepare
+from sigmd.screening.judge import judge_setwise
 from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
 from sigmd.screening.tables import content_tables
 from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords, blinded_patients
@@ -236,15 +237,30 @@ def _assess_all(
     pa = require("pyarrow", "screen")
     blinded = blinded_patients(records, knowledge)
     db.register("blinded", pa.table({"patient_id": pa.array(blinded, pa.string())}))
+    on_record = sorted(records) if records is not None else []
+    db.register("on_record", pa.table({"patient_id": pa.array(on_record, pa.string())}))
     db.materialise(
-        "core_patients",
+        "cohort",
         "SELECT patient_id, NOT all_not_low OR patient_id IN (SELECT patient_id FROM blinded) AS is_candidate,"
         " used_rows FROM patients WHERE problem IS NULL AND (NOT all_not_low"
         " OR patient_id IN (SELECT patient_id FROM flagged) OR patient_id IN (SELECT patient_id FROM blinded))",
     )
+    setwise_run = judge_setwise(db, knowledge, profile_id, set_id, horizon, sensitivity)
+    # What the set-wise pass settled is left out: its patients' verdicts, and their labels under the sets it judged.
+    db.materialise(
+        "core_sets",
+        "SELECT f.* FROM flagged f LEFT JOIN setwise_sets w ON w.patient_id = f.patient_id AND w.set_id = f.set_id"
+        " WHERE w.patient_id IS NULL",
+    )
+    db.materialise(
+        "core_patients",
+        "SELECT patient_id, is_candidate AND patient_id NOT IN (SELECT patient_id FROM setwise_patients)"
+        " AS is_candidate, used_rows FROM cohort WHERE patient_id NOT IN (SELECT patient_id FROM setwise_patients)"
+        f" OR patient_id IN (SELECT patient_id FROM core_sets WHERE latest_may_be_low AND set_id <> {db.dialect.text(set_id)})",
+    )
     latest_sets: dict[str, set[str]] = {}
     any_sets: dict[str, set[str]] = {}
-    query = f"SELECT set_id, patient_id, latest_may_be_low FROM flagged WHERE set_id <> {db.dialect.text(set_id)}"
+    query = f"SELECT set_id, patient_id, latest_may_be_low FROM core_sets WHERE set_id <> {db.dialect.text(set_id)}"
     for batch in db.fetch(query).to_batches():
         for row in batch.to_pylist():
             any_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
@@ -260,6 +276,7 @@ def _assess_all(
         {pid: frozenset(s) for pid, s in any_sets.items()},
     )
     run = run_pass(Task(as_of, profile_id, set_id, knowledge), work, int(candidate_rows))
+    run.merge(setwise_run)
     main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
     # Without the sensitivity pass only the chosen set is known: other sets are left out, never shown as zero.
     run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets} if sensitivity else {}
@@ -359,7 +376,8 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
         "patients": patients,
-        "patients_assessed_by_core": len(run.verdicts),
+        "patients_assessed_by_core": sum(v.path == "core" for v in run.verdicts),
+        "patients_judged_setwise": sum(v.path == "setwise" for v in run.verdicts),
         "labels": dict(sorted(labels.items())),
         "funnel": run.funnel.table(),
         "prevalence": prevalence_table(dict(denominators), dict(deficient)),

@@ -7,14 +7,25 @@ from typing import Any
 
 from sigmd.core.knowledge import Knowledge, RuleProfile
 from sigmd.core.model import Analyte
-from sigmd.screening.bands import Limit, analyte_rows, content_day_horizon, cutoff_limits, set_limits, unit_rows
+from sigmd.screening.bands import (
+    Interval,
+    Limit,
+    analyte_rows,
+    content_day_horizon,
+    cutoff_limits,
+    set_intervals,
+    set_limits,
+    unit_rows,
+)
 from sigmd.screening.extras import require
 
 
 @dataclass(frozen=True)
 class ContentTables:
     tables: dict[str, Any]
-    """units, analytes, limits (chosen set), igm_limits (IgM under every set), cutoffs and reference_sets (ids)."""
+    """units, analytes, limits (chosen set), igm_limits (IgM under every set), cutoffs (chosen profile),
+    reference_sets (ids); for the set-wise verdicts: intervals (every set), all_cutoffs (every profile, keyed by
+    profile id) and absent (analyte, below: the absent thresholds in mg/dL)."""
     day_horizon: int
     """Ages below this many days are keyed by day as well as by month (see `bands`)."""
 
@@ -35,9 +46,19 @@ def limit_table(limits: list[Limit]) -> Any:
     return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
 
 
+def interval_table(intervals: list[Interval]) -> Any:
+    pa = require("pyarrow", "screen")
+    text, whole, real = pa.string(), pa.int64(), pa.float64()
+    types = (text, text, text, whole, whole, real, real, real, real)
+    schema = pa.schema(list(zip(Interval._fields, types, strict=True)))
+    columns = list(zip(*intervals, strict=True)) or [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+
+
 def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> ContentTables:
     pa = require("pyarrow", "screen")
-    horizon = content_day_horizon(knowledge, profile)
+    # One horizon for every profile, so that the set-wise passes under other profiles share the age keys.
+    horizon = max(content_day_horizon(knowledge, p) for p in (profile, *knowledge.profiles.values()))
     units = unit_rows(knowledge)
     analytes = analyte_rows(knowledge)
     igm_limits = [
@@ -56,5 +77,13 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
         "igm_limits": limit_table(igm_limits),
         "cutoffs": limit_table(cutoff_limits(profile, horizon)),
         "reference_sets": pa.table({"set_id": pa.array(list(knowledge.reference_sets), pa.string())}),
+        "intervals": interval_table([i for s in knowledge.reference_sets.values() for i in set_intervals(s, horizon)]),
+        "all_cutoffs": limit_table([c for p in knowledge.profiles.values() for c in cutoff_limits(p, horizon)]),
+        "absent": pa.table(
+            {
+                "analyte": [a.value for a in knowledge.thresholds.absent],
+                "below": pa.array([t.value for t in knowledge.thresholds.absent.values()], pa.float64()),
+            }
+        ),
     }
     return ContentTables(tables, horizon)

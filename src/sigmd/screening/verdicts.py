@@ -40,7 +40,8 @@ class Verdict:
     certainty: str
     reasons: str
     path: str
-    """`core` when `assess()` gave the verdict, `prefilter` when the engine showed the patient is normal."""
+    """`core` when `assess()` gave the verdict, `setwise` when the engine judged the patient's rows and the core's
+    `decide` their statuses, `prefilter` when the engine showed the patient is plainly normal."""
 
 
 @dataclass(frozen=True)

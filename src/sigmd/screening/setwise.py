@@ -1,0 +1,295 @@
+"""Verdicts computed set-wise in the engine, for every patient whose rows the SQL can judge exactly.
+
+For one rule profile and one reference set, `judge_sql` judges every used row of the patients in table
+`cohort` (absent, low, normal, high or indeterminate, as `sigmd.core.interpret` does), then per patient the
+latest status of each analyte, the persistence of low results (`sigmd.core.timeline.persistence`), the
+pattern (`sigmd.core.patterns.classify`) and the outcome of every criterion that lab rows can decide
+(`sigmd.core.rules`). The label and its certainty are not computed here: `decisions` asks the core's own
+`decide` once per distinct combination of those statuses, and the engine joins the answers back.
+
+A row the SQL cannot judge exactly is marked `needs_core`, and its patient goes to the core instead (the
+residue, counted in summary.json): a laboratory range beside the row (whose plausibility the core checks),
+a value that may be a unit slip, or a value so close to a limit that floating-point rounding could decide it.
+A row with no interval or no limit at its age is not judged, as in the core (`no_interval`). Patients with conditions or medications on record go to the core
+too, which reads their text with its own matcher. The parity suite (tests/screening/test_setwise_parity.py)
+proves the rest equal to the core, patient by patient and criterion by criterion.
+
+The SQL is written once, in DuckDB's dialect; each engine compiles it to its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sigmd.core.diagnosis import decide
+from sigmd.core.interpret import Status
+from sigmd.core.knowledge import CriterionId, Knowledge, Label, LowLimitBasis, Role, RuleProfile
+from sigmd.core.model import IGG_SUBCLASSES, Analyte
+from sigmd.core.patterns import Pattern
+from sigmd.core.rules import Outcome
+from sigmd.screening.bands import RELATIVE_MARGIN
+
+CRITERIA_FROM_ROWS = (
+    CriterionId.IGM_LOW,
+    CriterionId.IGM_ABSENT,
+    CriterionId.IGG_NORMAL,
+    CriterionId.IGA_NORMAL,
+    CriterionId.IGM_PERSISTENTLY_LOW,
+    CriterionId.IGG_SUBCLASSES_NORMAL,
+)
+"""Criteria the lab rows decide; every other criterion is unknown for a patient the SQL judges, since
+screening input records no vaccine responses, T-cell tests, infections or blood counts, and a patient with
+conditions or medications on record goes to the core."""
+_TRACKED = (Analyte.IGM, Analyte.IGG, Analyte.IGA, *IGG_SUBCLASSES)
+_DAYS_PER_YEAR = 365.2425
+
+
+def column(criterion: CriterionId) -> str:
+    """The column holding a criterion's outcome."""
+    return f"c_{criterion.value}"
+
+
+def _key(analyte: Analyte) -> str:
+    return analyte.value.lower()
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One judgement pass: a rule profile under a reference set."""
+
+    profile: RuleProfile
+    set_id: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.profile.id}__{self.set_id}"
+
+
+def _below(value: str, threshold: str) -> str:
+    """`Quantity.below` as 1 (yes), 0 (no) or -1 (unknown), by the row's comparator."""
+    return (
+        f"CASE cmp WHEN '=' THEN CASE WHEN {value} < {threshold} THEN 1 ELSE 0 END"
+        f" WHEN '<' THEN CASE WHEN {value} <= {threshold} THEN 1 ELSE -1 END"
+        f" WHEN '<=' THEN CASE WHEN {value} < {threshold} THEN 1 ELSE -1 END"
+        f" ELSE CASE WHEN {value} >= {threshold} THEN 0 ELSE -1 END END"
+    )
+
+
+def _above(value: str, threshold: str) -> str:
+    """`Quantity.above` as 1 (yes), 0 (no) or -1 (unknown), by the row's comparator."""
+    return (
+        f"CASE cmp WHEN '=' THEN CASE WHEN {value} > {threshold} THEN 1 ELSE 0 END"
+        f" WHEN '>' THEN CASE WHEN {value} >= {threshold} THEN 1 ELSE -1 END"
+        f" WHEN '>=' THEN CASE WHEN {value} > {threshold} THEN 1 ELSE -1 END"
+        f" ELSE CASE WHEN {value} <= {threshold} THEN 0 ELSE -1 END END"
+    )
+
+
+def _near(value: str, threshold: str) -> str:
+    return f"coalesce(abs({value} - {threshold}) <= {RELATIVE_MARGIN} * abs({threshold}), false)"
+
+
+def _add(date: str, months: int, days: int) -> str:
+    """`AgeSpec.reached_on`: calendar months (a missing day becomes the month's last), then days."""
+    return f"CAST(CAST({date} + INTERVAL '{int(months)}' MONTH AS DATE) + INTERVAL '{int(days)}' DAY AS DATE)"
+
+
+def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
+    """Per patient of `cohort`: whether the SQL could judge every row, the latest status of each analyte, the
+    pattern, whether its abnormal results are persistent, each criterion's outcome and the IgM rows' summary.
+
+    Reads tables `rows` (see `classify.rows_sql`), `cohort` (patient_id), `intervals` and `all_cutoffs`
+    (see `tables.content_tables`) and `absent` (analyte, below).
+    """
+    profile, thresholds = judged.profile, knowledge.thresholds
+    basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
+    limit = f"i.{basis}"
+    if profile.igm_cutoffs:
+        limit = f"CASE WHEN r.analyte = 'IgM' THEN c.limit_mg_dl ELSE i.{basis} END"
+    cutoff_join = (
+        f"LEFT JOIN all_cutoffs c ON c.set_id = '{profile.id}' AND c.analyte = r.analyte AND c.months = r.age_months"
+        f" AND c.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END"
+        if profile.igm_cutoffs
+        else ""
+    )
+    slip = thresholds.unit_slip
+    slip_analytes = ", ".join(f"'{a.value}'" for a in slip.analytes) or "''"
+    rule = thresholds.persistence
+    low_statuses = "('low', 'absent')"
+    ok_statuses = "('normal', 'high')"
+    per_analyte = []
+    for analyte in _TRACKED:
+        k, a = _key(analyte), analyte.value
+        per_analyte.append(
+            f"max(CASE WHEN analyte = '{a}' AND pos = n THEN status END) AS {k}_status,"
+            f" max(CASE WHEN analyte = '{a}' AND pos = n THEN age_days END) AS {k}_age_days,"
+            f" coalesce(bool_or(analyte = '{a}' AND persistent), false) AS {k}_persistent"
+        )
+    low = {_key(x): f"coalesce({_key(x)}_status IN {low_statuses}, false)" for x in _TRACKED}
+    ok = {_key(x): f"coalesce({_key(x)}_status IN {ok_statuses}, false)" for x in _TRACKED}
+    m, g, a = "igm", "igg", "iga"
+    age = (
+        f"greatest(coalesce({m}_age_days, -1), coalesce({g}_age_days, -1), coalesce({a}_age_days, -1))"
+        f" / {_DAYS_PER_YEAR}"
+    )
+    known = " + ".join(f"CASE WHEN {low[x]} OR {ok[x]} THEN 1 ELSE 0 END" for x in (m, g, a))
+    subclasses = [_key(s) for s in IGG_SUBCLASSES]
+    any_sub_low = " OR ".join(low[s] for s in subclasses)
+    pattern = f"""CASE
+      WHEN {low[g]} AND {low[a]} THEN CASE
+        WHEN {m}_status = 'high' THEN '{Pattern.HYPER_IGM.value}'
+        WHEN {age} > {thresholds.cvid_min_age.value} AND ({low[m]} OR {ok[m]}) THEN '{Pattern.CVID.value}'
+        WHEN {low[m]} THEN '{Pattern.PANHYPOGAMMAGLOBULINAEMIA.value}'
+        WHEN {ok[m]} THEN '{Pattern.HYPER_IGM.value}'
+        ELSE '{Pattern.INCOMPLETE.value}' END
+      WHEN {a}_status = 'absent' AND {ok[g]} AND {ok[m]} AND {age} > {thresholds.iga_deficiency_min_age.value}
+        THEN '{Pattern.SELECTIVE_IGA_DEFICIENCY.value}'
+      WHEN {low[m]} AND {ok[g]} AND {ok[a]} THEN '{Pattern.ISOLATED_LOW_IGM.value}'
+      WHEN {ok[m]} AND {ok[g]} AND {ok[a]} THEN CASE WHEN {any_sub_low} THEN '{Pattern.IGG_SUBCLASS_ONLY.value}'
+        ELSE '{Pattern.NORMAL.value}' END
+      WHEN {known} < 3 AND NOT ({low[g]} OR {low[a]}) THEN '{Pattern.INCOMPLETE.value}'
+      ELSE '{Pattern.OTHER.value}' END"""
+    main_persistent = " AND ".join(f"(NOT {low[x]} OR {x}_persistent)" for x in (m, g, a))
+    sub_persistent = " AND ".join(f"(NOT {low[s]} OR {s}_persistent)" for s in subclasses)
+    all_sub_ok = " AND ".join(ok[s] for s in subclasses)
+    any_sub = " OR ".join(f"{s}_status IS NOT NULL" for s in subclasses)
+
+    def normal(x: str) -> str:
+        return f"CASE WHEN {ok[x]} THEN 'met' WHEN {low[x]} THEN 'not_met' ELSE 'unknown' END"
+
+    outcomes = {
+        CriterionId.IGM_LOW: f"CASE WHEN {low[m]} THEN 'met' WHEN {ok[m]} THEN 'not_met' ELSE 'unknown' END",
+        CriterionId.IGM_ABSENT: f"CASE WHEN {m}_status = 'absent' THEN 'met' WHEN {m}_status IN ('low', 'normal', 'high')"
+        " THEN 'not_met' ELSE 'unknown' END",
+        CriterionId.IGG_NORMAL: normal(g),
+        CriterionId.IGA_NORMAL: normal(a),
+        CriterionId.IGM_PERSISTENTLY_LOW: f"CASE WHEN {m}_persistent THEN 'met' WHEN {ok[m]} THEN 'not_met'"
+        " ELSE 'unknown' END",
+        CriterionId.IGG_SUBCLASSES_NORMAL: f"CASE WHEN {any_sub_low} THEN 'not_met' WHEN NOT ({any_sub}) THEN 'unknown'"
+        f" WHEN {all_sub_ok} THEN 'met' ELSE 'unknown' END",
+    }
+    outcome_columns = ",\n  ".join(f"{sql} AS {column(c)}" for c, sql in outcomes.items())
+    child = _add("birth", rule.child_below.months, rule.child_below.days)
+    adult_end = _add("run_first", rule.min_span_adult.months, rule.min_span_adult.days)
+    child_end = _add("run_first", rule.min_span_child.months, rule.min_span_child.days)
+    return f"""
+WITH keyed AS (
+  SELECT r.patient_id, r.row_no, r.analyte, r.birth, r.collected, r.age_days, r.comparator_code AS cmp,
+    r.value_mg_dl AS v, r.lab_low IS NOT NULL OR r.lab_high IS NOT NULL AS has_range,
+    i.lower_mg_dl AS lower, i.upper_mg_dl AS upper, {limit} AS low_limit, ab.below AS absent_below
+  FROM rows r
+  JOIN cohort k ON k.patient_id = r.patient_id
+  LEFT JOIN intervals i ON i.set_id = '{judged.set_id}' AND i.analyte = r.analyte AND i.sex = r.sex
+    AND i.months = r.age_months AND i.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END
+  {cutoff_join}
+  LEFT JOIN absent ab ON ab.analyte = r.analyte
+  WHERE r.row_reason IS NULL
+), truths AS (
+  SELECT *,
+    {_below("v", "low_limit")} AS is_low,
+    CASE WHEN absent_below IS NULL THEN 0 ELSE {_below("v", "absent_below")} END AS is_absent,
+    {_above("v", "upper")} AS is_high,
+    has_range OR (analyte IN ({slip_analytes}) AND lower > 0 AND v < {slip.below_fraction} * lower)
+      OR {_near("v", "low_limit")} OR {_near("v", "absent_below")} OR {_near("v", "upper")} AS needs_core
+  FROM keyed
+), statuses AS (
+  SELECT *,
+    CASE WHEN low_limit IS NULL THEN 'no_interval'
+      WHEN is_absent = 1 AND is_low <> 0 THEN 'absent' WHEN is_low = 1 THEN 'low'
+      WHEN is_low = -1 THEN 'indeterminate' WHEN is_high = 1 THEN 'high' ELSE 'normal' END AS status,
+    row_number() OVER (PARTITION BY patient_id, analyte ORDER BY collected, row_no) AS pos,
+    count(*) OVER (PARTITION BY patient_id, analyte) AS n
+  FROM truths
+), marks AS (
+  SELECT *,
+    coalesce(max(CASE WHEN status IN {ok_statuses} THEN pos END) OVER (PARTITION BY patient_id, analyte), 0)
+      AS last_ok,
+    max(CASE WHEN pos = n THEN collected END) OVER (PARTITION BY patient_id, analyte) AS last_date,
+    max(CASE WHEN pos = n THEN status END) OVER (PARTITION BY patient_id, analyte) AS last_status
+  FROM statuses
+), runs AS (
+  SELECT *,
+    count(CASE WHEN pos > last_ok AND status IN {low_statuses} THEN 1 END)
+      OVER (PARTITION BY patient_id, analyte) AS run_n,
+    min(CASE WHEN pos > last_ok AND status IN {low_statuses} THEN collected END)
+      OVER (PARTITION BY patient_id, analyte) AS run_first,
+    max(CASE WHEN pos > last_ok AND status IN {low_statuses} THEN collected END)
+      OVER (PARTITION BY patient_id, analyte) AS run_last
+  FROM marks
+), persisted AS (
+  SELECT *,
+    last_status NOT IN {ok_statuses} AND run_n >= {rule.min_low_results}
+      AND run_last >= CASE WHEN last_date < {child} THEN {child_end} ELSE {adult_end} END AS persistent
+  FROM runs
+), patients AS (
+  SELECT patient_id, bool_or(needs_core) AS needs_core,
+    count(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN 1 END) AS low_igm_results,
+    {", ".join(per_analyte)}
+  FROM persisted GROUP BY patient_id
+), patterned AS (
+  SELECT *, {pattern} AS pattern FROM patients
+)
+SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
+  {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
+  {outcome_columns}
+FROM patterned
+"""
+
+
+def igm_points_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
+    """(patient_id, age in years, IgM mg/dL, limit, low) for the IgM rows of `cohort`, as `Funnel.igm_points`."""
+    body = judge_sql(judged, knowledge, horizon)
+    rows = body.split("), patients AS (")[0]
+    return (
+        f"{rows})\nSELECT patient_id, row_no, age_days / {_DAYS_PER_YEAR} AS age_years, v AS value_mg_dl, low_limit,"
+        f" status IN ('low', 'absent') AS low FROM statuses WHERE analyte = 'IgM'"
+    )
+
+
+class Judgement(NamedTuple):
+    """One criterion as `decide` reads it."""
+
+    id: CriterionId
+    role: Role
+    outcome: Outcome
+    if_not_met: Label | None
+
+
+DECISION_KEY = ("pattern", "igm_status", "abnormal_persistent", *(column(c) for c in CRITERIA_FROM_ROWS))
+"""The columns of a judged patient that `decide` reads: one combination per distinct row."""
+
+
+def decisions(
+    profile: RuleProfile, knowledge: Knowledge, combinations: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The core's decision for each distinct combination: the combination's columns plus label and certainty."""
+    specs = (*profile.criteria, _form_spec(knowledge))
+    answers = []
+    for combination in combinations:
+        outcomes = {c: Outcome(combination[column(c)]) for c in CRITERIA_FROM_ROWS}
+        judged: Sequence[Judgement] = [
+            Judgement(s.id, s.role, outcomes.get(s.id, Outcome.UNKNOWN), s.if_not_met) for s in specs
+        ]
+        status = combination["igm_status"]
+        decision = decide(
+            Pattern(combination["pattern"]),
+            judged,
+            None if status is None else Status(status),
+            bool(combination["abnormal_persistent"]),
+        )
+        answers.append({**combination, "label": decision.label.value, "certainty": decision.certainty.value})
+    return answers
+
+
+def _form_spec(knowledge: Knowledge) -> Any:
+    from sigmd.core.assessment import form_criterion
+
+    return form_criterion(knowledge)
+
+
+def criterion_outcomes(profile: RuleProfile, knowledge: Knowledge, row: dict[str, Any]) -> dict[CriterionId, str]:
+    """Every criterion of the profile (and the form criterion) with its outcome for one judged patient."""
+    specs = (*profile.criteria, _form_spec(knowledge))
+    return {s.id: row[column(s.id)] if s.id in CRITERIA_FROM_ROWS else Outcome.UNKNOWN.value for s in specs}
