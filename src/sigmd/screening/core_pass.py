@@ -89,7 +89,7 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
         main = None
         if pid in chunk.candidates:
             main = findings(facts, knowledge, profile_id=task.profile_id, reference_set_id=task.set_id)
-            out.verdicts.append(verdict(pid, main.diagnosis))
+            out.verdicts.append(verdict(pid, main))
             esid = (
                 main
                 if task.profile_id == "esid"

@@ -93,10 +93,11 @@ def _decided(
     name = f"decided_{judged.name}"
     db.register(name, pa.Table.from_pylist(answers) if answers else _empty(table, db))
     on = " AND ".join(f"j.{c} IS NOT DISTINCT FROM d.{c}" for c in DECISION_KEY)
-    return db.fetch(
+    rows: list[dict[str, Any]] = db.fetch(
         f"SELECT j.*, d.label, d.certainty, s.is_candidate {scope} JOIN {name} d ON {on} WHERE {condition}"
         " ORDER BY j.patient_id"
     ).to_pylist()
+    return rows
 
 
 def _empty(table: str, db: Engine) -> Any:
@@ -110,7 +111,8 @@ def _verdict(row: dict[str, Any], judged: Pass, knowledge: Knowledge) -> Verdict
     outcomes = criterion_outcomes(judged.profile, knowledge, row)
     words = "; ".join(f"{CRITERIA[c].title}: {o}" for c, o in outcomes.items())
     reasons = f"pattern {Pattern(row['pattern']).value}; {words} (judged set-wise by the engine)"
-    return Verdict(row["patient_id"], row["label"], row["certainty"], reasons, "setwise")
+    criteria = tuple((c.value, o) for c, o in outcomes.items())
+    return Verdict(row["patient_id"], row["label"], row["certainty"], reasons, "setwise", criteria)
 
 
 def _count_funnel(out: PassResult, row: dict[str, Any]) -> None:

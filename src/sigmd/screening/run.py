@@ -14,7 +14,7 @@ from typing import Any
 
 from sigmd import content
 from sigmd.core.explain import DISCLAIMER
-from sigmd.core.knowledge import Knowledge
+from sigmd.core.knowledge import CriterionId, Knowledge
 from sigmd.core.model import Analyte, CodedText
 from sigmd.screening import classify
 from sigmd.screening.core_pass import PassResult, Task, chunks, run_pass
@@ -304,10 +304,17 @@ def _write_outputs(
     """Write the per-patient results and the rejects with the engine (never all in memory) and the summary."""
     pa = require("pyarrow", "screen")
     text = db.dialect.string_type
+    criteria = [f"c_{c.value}" for c in CriterionId]
     verdict_schema = pa.schema(
-        [(name, pa.string()) for name in ("patient_id", "label", "certainty", "reasons", "path")]
+        [(name, pa.string()) for name in ("patient_id", "label", "certainty", "reasons", "path", *criteria)]
     )
-    db.register("core_verdicts", pa.Table.from_pylist([vars(v) for v in run.verdicts], schema=verdict_schema))
+    verdict_rows = [
+        {"patient_id": v.patient_id, "label": v.label, "certainty": v.certainty, "reasons": v.reasons, "path": v.path}
+        | {f"c_{c}": outcome for c, outcome in v.criteria}
+        for v in run.verdicts
+    ]
+    db.register("core_verdicts", pa.Table.from_pylist(verdict_rows, schema=verdict_schema))
+    criteria_columns = "".join(f", v.{c}" for c in criteria)
     db.register("prefilter_reason", pa.table({"reason": pa.array([PREFILTER_REASON], pa.string())}))
     # A prefiltered patient has IgM, IgG and IgA all plainly not low: the core calls that normal and confirmed,
     # or normal and provisional when IgG or IgA was not measured (an incomplete pattern with IgM not low).
@@ -317,7 +324,7 @@ def _write_outputs(
 SELECT p.patient_id, coalesce(v.label, 'normal') AS label,
   coalesce(v.certainty, CASE WHEN p.has_igg AND p.has_iga THEN 'confirmed' ELSE 'provisional' END) AS certainty,
   coalesce(v.reasons, (SELECT reason FROM prefilter_reason)) AS reasons, coalesce(v.path, 'prefilter') AS path,
-  p.sex, {_age_band_sql("p.igm_age_months")} AS age_band
+  p.sex, {_age_band_sql("p.igm_age_months")} AS age_band{criteria_columns}
 FROM patients p LEFT JOIN core_verdicts v ON v.patient_id = p.patient_id
 WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
 """,

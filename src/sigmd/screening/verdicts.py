@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from sigmd.adapters.results import build_result
-from sigmd.core.assessment import AssessmentError, CaseFacts, Diagnosis, case_facts
+from sigmd.core.assessment import AssessmentError, CaseFacts, Findings, case_facts
 from sigmd.core.course import blinding_windows
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
@@ -42,6 +42,8 @@ class Verdict:
     path: str
     """`core` when `assess()` gave the verdict, `setwise` when the engine judged the patient's rows and the core's
     `decide` their statuses, `prefilter` when the engine showed the patient is plainly normal."""
+    criteria: tuple[tuple[str, str], ...] = ()
+    """(criterion id, outcome) for every criterion of the profile and the form criterion."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def facts_of(case: Case, knowledge: Knowledge, as_of: date) -> CaseFacts | str:
         return str(error)
 
 
-def verdict(pid: str, diagnosis: Diagnosis) -> Verdict:
+def verdict(pid: str, found: Findings) -> Verdict:
+    diagnosis = found.diagnosis
     reasons = " | ".join((diagnosis.summary, *diagnosis.reasons))
-    return Verdict(pid, diagnosis.label.value, diagnosis.certainty.value, reasons, "core")
+    criteria = tuple((c.id.value, c.outcome.value) for c in found.criteria)
+    return Verdict(pid, diagnosis.label.value, diagnosis.certainty.value, reasons, "core", criteria)
