@@ -360,6 +360,11 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
     rows_used = int(used) - len(late)
     if rows_in != rows_used + rows_rejected:
         raise AssertionError(f"rows in {rows_in} != used {rows_used} + rejected {rows_rejected}")
+    collected = db.fetch(
+        "SELECT min(r.collected) AS first_date, max(r.collected) AS last_date FROM rows r"
+        " JOIN results s ON s.patient_id = r.patient_id"
+        " WHERE r.row_reason IS NULL AND r.row_no NOT IN (SELECT row_no FROM late_ids)"
+    ).to_pylist()[0]
 
     denominators: Counter[tuple[str, str]] = Counter()
     deficient: Counter[tuple[str, str, str, str]] = Counter()
@@ -382,6 +387,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
         "reference_set": set_id,
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
+        "results_collected": {k: None if d is None else d.isoformat() for k, d in collected.items()},
         "patients": patients,
         "patients_assessed_by_core": sum(v.path == "core" for v in run.verdicts),
         "patients_judged_setwise": sum(v.path == "setwise" for v in run.verdicts),
@@ -408,5 +414,5 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     from sigmd.screening.report import write_report
 
-    write_report(out_dir / "report.html", summary, run.scatter)
+    write_report(out_dir / "report.html", summary, run.scatter, knowledge)
     return ScreenResult(rows_in, rows_used, rows_rejected, patients, out_dir, summary)
