@@ -29,65 +29,16 @@ from typing import TYPE_CHECKING, Any
 from sigmd import content
 from sigmd.adapters.detect import load_cases, read_bytes
 from sigmd.adapters.grouping import LoadedCase
-from sigmd.core.assessment import Assessment
-from sigmd.core.assessment import assess as assess_case
-from sigmd.core.explain import DISCLAIMER, label_words
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case
 from sigmd.errors import InputError
-from sigmd.render.machine import assessment_json, profile_comparison_json
+from sigmd.report import Report, assess_every_profile
 
 if TYPE_CHECKING:
     from sigmd.screening.engine import Engine
     from sigmd.screening.run import ScreenResult
 
 Source = str | os.PathLike[str] | bytes
-
-
-@dataclass(frozen=True)
-class Report:
-    """One patient's assessment under the chosen profile, with the verdict under every profile beside it."""
-
-    patient_id: str
-    case: Case
-    assessment: Assessment
-    by_profile: tuple[Assessment, ...]
-
-    @property
-    def label(self) -> str:
-        """The diagnosis label under the chosen profile (for example `partial_sigmd`)."""
-        return self.assessment.diagnosis.label.value
-
-    @property
-    def certainty(self) -> str:
-        """`provisional` or `confirmed`."""
-        return self.assessment.diagnosis.certainty.value
-
-    def to_json(self) -> dict[str, Any]:
-        """The machine output of `sigmd assess --json --profile all` for this patient."""
-        report = assessment_json(self.assessment, self.case, patient_id=self.patient_id)
-        report["by_profile"] = profile_comparison_json(list(self.by_profile))
-        return report
-
-    def __str__(self) -> str:
-        return (
-            f"{self.patient_id}: {label_words(self.label)} ({self.certainty}) under profile "
-            f"{self.assessment.profile.id} and reference set {self.assessment.reference_set.id}"
-        )
-
-    def _repr_html_(self) -> str:
-        """A short summary for notebooks: the verdict, then the verdict under every profile."""
-        rows = "".join(
-            f"<tr><td>{html.escape(a.profile.name)}</td><td>{html.escape(label_words(a.diagnosis.label))}"
-            f"</td><td>{html.escape(a.diagnosis.certainty.value)}</td></tr>"
-            for a in self.by_profile
-        )
-        return (
-            f"<div><p><strong>{html.escape(str(self))}</strong></p>"
-            f"<p>{html.escape(self.assessment.diagnosis.summary)}</p>"
-            "<table><thead><tr><th>profile</th><th>verdict</th><th>certainty</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table><p><em>{html.escape(DISCLAIMER)}</em></p></div>"
-        )
 
 
 def read(
@@ -129,16 +80,15 @@ def assess(
         if len(loaded) != 1:
             raise InputError("(input)", f"{len(loaded)} patients", "holds more or fewer than one patient; use read()")
         patient_id, case = loaded[0].patient_key, loaded[0].require()
-    day = as_of or date.today()
-    every = tuple(
-        assess_case(
-            case, knowledge, as_of=day, profile_id=p, reference_set_id=reference, vaccine_rule_set=vaccine_rules
-        )
-        for p in knowledge.profiles
+    return assess_every_profile(
+        case,
+        knowledge,
+        as_of=as_of or date.today(),
+        patient_id=patient_id,
+        profile_id=profile,
+        reference_set_id=reference,
+        vaccine_rule_set=vaccine_rules,
     )
-    chosen = profile or knowledge.default_profile
-    primary = next(a for a in every if a.profile.id == chosen)
-    return Report(patient_id=patient_id, case=case, assessment=primary, by_profile=every)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from sigmd.adapters.results import parse_date
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.core.knowledge import Knowledge
 from sigmd.errors import InputError
-from sigmd.render.machine import assessment_json, report_under_every_profile
 from sigmd.render.terminal import render
+from sigmd.report import Report, assess_every_profile
 from sigmd.settings import SettingsError, SiteSettings, load_settings
 
 app = typer.Typer(
@@ -170,10 +170,10 @@ def assess_command(
     if batch is None and len(loaded) != 1:
         raise _fail(f"{case_file}: holds {len(loaded)} patients; use --batch DIR to assess each of them")
 
-    def report_for(item: LoadedCase) -> dict[str, Any]:
+    def report_for(item: LoadedCase) -> Report:
         case = item.require()
         if profile == "all":
-            _, report = report_under_every_profile(
+            return assess_every_profile(
                 case,
                 knowledge,
                 as_of=as_of_date,
@@ -181,7 +181,6 @@ def assess_command(
                 reference_set_id=reference,
                 vaccine_rule_set=vaccine_rules,
             )
-            return report
         assessment = assess(
             case,
             knowledge,
@@ -190,7 +189,7 @@ def assess_command(
             reference_set_id=reference,
             vaccine_rule_set=vaccine_rules,
         )
-        return assessment_json(assessment, case, patient_id=item.patient_key)
+        return Report(item.patient_key, case, assessment)
 
     if batch is not None:
         _write_batch(loaded, batch, report_for)
@@ -203,14 +202,14 @@ def assess_command(
         from sigmd.adapters.fhir_out import assessment_to_fhir
 
         patient_ref = "Patient/" + re.sub(r"[^A-Za-z0-9\-.]", "-", loaded[0].patient_key)[:64]
-        fhir_out.write_text(json.dumps(assessment_to_fhir(report, patient_ref), indent=2), encoding="utf-8")
+        fhir_out.write_text(json.dumps(assessment_to_fhir(report.to_json(), patient_ref), indent=2), encoding="utf-8")
     if as_json:
-        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
-        render(report, Console(), unit=site.display_unit)
+        render(report.document, Console(), unit=site.display_unit)
 
 
-def _write_batch(loaded: list[LoadedCase], folder: Path, report_for: Callable[[LoadedCase], dict[str, Any]]) -> None:
+def _write_batch(loaded: list[LoadedCase], folder: Path, report_for: Callable[[LoadedCase], Report]) -> None:
     """One JSON file per patient, and index.json listing every patient with its verdict or its error."""
     folder.mkdir(parents=True, exist_ok=True)
     index: list[dict[str, Any]] = []
@@ -221,15 +220,8 @@ def _write_batch(loaded: list[LoadedCase], folder: Path, report_for: Callable[[L
         except (InputError, AssessmentError) as error:
             index.append({"patient": item.patient_key, "error": str(error)})
             continue
-        (folder / name).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-        index.append(
-            {
-                "patient": item.patient_key,
-                "file": name,
-                "label": report["diagnosis"]["label"],
-                "certainty": report["diagnosis"]["certainty"],
-            }
-        )
+        (folder / name).write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False), encoding="utf-8")
+        index.append({"patient": item.patient_key, "file": name, "label": report.label, "certainty": report.certainty})
     (folder / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
     failed = sum(1 for row in index if "error" in row)
     typer.echo(
@@ -343,6 +335,7 @@ def serve_command(
         data_dir or site.data_dir,
         database_url=database_url or site.database_url,
         cookie_secure=secure_cookies or site.secure_cookies,
+        display_unit=site.display_unit,
     )
     try:
         registry = Registry.open(web_settings.database_url, data_dir=web_settings.data_dir, knowledge=site_knowledge)

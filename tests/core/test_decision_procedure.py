@@ -66,10 +66,10 @@ def test_a_pattern_label_is_decided_by_the_pattern_not_a_criterion(knowledge: Kn
 
 def test_the_machine_output_and_the_report_name_the_deciding_criteria(knowledge: Knowledge) -> None:
     """`decided_by` in the JSON lists criteria ids that are all present in the criteria list."""
-    from sigmd.render.machine import assessment_json
+    from sigmd.report import Report
 
     case = build_case(knowledge, *LOW_TWICE, *NORMAL_IGG_IGA)
-    report = assessment_json(run(knowledge, case), case)
+    report = Report(None, case, run(knowledge, case)).to_json()
     listed = {c["id"] for c in report["criteria"]}
     assert report["diagnosis"]["decided_by"] == ["igm_low", "igm_absent"]
     assert set(report["diagnosis"]["decided_by"]) <= listed

@@ -12,7 +12,7 @@ from sigmd import content
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import CodedText
 from sigmd.core.secondary import MatchStatus, SecondaryMatch, match_secondary_causes
-from sigmd.render.machine import assessment_json
+from sigmd.report import Report
 from tests.cases import NORMAL_BLOOD_COUNT, adult_normal_igg_iga, build_case, outcome, run
 
 JAN, JUL = "2026-01-10", "2026-07-14"
@@ -293,7 +293,7 @@ def test_the_machine_output_shows_why_a_match_did_or_did_not_count(knowledge: Kn
         medications=["Clozapine 300 mg nocte"],
         **NORMAL_BLOOD_COUNT,
     )
-    report = assessment_json(run(knowledge, case), case)
+    report = Report(None, case, run(knowledge, case)).to_json()
     (counted,) = report["secondary_causes"]
     (other,) = report["secondary_causes_not_counted"]
     assert (counted["id"], counted["status"], counted["text_matched"][0]["text"]) == (

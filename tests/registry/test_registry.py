@@ -73,10 +73,11 @@ def test_recording_a_patient_stores_the_assessment_with_profile_reference_set_an
     )
     assert (stored.patient_id, stored.label, stored.certainty) == ("p-001", "partial_sigmd", "provisional")
     assert (stored.profile_id, stored.reference_set_id) == (knowledge.default_profile, knowledge.default_reference_set)
-    assert stored.content_version == knowledge.content_version == stored.report["content_version"]
-    assert stored.next_follow_up == date(2026, 7, 1) == date.fromisoformat(stored.report["follow_up"]["next_follow_up"])
-    assert stored.report["disclaimer"] == DISCLAIMER
-    assert [p["profile"] for p in stored.report["by_profile"]] == list(knowledge.profiles)
+    assert stored.content_version == knowledge.content_version == stored.report.content_version
+    assert stored.report.follow_up is not None
+    assert stored.next_follow_up == date(2026, 7, 1) == stored.report.follow_up.next_follow_up
+    assert stored.report.disclaimer == DISCLAIMER
+    assert [p.profile for p in stored.report.by_profile] == list(knowledge.profiles)
     assert stored.created_at.tzinfo is UTC and stored.actor == "dr.a" and stored.source == "manual"
     detail = registry.patient("p-001")
     assert detail.assessments == [stored]
@@ -211,7 +212,7 @@ def test_a_chosen_profile_and_reference_set_are_stored(registry: Registry, knowl
         reference_set_id="exeter_nhs",
     )
     assert (stored.profile_id, stored.reference_set_id) == ("esid", "exeter_nhs")
-    assert (stored.report["profile"]["id"], stored.report["reference_set"]["id"]) == ("esid", "exeter_nhs")
+    assert (stored.report.profile.id, stored.report.reference_set.id) == ("esid", "exeter_nhs")
     summary = registry.list_patients()[0]
     assert (summary.profile_id, summary.reference_set_id) == ("esid", "exeter_nhs")
 
@@ -246,7 +247,7 @@ def test_fhir_condition_origins_survive_storage(registry: Registry) -> None:
     registry.import_text((EXAMPLES / "fhir-bundle-low-igm.json").read_text(), actor="dr.a", as_of=date(2026, 11, 1))
     stored = registry.patient("p1")
     assert [c.origin for c in stored.case.conditions or ()] == ["Condition/c1"]
-    assert stored.assessments[0].report["secondary_causes"][0]["record"]["origin"] == "Condition/c1"
+    assert stored.assessments[0].report.secondary_causes[0].record.origin == "Condition/c1"
 
 
 CSV = """patient_id,sex,birth_date,collected_date,loinc,value,unit,comparator,ref_low,ref_high
@@ -379,3 +380,23 @@ def test_threads_recording_at_once_lose_nothing(registry: Registry, knowledge: K
     assessments = sum(len(registry.patient(p.patient_id).assessments) for p in patients)
     assert assessments == 8
     assert len([e for e in registry.audit(limit=1000) if e.action == "assessment.create"]) == assessments
+
+
+def test_a_stored_report_that_is_not_machine_output_is_refused_naming_the_assessment(
+    registry: Registry, knowledge: Knowledge, database_url: str
+) -> None:
+    """A stored report that does not read as output version 1 is an error naming the assessment and the key."""
+    from sqlalchemy import create_engine, update
+
+    from sigmd.registry.models import Assessment as AssessmentRow
+
+    stored = registry.record(low_igm_case(knowledge), patient_id="p-1", actor="clin", as_of=AS_OF)
+    damaged = stored.report.to_json()
+    del damaged["diagnosis"]["summary"]
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(update(AssessmentRow).where(AssessmentRow.id == stored.id).values(report=damaged))
+    engine.dispose()
+    message = f"assessment {stored.id}: the stored report cannot be read \\(report.diagnosis.summary: is missing\\)"
+    with pytest.raises(RegistryError, match=message):
+        registry.patient("p-1")

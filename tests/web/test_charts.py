@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 
@@ -57,14 +58,14 @@ def test_patients_of_unknown_sex_get_only_pooled_rows(knowledge):
 def test_igm_for_age_plots_each_igm_result_at_its_age(report, knowledge):
     """Every IgM result of the report is a marker and a table row with its age, value, limit and status."""
     figure = charts.igm_for_age(report, knowledge)
-    igm = [r for r in report["results"] if r["analyte"] == "IgM"]
+    igm = [r for r in report.results if r.analyte == "IgM"]
     chart = str(figure.svgs[0])
     assert chart.count('class="point point-low"') == len(igm) == 2
     assert chart.count("<circle") == 1 and chart.count('Z"/>') >= 1  # one measured value, one censored triangle
     rows = figure.tables[0].rows
-    assert [(r[0], r[5]) for r in rows] == [(r["date"], r["status"]) for r in igm]
+    assert [(r[0], r[5]) for r in rows] == [(str(r.date), r.status) for r in igm]
     assert rows[1][3] == "<25"
-    assert f"{igm[0]['limit_used_mg_dl']:g}" in rows[0][4]
+    assert f"{igm[0].limit_used_mg_dl:g}" in rows[0][4]
 
 
 def test_igm_for_age_has_a_title_description_and_labelled_centre(report, knowledge):
@@ -74,7 +75,7 @@ def test_igm_for_age_has_a_title_description_and_labelled_centre(report, knowled
     assert 'role="img"' in chart and 'aria-labelledby="igm-age-title igm-age-desc"' in chart
     assert '<title id="igm-age-title">IgM for age</title>' in chart
     description = re.search(r"<desc[^>]*>(.*?)</desc>", chart).group(1)
-    assert "28 mg/dL on 2026-01-10" in description and report["reference_set"]["name"] in description
+    assert "28 mg/dL on 2026-01-10" in description and report.reference_set.name in description
     assert charts.CENTRE_LABEL in figure.tables[1].columns[-1]
     assert "estimated centre (log-normal)" in dict(figure.legend).values()
 
@@ -87,15 +88,15 @@ def test_the_timeline_has_one_panel_per_immunoglobulin_with_its_limits(report):
         "timeline-igg",
         "timeline-iga",
     ]
-    assert len(figure.tables[0].rows) == len(report["results"])
-    igg = next(r for r in report["results"] if r["analyte"] == "IgG")
+    assert len(figure.tables[0].rows) == len(report.results)
+    igg = next(r for r in report.results if r.analyte == "IgG")
     row = next(r for r in figure.tables[0].rows if r[1] == "IgG")
-    assert row[4] == charts._num(igg["limit_used_mg_dl"]) and row[3] == charts._num(igg["value_mg_dl"], 2)
+    assert row[4] == charts._num(igg.limit_used_mg_dl) and row[3] == charts._num(igg.value_mg_dl, 2)
 
 
 def test_a_report_without_igm_draws_no_igm_chart(report, knowledge):
     """No IgM results means no IgM chart rather than an empty one."""
-    stripped = {**report, "results": [r for r in report["results"] if r["analyte"] != "IgM"]}
+    stripped = dataclasses.replace(report, results=tuple(r for r in report.results if r.analyte != "IgM"))
     assert charts.igm_for_age(stripped, knowledge) is None
     assert [str(s).count("<svg") for s in charts.timeline(stripped).svgs] == [1, 1]
 

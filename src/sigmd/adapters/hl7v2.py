@@ -156,11 +156,6 @@ class _RawMessage:
         return "\r".join(self.segments)
 
 
-def normalise(text: str) -> str:
-    """Strip MLLP framing and make every segment end with a carriage return."""
-    return "\r".join(segment for segment, _, _ in _lines(text))
-
-
 def _lines(text: str) -> list[tuple[str, str, int]]:
     """The non-blank segments of a text without MLLP framing, each with its line as written and its offset."""
     lines = []

@@ -32,7 +32,7 @@ from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
 from sigmd.errors import InputError
 from sigmd.registry.feedback import CardFeedback, Outcome
-from sigmd.render.machine import assessment_json
+from sigmd.report import Report
 
 log = logging.getLogger("sigmd.cdshooks")
 FEEDBACK_KEPT_IN_MEMORY = 1000
@@ -366,7 +366,7 @@ def _cards(hook: str, patient_id: str, case: Case, knowledge: Knowledge, setting
     except AssessmentError as error:
         log.info("hook %r: no card, the assessment cannot be made (%s)", hook, type(error).__name__)
         return []
-    report = assessment_json(result, case, patient_id=patient_id)
+    report = Report(patient_id, case, result).document
     if is_plainly_normal(report) and not settings.card_for_normal_result:
         return []
     return [assessment_card(report, patient_id, settings.source_url)]

@@ -1,4 +1,4 @@
-"""CDS Hooks cards rendered from the assessment's machine output (`sigmd.render.machine.assessment_json`).
+"""CDS Hooks cards rendered from the typed report (`sigmd.render.machine.ReportDocument`).
 
 Cards carry sigmd's own summary, reasons, work-up, recommendations, warnings, sources and disclaimer; this
 module adds only labels. Optional card fields are omitted, never null (CDS Hooks 2.0, "Card Attributes").
@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from sigmd.adapters.fhir import LOINC
+from sigmd.render.machine import ReportDocument, SourceRef, WorkupEntry
 
 SUMMARY_LIMIT = 140
 INDICATORS = {
@@ -43,58 +44,56 @@ def shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
     return text if len(text) < limit else text[: limit - 2].rstrip() + "…"
 
 
-def assessment_card(report: dict[str, Any], patient_id: str, source_url: str = "") -> dict[str, Any]:
+def assessment_card(report: ReportDocument, patient_id: str, source_url: str = "") -> dict[str, Any]:
     """The card for one assessment: verdict, reasons and sources, with draft orders for missing work-up."""
-    diagnosis = report["diagnosis"]
-    profile = report["profile"]
-    url = source_url or profile["source"].get("url", "")
-    source: dict[str, Any] = {"label": f"sigmd {report['sigmd_version']}: {profile['name']}"}
+    diagnosis = report.diagnosis
+    profile = report.profile
+    url = source_url or profile.source.url
+    source: dict[str, Any] = {"label": f"sigmd {report.sigmd_version}: {profile.name}"}
     if url:
         source["url"] = url
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
-        "summary": shorten(diagnosis["summary"]),
-        "indicator": INDICATORS.get(diagnosis["label"], "warning"),
+        "summary": shorten(diagnosis.summary),
+        "indicator": INDICATORS.get(diagnosis.label, "warning"),
         "detail": detail_markdown(report),
         "source": source,
     }
-    suggestions = [s for item in report["workup"] if (s := _suggestion(item, patient_id)) is not None]
+    suggestions = [s for item in report.workup if (s := _suggestion(item, patient_id)) is not None]
     if suggestions:
         card["suggestions"] = suggestions
         card["selectionBehavior"] = "any"
     return card
 
 
-def is_plainly_normal(report: dict[str, Any]) -> bool:
+def is_plainly_normal(report: ReportDocument) -> bool:
     """A result with nothing to act on: label `normal` and no work-up proposed (sigmd's card policy)."""
-    return bool(report["diagnosis"]["label"] == "normal" and not report["workup"])
+    return report.diagnosis.label == "normal" and not report.workup
 
 
-def detail_markdown(report: dict[str, Any]) -> str:
+def detail_markdown(report: ReportDocument) -> str:
     """The assessment as GitHub-flavoured Markdown: only sigmd's own texts under labels."""
-    diagnosis = report["diagnosis"]
-    parts = [f"**{_escape(diagnosis['summary'])}** ({diagnosis['certainty']}, profile `{diagnosis['profile']}`)"]
-    parts.append(_section("Reasons", diagnosis["reasons"]))
-    igm = report.get("igm")
+    diagnosis = report.diagnosis
+    parts = [f"**{_escape(diagnosis.summary)}** ({diagnosis.certainty}, profile `{diagnosis.profile}`)"]
+    parts.append(_section("Reasons", list(diagnosis.reasons)))
+    igm = report.igm
     if igm:
-        limit = f"; limit {igm['limit_used_mg_dl']} mg/dL ({igm['limit_basis']})" if igm.get("limit_used_mg_dl") else ""
-        parts.append(f"**IgM**: {_escape(igm['reported'])} on {igm['date']}: {igm['status']}{limit}")
-    parts.append(_section("Work-up", [f"{w['text']} ({w['reason']})" for w in report["workup"]]))
-    parts.append(_section("Recommendations", [r["text"] for r in report["recommendations"]]))
+        limit = f"; limit {igm.limit_used_mg_dl} mg/dL ({igm.limit_basis})" if igm.limit_used_mg_dl else ""
+        parts.append(f"**IgM**: {_escape(igm.reported)} on {igm.date}: {igm.status}{limit}")
+    parts.append(_section("Work-up", [f"{w.text} ({w.reason})" for w in report.workup]))
+    parts.append(_section("Recommendations", [r.text for r in report.recommendations]))
     parts.append(
         _section(
             "Possible secondary causes",
-            [f"{c['name']}: {c['matched_on']} ({c['record']['origin']})" for c in report["secondary_causes"]],
+            [f"{c.name}: {c.matched_on} ({c.record.origin})" for c in report.secondary_causes],
         )
     )
-    parts.append(_section("Warnings", report["warnings"]))
-    sources = [profile_source := report["profile"]["source"]]
-    sources += [c["source"] for c in report["criteria"] if c["source"]["id"] != profile_source["id"]]
-    unique = {s["id"]: s for s in sources}.values()
-    parts.append(
-        _section("Sources", [_link(s) for s in unique] + [f"Reference set: {report['reference_set']['name']}"])
-    )
-    parts.append(f"_{_escape(report['disclaimer'])}_")
+    parts.append(_section("Warnings", list(report.warnings)))
+    profile_source = report.profile.source
+    sources = [profile_source, *(c.source for c in report.criteria if c.source.id != profile_source.id)]
+    unique = {s.id: s for s in sources}.values()
+    parts.append(_section("Sources", [_link(s) for s in unique] + [f"Reference set: {report.reference_set.name}"]))
+    parts.append(f"_{_escape(report.disclaimer)}_")
     return "\n\n".join(p for p in parts if p)
 
 
@@ -104,9 +103,9 @@ def _section(title: str, items: list[str]) -> str:
     return f"**{title}**\n\n" + "\n".join(f"- {_escape(item)}" for item in items)
 
 
-def _link(source: dict[str, str]) -> str:
-    title = _escape(source["title"])
-    return f"[{title}]({source['url']})" if source.get("url") else title
+def _link(source: SourceRef) -> str:
+    title = _escape(source.title)
+    return f"[{title}]({source.url})" if source.url else title
 
 
 def _escape(text: str) -> str:
@@ -114,8 +113,8 @@ def _escape(text: str) -> str:
     return _MARKDOWN_CONTROL.sub(r"\\\1", str(text))
 
 
-def _suggestion(item: dict[str, Any], patient_id: str) -> dict[str, Any] | None:
-    known = ORDERABLE_WORKUP.get(item["id"])
+def _suggestion(item: WorkupEntry, patient_id: str) -> dict[str, Any] | None:
+    known = ORDERABLE_WORKUP.get(item.id)
     if known is None:
         return None
     label, codes = known

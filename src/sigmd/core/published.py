@@ -20,7 +20,3 @@ class PublishedFigure:
     source_title: str
     source_url: str
     note: str
-
-    @property
-    def proportion(self) -> float:
-        return self.numerator / self.denominator

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from sigmd.core.model import Analyte
 from sigmd.core.provenance import Source
 
-CANONICAL_UNIT = "mg/dL"
-
 
 class UnitError(ValueError):
     """A unit that is unknown, or that cannot be used for the analyte."""

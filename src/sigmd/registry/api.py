@@ -1,4 +1,4 @@
-"""The registry's public types (standard library only): roles, users, stored assessments, the due list, audit."""
+"""The registry's public types (no database library): roles, users, stored assessments, the due list, audit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sigmd.core.model import Case
+from sigmd.render.machine import ReportDocument
 
 
 class RegistryError(Exception):
@@ -82,8 +83,8 @@ class StoredAssessment:
     """The diagnosis label, e.g. `partial_sigmd`."""
     certainty: str
     next_follow_up: date | None
-    report: dict[str, Any]
-    """`render.machine.assessment_json` of the primary profile, with `by_profile` comparing every profile."""
+    report: ReportDocument
+    """The report as it was made and stored: the primary profile, with `by_profile` comparing every profile."""
     source: str = ""
     """How the results behind it arrived (`manual`, `import case-json file.json`)."""
     patient_ref: str = ""

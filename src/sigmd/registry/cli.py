@@ -379,7 +379,7 @@ def show_command(
         )
     console.print(assessments)
     if detail.assessments:
-        console.print(detail.assessments[0].report["diagnosis"]["summary"], markup=False)
+        console.print(detail.assessments[0].report.diagnosis.summary, markup=False)
     typer.echo(DISCLAIMER)
 
 

@@ -128,7 +128,3 @@ class Database:
         """One transaction: committed when the block ends, rolled back (nothing written) if it raises."""
         with self._writer.begin() as session:
             yield session
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"

@@ -19,7 +19,6 @@ from sigmd.registry.api import RegistryError
 
 ESTIMATE_TOLERANCE_DAYS = 366
 """An estimated birth date agrees with another birth date within this many days (ages are given in years)."""
-CODED_KEYS = ("conditions", "medications")
 
 ResultKey = tuple[str, date, float, str, str]
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from sigmd.core.model import Analyte, Comparator, LabRange, LabResult, Quantity, Sex
 from sigmd.core.model import Patient as CorePatient
-from sigmd.registry.api import PatientSummary, StoredAssessment
+from sigmd.registry.api import PatientSummary, RegistryError, StoredAssessment
 from sigmd.registry.models import Assessment as AssessmentRow
 from sigmd.registry.models import Patient as PatientRow
 from sigmd.registry.models import Result
+from sigmd.render.machine import ReportDocument
 
 SUMMARY_COLUMNS = (
     AssessmentRow.label,
@@ -116,6 +117,11 @@ def summary(
 
 
 def stored(row: AssessmentRow, patient_id: str, patient_ref: str = "") -> StoredAssessment:
+    """A stored assessment with its report read back from the stored machine output."""
+    try:
+        report = ReportDocument.from_json(row.report)
+    except ValueError as error:
+        raise RegistryError(f"assessment {row.id}: the stored report cannot be read ({error})") from None
     return StoredAssessment(
         id=row.id,
         patient_id=patient_id,
@@ -128,7 +134,7 @@ def stored(row: AssessmentRow, patient_id: str, patient_ref: str = "") -> Stored
         label=row.label,
         certainty=row.certainty,
         next_follow_up=row.next_follow_up,
-        report=row.report,
+        report=report,
         source=row.source,
         patient_ref=patient_ref,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sigmd import content
 from sigmd.adapters.case_json import case_to_dict
-from sigmd.core.assessment import Assessment, AssessmentError
+from sigmd.core.assessment import AssessmentError
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
 from sigmd.registry import accounts, erasure, merge, rows, signin
@@ -45,7 +45,7 @@ from sigmd.registry.imports import read_import
 from sigmd.registry.models import Assessment as AssessmentRow
 from sigmd.registry.models import FollowUpPlan
 from sigmd.registry.models import Patient as PatientRow
-from sigmd.render.machine import report_under_every_profile
+from sigmd.report import Report, assess_every_profile
 
 MAX_PATIENT_ID = 200
 
@@ -285,7 +285,8 @@ class Registry:
 
         stored_case = self._stored_case(row, patient_id)
         assessed_case = replace(stored_case, warnings=tuple(dict.fromkeys((*stored_case.warnings, *case.warnings))))
-        primary, report = self._assess(assessed_case, patient_id, as_of, profile, reference)
+        report = self._assess(assessed_case, patient_id, as_of, profile, reference)
+        primary = report.assessment
         follow = primary.follow_up
         session.flush()  # gives a new patient its id
         assessment = AssessmentRow(
@@ -300,7 +301,7 @@ class Registry:
             label=primary.diagnosis.label.value,
             certainty=primary.diagnosis.certainty.value,
             next_follow_up=None if follow is None else follow.next_date,
-            report=report,
+            report=report.to_json(),
         )
         session.add(assessment)
         session.flush()
@@ -385,12 +386,10 @@ class Registry:
                 audit("patient.update", "patient", patient_id, {**changes, "source": source})
         return row
 
-    def _assess(
-        self, case: Case, patient_id: str, as_of: date, profile: str, reference: str
-    ) -> tuple[Assessment, dict[str, Any]]:
-        """The assessment under `profile` as machine JSON, with every profile's verdict in `by_profile`."""
+    def _assess(self, case: Case, patient_id: str, as_of: date, profile: str, reference: str) -> Report:
+        """The report under `profile`, with every profile's verdict in `by_profile`."""
         try:
-            return report_under_every_profile(
+            return assess_every_profile(
                 case, self.knowledge, as_of=as_of, patient_id=patient_id, profile_id=profile, reference_set_id=reference
             )
         except AssessmentError as error:

@@ -1,6 +1,6 @@
 """The assessment charts: IgM for age against the reference band, and the IgM/IgG/IgA timeline.
 
-Every number drawn comes from the report (the machine output of the core) or from the reference set
+Every number drawn comes from the report (the typed report of the core) or from the reference set
 in the knowledge; nothing is invented. The bundled reference tables publish no median, so the band's
 centre is the log-normal centre that the core derives from the interval (`sigmd.core.stats`), labelled
 as such. Each chart carries a title, a description and data tables as its text alternative.
@@ -9,8 +9,6 @@ as such. Each chart carries a title, a description and data tables as its text a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
 
 from markupsafe import Markup
 
@@ -18,6 +16,7 @@ from sigmd.core.intervals import ReferenceInterval, SexScope
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte
 from sigmd.core.stats import LogNormalFit
+from sigmd.render.machine import ReportDocument, ResultEntry
 from sigmd.web import svg
 
 CENTRE_LABEL = "estimated centre (log-normal)"
@@ -65,9 +64,9 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}".rstrip("0").rstrip(".")
 
 
-def _shown(result: dict[str, Any]) -> str:
-    comparator = "" if result["comparator"] == "=" else result["comparator"]
-    return f"{comparator}{_num(result['value_mg_dl'], 2)}"
+def _shown(result: ResultEntry) -> str:
+    comparator = "" if result.comparator == "=" else result.comparator
+    return f"{comparator}{_num(result.value_mg_dl, 2)}"
 
 
 def band_steps(knowledge: Knowledge, set_id: str, sex: str, lo: float, hi: float) -> list[BandStep]:
@@ -104,15 +103,15 @@ def _age_domain(ages: list[float]) -> tuple[float, float]:
     return max(0.0, first - pad), last + pad
 
 
-def igm_for_age(report: dict[str, Any], knowledge: Knowledge, element_id: str = "igm-age") -> Figure | None:
+def igm_for_age(report: ReportDocument, knowledge: Knowledge, element_id: str = "igm-age") -> Figure | None:
     """IgM against age: the reference set's age-matched band (lower, upper, centre) and the patient's IgM results."""
-    results = [r for r in report["results"] if r["analyte"] == Analyte.IGM.value and r["age_years"] is not None]
+    results = [r for r in report.results if r.analyte == Analyte.IGM.value]
     if not results:
         return None
-    set_id, sex = report["reference_set"]["id"], report["patient"]["sex"]
-    lo, hi = _age_domain([r["age_years"] for r in results])
+    set_id, sex = report.reference_set.id, report.patient.sex
+    lo, hi = _age_domain([r.age_years for r in results])
     steps = band_steps(knowledge, set_id, sex, lo, hi)
-    values = [r["value_mg_dl"] for r in results] + [r["limit_used_mg_dl"] or 0 for r in results]
+    values = [r.value_mg_dl for r in results] + [r.limit_used_mg_dl or 0 for r in results]
     top = svg.nice_top(max([*values, *(s.upper or 0 for s in steps), 1.0]))
     frame = svg.Frame.of(320, (lo, hi), (0.0, top))
     body = [svg.y_axis(frame, svg.nice_ticks(0, top), "IgM (mg/dL)")]
@@ -129,19 +128,19 @@ def igm_for_age(report: dict[str, Any], knowledge: Knowledge, element_id: str = 
                 body.append(f'<line class="{css}" x1="{x0:.1f}" y1="{y:.1f}" x2="{x1:.1f}" y2="{y:.1f}"/>')
     ages = svg.nice_ticks(lo, hi, 6)
     body.append(svg.x_axis(frame, [(a, f"{a:g}") for a in ages], "age (years)"))
-    ordered = sorted(results, key=lambda r: r["date"])
+    ordered = sorted(results, key=lambda r: r.date)
     body.append(
-        f'<path class="series" d="{svg.polyline([(frame.x(r["age_years"]), frame.y(r["value_mg_dl"])) for r in ordered])}"/>'
+        f'<path class="series" d="{svg.polyline([(frame.x(r.age_years), frame.y(r.value_mg_dl)) for r in ordered])}"/>'
     )
     for r in ordered:
-        x, y = frame.x(r["age_years"]), frame.y(r["value_mg_dl"])
-        if r["limit_used_mg_dl"] is not None:
-            ly = frame.y(r["limit_used_mg_dl"])
+        x, y = frame.x(r.age_years), frame.y(r.value_mg_dl)
+        if r.limit_used_mg_dl is not None:
+            ly = frame.y(r.limit_used_mg_dl)
             body.append(f'<line class="limit-tick" x1="{x - 9:.1f}" y1="{ly:.1f}" x2="{x + 9:.1f}" y2="{ly:.1f}"/>')
-        body.append(svg.marker(x, y, r["comparator"], f"point point-{r['status']}"))
-    ref_name = report["reference_set"]["name"]
+        body.append(svg.marker(x, y, r.comparator, f"point point-{r.status}"))
+    ref_name = report.reference_set.name
     described = "; ".join(
-        f"{_shown(r)} mg/dL on {r['date']} at age {_num(r['age_years'], 2)} years ({r['status']})" for r in ordered
+        f"{_shown(r)} mg/dL on {r.date} at age {_num(r.age_years, 2)} years ({r.status})" for r in ordered
     )
     description = (
         f"IgM in mg/dL against age in years. Shaded: the age-matched reference interval of reference set "
@@ -151,12 +150,12 @@ def igm_for_age(report: dict[str, Any], knowledge: Knowledge, element_id: str = 
     notes = []
     if not steps:
         notes.append(f"Reference set '{set_id}' has no IgM interval for these ages and sex {sex} in this content.")
-    if report.get("content_version") not in (None, knowledge.content_version):
+    if report.content_version != knowledge.content_version:
         notes.append(
             f"The band is drawn from content version {knowledge.content_version}; "
-            f"this assessment used content version {report['content_version']}."
+            f"this assessment used content version {report.content_version}."
         )
-    if any(r["interval"] and r["interval"]["from_laboratory"] for r in results):
+    if any(r.interval and r.interval.from_laboratory for r in results):
         notes.append(
             "Some results were judged against the laboratory's own range; its limit is the tick at the result."
         )
@@ -171,12 +170,12 @@ def igm_for_age(report: dict[str, Any], knowledge: Knowledge, element_id: str = 
                 ("date", "age (years)", "reported", "IgM (mg/dL)", "low limit used (mg/dL)", "status"),
                 tuple(
                     (
-                        r["date"],
-                        _num(r["age_years"], 2),
-                        r["reported"],
+                        str(r.date),
+                        _num(r.age_years, 2),
+                        r.reported,
                         _shown(r),
-                        _num(r["limit_used_mg_dl"]),
-                        r["status"],
+                        _num(r.limit_used_mg_dl),
+                        r.status,
                     )
                     for r in ordered
                 ),
@@ -198,28 +197,28 @@ def igm_for_age(report: dict[str, Any], knowledge: Knowledge, element_id: str = 
     )
 
 
-def timeline(report: dict[str, Any], element_id: str = "timeline") -> Figure | None:
+def timeline(report: ReportDocument, element_id: str = "timeline") -> Figure | None:
     """IgM, IgG and IgA against date, one panel each, with each result's age-matched low limit."""
     series = {
-        analyte: sorted((r for r in report["results"] if r["analyte"] == analyte.value), key=lambda r: r["date"])
+        analyte: sorted((r for r in report.results if r.analyte == analyte.value), key=lambda r: r.date)
         for analyte in TIMELINE_ANALYTES
     }
     series = {analyte: rows for analyte, rows in series.items() if rows}
     if not series:
         return None
-    days = [date.fromisoformat(r["date"]) for rows in series.values() for r in rows]
+    days = [r.date for rows in series.values() for r in rows]
     start, end = svg.pad_dates(min(days), max(days))
     ticks = svg.date_ticks(start, end)
     svgs = []
     described = []
     for analyte, rows in series.items():
-        top = svg.nice_top(max(max(r["value_mg_dl"], r["limit_used_mg_dl"] or 0) for r in rows))
+        top = svg.nice_top(max(max(r.value_mg_dl, r.limit_used_mg_dl or 0) for r in rows))
         frame = svg.Frame.of(200, (start.toordinal(), end.toordinal()), (0.0, top))
         body = [
             svg.y_axis(frame, svg.nice_ticks(0, top, 4), f"{analyte} (mg/dL)"),
             svg.x_axis(frame, [(t.toordinal(), t.strftime("%b %Y")) for t in ticks], "date of sample"),
         ]
-        limits = [(frame.x(date.fromisoformat(r["date"]).toordinal()), r["limit_used_mg_dl"]) for r in rows]
+        limits = [(frame.x(r.date.toordinal()), r.limit_used_mg_dl) for r in rows]
         shown_limits = [(x, frame.y(v)) for x, v in limits if v is not None]
         if shown_limits:
             body.append(f'<path class="limit-line" d="{svg.polyline(shown_limits)}"/>')
@@ -227,15 +226,14 @@ def timeline(report: dict[str, Any], element_id: str = "timeline") -> Figure | N
                 f'<line class="limit-tick" x1="{x - 9:.1f}" y1="{y:.1f}" x2="{x + 9:.1f}" y2="{y:.1f}"/>'
                 for x, y in shown_limits
             )
-        points = [(frame.x(date.fromisoformat(r["date"]).toordinal()), frame.y(r["value_mg_dl"])) for r in rows]
+        points = [(frame.x(r.date.toordinal()), frame.y(r.value_mg_dl)) for r in rows]
         body.append(f'<path class="series" d="{svg.polyline(points)}"/>')
         body.extend(
-            svg.marker(x, y, r["comparator"], f"point point-{r['status']}")
-            for (x, y), r in zip(points, rows, strict=True)
+            svg.marker(x, y, r.comparator, f"point point-{r.status}") for (x, y), r in zip(points, rows, strict=True)
         )
         title = f"{analyte} over time"
         text = "; ".join(
-            f"{_shown(r)} mg/dL on {r['date']} (low limit {_num(r['limit_used_mg_dl'])}, {r['status']})" for r in rows
+            f"{_shown(r)} mg/dL on {r.date} (low limit {_num(r.limit_used_mg_dl)}, {r.status})" for r in rows
         )
         described.append(f"{analyte}: {text}")
         svgs.append(
@@ -247,7 +245,7 @@ def timeline(report: dict[str, Any], element_id: str = "timeline") -> Figure | N
                 "".join(body),
             )
         )
-    rows_all = sorted((r for rows in series.values() for r in rows), key=lambda r: (r["date"], r["analyte"]))
+    rows_all = sorted((r for rows in series.values() for r in rows), key=lambda r: (r.date, r.analyte))
     return Figure(
         id=element_id,
         title="IgM, IgG and IgA over time",
@@ -260,13 +258,13 @@ def timeline(report: dict[str, Any], element_id: str = "timeline") -> Figure | N
                 ("date", "analyte", "reported", "mg/dL", "age-matched low limit (mg/dL)", "limit basis", "status"),
                 tuple(
                     (
-                        r["date"],
-                        r["analyte"],
-                        r["reported"],
+                        str(r.date),
+                        r.analyte,
+                        r.reported,
                         _shown(r),
-                        _num(r["limit_used_mg_dl"]),
-                        r["limit_basis"] or "none",
-                        r["status"],
+                        _num(r.limit_used_mg_dl),
+                        r.limit_basis or "none",
+                        r.status,
                     )
                     for r in rows_all
                 ),

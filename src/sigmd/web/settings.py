@@ -63,10 +63,16 @@ class WebSettings:
     """Limits on failed sign-ins and how long a lock lasts."""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """The clock for sessions and sign-in locks (tests move it)."""
+    display_unit: str = "mg/dL"
+    """Unit of the immunoglobulin values and limits the assessment pages show (the site's `display_unit`)."""
 
     @staticmethod
     def from_env(
-        data_dir: Path | None = None, *, database_url: str | None = None, cookie_secure: bool = False
+        data_dir: Path | None = None,
+        *,
+        database_url: str | None = None,
+        cookie_secure: bool = False,
+        display_unit: str = "mg/dL",
     ) -> WebSettings:
         """Settings from arguments and the environment (`SIGMD_DATA_DIR`, `SIGMD_SECRET_KEY`)."""
         folder = data_dir or default_data_dir()
@@ -75,6 +81,7 @@ class WebSettings:
             secret_key=load_secret_key(folder),
             database_url=database_url,
             cookie_secure=cookie_secure,
+            display_unit=display_unit,
         )
 
     @property

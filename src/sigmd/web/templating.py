@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from sigmd import __version__
 from sigmd.core.explain import DISCLAIMER, in_words, label_words
 from sigmd.registry import Role
+from sigmd.render.display import in_unit
 from sigmd.web.security import csrf_token, current_user, may
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -40,6 +41,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["humanise"] = _humanise
     env.filters["label_words"] = label_words
     env.filters["to_json"] = _to_json
+    env.filters["in_unit"] = in_unit
     env.globals.update(version=__version__, disclaimer=DISCLAIMER, Role=Role)
     return Jinja2Templates(env=env)
 

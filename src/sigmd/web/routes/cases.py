@@ -16,6 +16,7 @@ from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, Sex
 from sigmd.errors import InputError
 from sigmd.registry import RegistryError
+from sigmd.render.machine import ReportDocument
 from sigmd.web.forms import GROUPS, CaseForm, Fields, load_case_form, one, read_case_form, rows_to_show
 from sigmd.web.reports import build_report
 from sigmd.web.routes.patients import assessment_context
@@ -101,12 +102,12 @@ def assess_case(request: Request, posted: ClinicianPost) -> Response:
     context = form_context(request, fields, form.errors)
     if report is None:
         return render(request, "enter.html", context, status_code=400)
-    context.update(assessment_context(report, knowledge))
+    context.update(assessment_context(request, report))
     context["case_document"] = form.document
     return render(request, "enter.html", context)
 
 
-def _report(form: CaseForm, case: Case, knowledge: Knowledge) -> dict[str, Any] | None:
+def _report(form: CaseForm, case: Case, knowledge: Knowledge) -> ReportDocument | None:
     try:
         return build_report(
             case,
@@ -163,7 +164,7 @@ def save_case(request: Request, posted: ClinicianPost) -> Response:
         )
         values = {"patient_id": [patient_id], "display_name": [display_name]}
         context = form_context(request, values, {"save_patient_id": error_text})
-        context.update(assessment_context(report, knowledge))
+        context.update(assessment_context(request, report))
         context.update(case_document=document, entry_form=False)
         return render(request, "enter.html", context, status_code=400)
     # The notice travels in the (readable) session cookie: it names no patient.

@@ -15,6 +15,7 @@ from sigmd.core.assessment import AssessmentError
 from sigmd.core.knowledge import Knowledge
 from sigmd.errors import InputError
 from sigmd.registry import RegistryError, UserInfo
+from sigmd.render.machine import ReportDocument
 from sigmd.web.forms import one
 from sigmd.web.reports import build_report
 from sigmd.web.routes.patients import assessment_context
@@ -83,7 +84,7 @@ async def read_import(request: Request, posted: ClinicianPost) -> Response:
     except InputError as error:
         return _form_error(request, fields, field, str(error))
     previews: list[Preview] = []
-    reports: list[dict[str, Any]] = []
+    reports: list[ReportDocument] = []
     for item in loaded:
         try:
             report = build_report(item.require(), knowledge, as_of=as_of, patient_id=item.patient_key)
@@ -91,13 +92,13 @@ async def read_import(request: Request, posted: ClinicianPost) -> Response:
             previews.append(Preview(item.patient_key, error=str(error)))
             continue
         reports.append(report)
-        diagnosis = report["diagnosis"]
-        previews.append(Preview(item.patient_key, diagnosis["label"], diagnosis["certainty"], diagnosis["summary"]))
+        diagnosis = report.diagnosis
+        previews.append(Preview(item.patient_key, diagnosis.label, diagnosis.certainty, diagnosis.summary))
     context = _page(request, preview=previews, text=text, filename=filename, as_of=as_of.isoformat())
     context["profile_name"] = knowledge.profiles[knowledge.default_profile].name
     context["reference_name"] = knowledge.reference_sets[knowledge.default_reference_set].name
     if len(previews) == 1 and reports:
-        context.update(assessment_context(reports[0], knowledge))
+        context.update(assessment_context(request, reports[0]))
     else:
         context["report"] = None
     return render(request, "import.html", context)

@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException
 
 from sigmd.core.knowledge import Knowledge
 from sigmd.registry import PatientDetail, RegistryError, StoredAssessment
+from sigmd.render.machine import ReportDocument
 from sigmd.web import charts
-from sigmd.web.reports import management
 from sigmd.web.security import AdminPost, Reader, registry_of
 from sigmd.web.templating import flash, render
 
@@ -25,15 +25,20 @@ DUE_SOON_DAYS = 30
 """A review within this many days is marked due soon (sigmd default: one month's notice to book it)."""
 
 
-def figures(report: dict[str, Any], knowledge: Knowledge) -> list[charts.Figure]:
+def figures(report: ReportDocument, knowledge: Knowledge) -> list[charts.Figure]:
     """The charts of an assessment report (those that have data)."""
     found = [charts.igm_for_age(report, knowledge), charts.timeline(report)]
     return [figure for figure in found if figure is not None]
 
 
-def assessment_context(report: dict[str, Any], knowledge: Knowledge) -> dict[str, Any]:
-    """What `_assessment.html` needs."""
-    return {"report": report, "figures": figures(report, knowledge), "management": management(report)}
+def assessment_context(request: Request, report: ReportDocument) -> dict[str, Any]:
+    """What `_assessment.html` needs: the report, its charts, and the site's display unit for values and limits."""
+    return {
+        "report": report,
+        "figures": figures(report, request.app.state.knowledge),
+        "management": report.management,
+        "unit": request.app.state.settings.display_unit,
+    }
 
 
 def _as_of(request: Request, text: str | None) -> date:
@@ -72,10 +77,12 @@ def _patient_id(request: Request, ref: str) -> str:
 
 
 def _detail(request: Request, ref: str) -> PatientDetail:
+    patient_id = _patient_id(request, ref)
     try:
-        return registry_of(request).patient(_patient_id(request, ref))
-    except RegistryError:
-        raise HTTPException(404, "There is no such patient in the registry.") from None
+        return registry_of(request).patient(patient_id)
+    except RegistryError as error:
+        # The patient is there: what failed is reading what is stored (a saved report that is not output version 1).
+        raise HTTPException(500, str(error)) from None
 
 
 @router.get("/patients/{ref}")
@@ -95,7 +102,7 @@ def patient(request: Request, user: Reader, ref: str, assessment: int | None = N
         "audit": registry_of(request).audit(patient_id=detail.summary.patient_id),
     }
     if shown is not None:
-        context.update(assessment_context(shown.report, request.app.state.knowledge))
+        context.update(assessment_context(request, shown.report))
     return render(request, "patient.html", context)
 
 
