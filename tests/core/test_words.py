@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sigmd.core.course import IgmCourse
-from sigmd.core.explain import LABEL_WORDS, in_words, label_words
+from sigmd.core.diagnosis import Certainty
+from sigmd.core.explain import LABEL_WORDS, certainty_words, in_words, label_words
 from sigmd.core.interpret import Status
 from sigmd.core.knowledge import Label, LowLimitBasis
 from sigmd.core.patterns import Pattern
@@ -22,3 +23,15 @@ def test_outcomes_statuses_bases_patterns_and_courses_read_as_words() -> None:
     terms = [*Outcome, *Status, *LowLimitBasis, *Pattern, *IgmCourse]
     assert all("_" not in in_words(term) for term in terms)
     assert in_words(LowLimitBasis.MINUS_2SD) == "mean − 2 SD" and in_words(Outcome.NOT_MET) == "not met"
+
+
+def test_a_possible_cause_is_never_called_confirmed() -> None:
+    """Where a label names something only possible, its certainty says what is confirmed instead of the bare word."""
+    for label in Label:
+        for certainty in Certainty:
+            words = certainty_words(certainty, label)
+            if "possible" in label_words(label):
+                assert words != certainty.value and "low IgM" in words and "possible cause" in words
+            else:
+                assert words == certainty.value
+    assert certainty_words("confirmed", "secondary_low_igm") == "low IgM confirmed; possible cause to review"

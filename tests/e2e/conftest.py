@@ -37,6 +37,10 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 TODAY = date(2026, 11, 1)
 CLINICIAN, PASSWORD = "dr-e2e", "a long synthetic password"
+ADMIN = "admin-e2e"
+MOBILE = {"width": 390, "height": 844}
+"""A small phone held upright: every page must be usable at this width without scrolling sideways."""
+DESKTOP = {"width": 1280, "height": 900}
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("e2e-data")
     registry = Registry.open(None, data_dir=data_dir)
     registry.create_user(CLINICIAN, PASSWORD, Role.CLINICIAN, actor="e2e")
+    registry.create_user(ADMIN, PASSWORD, Role.ADMIN, actor="e2e")
     settings = WebSettings(data_dir=data_dir, secret_key="e" * 48, today=lambda: TODAY)
     cds = CDSSettings(base_url="http://127.0.0.1", allow_unauthenticated=False)
     app = create_app(settings, cds, content.load(), registry)
@@ -92,7 +97,19 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(base_url=server.url, viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def mobile_page(browser: Any, server: Server) -> Iterator[Any]:
+    """A page 390 px wide (a phone), with touch and the phone's device scale."""
+    context = browser.new_context(
+        base_url=server.url, viewport=MOBILE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     context.set_default_timeout(15_000)
     opened = context.new_page()
     yield opened
@@ -101,15 +118,15 @@ def page(browser: Any, server: Server) -> Iterator[Any]:
 
 @pytest.fixture
 def shot() -> Any:
-    """Save a full-page screenshot as test-artifacts/e2e/<name>.png."""
+    """Save a screenshot as test-artifacts/e2e/<name>.png: the full page, one element, or what the window shows."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def take(page: Any, name: str, selector: str | None = None) -> Path:
+    def take(page: Any, name: str, selector: str | None = None, full_page: bool = True) -> Path:
         path = ARTIFACTS / f"{name}.png"
         if selector:
             page.locator(selector).first.screenshot(path=str(path))
         else:
-            page.screenshot(path=str(path), full_page=True)
+            page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take

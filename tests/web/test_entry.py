@@ -90,7 +90,8 @@ def test_unknown_and_none_are_kept_apart(knowledge):
 
 
 def test_an_adapter_error_is_pinned_to_the_form_field_it_names(knowledge):
-    """A bad unit in the third filled row is reported by the case adapter against that row's unit field."""
+    """A bad unit in the sixth row (the second filled) is reported against that row's unit field, named as the form
+    names it ("Result 6 unit"), not by its place in the case (`results[1].unit`)."""
     form = read(
         knowledge,
         sex="female",
@@ -106,13 +107,14 @@ def test_an_adapter_error_is_pinned_to_the_form_field_it_names(knowledge):
     )
     assert load_case_form(form, knowledge) is None
     assert list(form.errors) == ["r5_unit"]
-    assert "results[1].unit: 'furlongs'" in form.errors["r5_unit"]
+    assert form.errors["r5_unit"].startswith("Result 6 unit: 'furlongs' unknown")
+    assert "results[" not in form.errors["r5_unit"]
 
 
 def test_ticking_none_while_listing_records_is_an_error(knowledge):
     """'No medications' together with a listed medication is refused, naming the field and the value."""
     form = read(knowledge, sex="female", medications="clozapine", medications_none="on")
-    assert form.errors == {"medications": "medications: 'clozapine' is listed although 'no medications' is ticked"}
+    assert form.errors == {"medications": "Medications: 'clozapine' is listed although 'no medications' is ticked"}
 
 
 def test_pasted_lines_are_read_and_a_bad_line_is_named(knowledge):
@@ -120,7 +122,7 @@ def test_pasted_lines_are_read_and_a_bad_line_is_named(knowledge):
     form = read(knowledge, sex="female", birth_date="1980-01-01", pasted="IgM\t<5\tmg/dL\t2026-01-01\nIgG; 900")
     assert form.document["results"] == [{"analyte": "IgM", "value": "<5", "unit": "mg/dL", "date": "2026-01-01"}]
     assert form.errors == {
-        "pasted": "pasted line 2: 'IgG; 900' needs analyte, value, unit and date (and optionally range low, high)"
+        "pasted": "Pasted results, line 2: 'IgG; 900' needs analyte, value, unit and date (and optionally range low, high)"
     }
 
 
@@ -150,7 +152,7 @@ def test_a_bad_value_is_shown_next_to_its_field_with_the_value(client_as):
     response = client.post("/cases/new", data=entry_form(csrf_of(client, "/cases/new"), r3_value="2,5"))
     assert response.status_code == 400
     assert 'id="r3_value-error"' in response.text
-    assert "results[3].value: &#39;2,5&#39; contains a comma" in response.text
+    assert "Result 4 value: &#39;2,5&#39; contains a comma" in response.text
     assert 'value="2,5"' in response.text
 
 
@@ -235,7 +237,7 @@ def test_saving_needs_a_patient_identifier(client_as, registry):
         "/cases/save",
         data={"csrf_token": token, "case_json": document, "as_of": TODAY.isoformat(), "save_patient_id": ""},
     )
-    assert response.status_code == 400 and "patient identifier: &#39;&#39; is required" in response.text
+    assert response.status_code == 400 and "Patient identifier: &#39;&#39; is required" in response.text
     assert len(registry.list_patients()) == before
 
 

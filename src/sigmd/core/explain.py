@@ -121,9 +121,23 @@ WORDS: dict[str, str] = {
 """Other machine terms (criterion outcomes, statuses, limit bases, patterns, IgM course) in plain words."""
 
 
+CERTAINTY_WORDS: dict[tuple[str, str], str] = {
+    ("secondary_low_igm", "confirmed"): "low IgM confirmed; possible cause to review",
+    ("secondary_low_igm", "provisional"): "low IgM not yet confirmed; possible cause to review",
+}
+"""A verdict's certainty where the bare word would contradict its label: a secondary cause is only ever possible,
+so what "confirmed" confirms for `secondary_low_igm` is the low IgM (entry criteria met and persistent), not
+the cause. Other labels keep the word itself."""
+
+
 def label_words(label: str) -> str:
     """A diagnosis label as a clinician reads it."""
     return LABEL_WORDS.get(str(label), str(label).replace("_", " "))
+
+
+def certainty_words(certainty: object, label: object = "") -> str:
+    """The certainty of a verdict in words that agree with its label (`label_words`)."""
+    return CERTAINTY_WORDS.get((str(label), str(certainty)), str(certainty))
 
 
 def in_words(term: str) -> str:

@@ -1,14 +1,15 @@
 """The result-entry form: its fields become a sigmd case document, and case errors point back to a field.
 
 The form never judges clinical content itself: it copies what was typed into the case format and lets
-`sigmd.adapters.case_json.case_from_dict` validate it, so the error a clinician sees is the adapter's
-own (it names the field and the value). `field_for` maps that case path back to the form field.
+`sigmd.adapters.case_json.case_from_dict` validate it, so the problem a clinician sees is the adapter's
+own, with the value. `field_for` maps that case path back to the form field, and the message names the
+field as the form labels it ("Result 4 value", not `results[3].value`): `field_label` gives those words.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from sigmd.adapters.case_json import case_from_dict
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
-from sigmd.errors import InputError
+from sigmd.errors import InputError, shown
 
 Fields = Mapping[str, Sequence[str]]
 """Submitted form fields: every name with all its values (text only)."""
@@ -40,6 +41,85 @@ GROUPS = {
 MIN_ROWS = {"r": 6, "i": 2, "a": 1, "v": 1, "p": 1}
 """Rows shown on an empty form."""
 SEPARATORS = re.compile(r"\t|;|,")
+
+ROW_WORDS = {
+    "r": "Result",
+    "i": "Infection",
+    "a": "Autoimmune condition",
+    "v": "Vaccine summary",
+    "p": "Protein antigen",
+}
+"""What the form calls one row of each repeating group; rows are numbered from 1 as the form labels them."""
+COLUMN_WORDS = {
+    "r": {"low": "laboratory range low", "high": "laboratory range high"},
+    "i": {"count": "number of episodes", "period": "episodes within this many months"},
+    "a": {"condition": "", "text": "description", "date": "date of diagnosis"},
+    "p": {"antigen": ""},
+}
+"""A column's words where they are not its name (`''`: the row's name alone labels it)."""
+FIELD_WORDS = {
+    "patient_id": "Patient identifier",
+    "display_name": "Name",
+    "sex": "Sex",
+    "birth_date": "Birth date",
+    "age_years": "Age in years",
+    "as_of": "Assess as of",
+    "profile": "Rule profile",
+    "reference_set": "Reference set",
+    "pasted": "Pasted results",
+    "conditions": "Conditions",
+    "conditions_none": "No conditions (asked: none)",
+    "medications": "Medications",
+    "medications_none": "No medications (asked: none)",
+    "ppsv23_vaccinated": "Vaccinated on",
+    "ppsv23_pre_date": "Pre-vaccination sample date",
+    "ppsv23_post_date": "Post-vaccination sample date",
+    "bc_date": "Full blood count date",
+    "bc_result": "Full blood count with differential",
+    "bc_note": "Blood count note",
+    "t_cell_defect": "T-cell defect",
+    "features_recorded": "Clinical history taken",
+    "allergy": "Allergy",
+}
+"""The entry form's labels of its single fields, as an error message names them."""
+CASE_WORDS = {"results": "Immunoglobulin results", "clinical_features": "Clinical features"}
+"""Case paths that name a whole part of the form rather than one field."""
+_GROUP_FIELD = re.compile(r"^([riavp])(\d+)_(\w+)$")
+_TITRE_FIELD = re.compile(r"^(pre|post)_(\w{1,4})$")
+_ROW_PATH = re.compile(
+    r"^(?:clinical_features\.)?(results|infections|autoimmune|vaccine_responses|protein_antigens)\[\d+\]$"
+)
+
+
+def _ancestry(path: str) -> Iterator[str]:
+    """A case path and each path above it: `results[3].value`, `results[3]`, `results`."""
+    while path:
+        yield path
+        trimmed = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", path)
+        if trimmed == path:
+            return
+        path = trimmed
+
+
+def field_label(name: str) -> str:
+    """The words the entry form labels a field with: `r3_value` is "Result 4 value", `pre_6B` a serotype's titre."""
+    group = _GROUP_FIELD.match(name)
+    if group and group.group(1) in GROUPS and group.group(3) in GROUPS[group.group(1)]:
+        prefix, row, column = group.group(1), int(group.group(2)), group.group(3)
+        words = COLUMN_WORDS.get(prefix, {}).get(column, column)
+        return f"{ROW_WORDS[prefix]} {row + 1} {words}".rstrip()
+    titre = _TITRE_FIELD.match(name)
+    if titre:
+        return f"Serotype {titre.group(2)} {titre.group(1)}-vaccination titre"
+    return FIELD_WORDS.get(name, name.replace("_", " "))
+
+
+def row_label(name: str) -> str:
+    """The row a field of a repeating group belongs to ("Result 4"), or the field's own label."""
+    group = _GROUP_FIELD.match(name)
+    if group and group.group(1) in ROW_WORDS:
+        return f"{ROW_WORDS[group.group(1)]} {int(group.group(2)) + 1}"
+    return field_label(name)
 
 
 def one(fields: Fields, name: str) -> str:
@@ -78,21 +158,36 @@ class CaseForm:
     paths: dict[str, str] = field(default_factory=dict)
     """Case path (`results[0].value`) -> the form field it came from (`r3_value`)."""
     errors: dict[str, str] = field(default_factory=dict)
-    """Form field -> the problem with it."""
+    """Form field -> the problem with it, naming the field as the form labels it."""
+    words: dict[str, str] = field(default_factory=dict)
+    """Case path -> its name where the form's label does not give it (a pasted line is named by its number)."""
 
     def field_for(self, path: str) -> str:
         """The form field a case path came from; its parent's field when the path itself was not typed."""
-        while path:
-            if path in self.paths:
-                return self.paths[path]
-            trimmed = re.sub(r"(\.[^.\[\]]+|\[\d+\])$", "", path)
-            if trimmed == path:
-                break
-            path = trimmed
+        for probe in _ancestry(path):
+            if probe in self.paths:
+                return self.paths[probe]
         return self.paths.get("(case)", "patient_id")
 
+    def words_for(self, path: str) -> str:
+        """The case path in the form's words: the label of the field it came from, or of the row it belongs to."""
+        for probe in _ancestry(path):
+            if probe in self.words:
+                return self.words[probe]
+            if probe in CASE_WORDS:
+                return CASE_WORDS[probe]
+            if probe in self.paths:
+                exact = probe == path and not _ROW_PATH.match(path)
+                return field_label(self.paths[probe]) if exact else row_label(self.paths[probe])
+        return path.replace("_", " ").capitalize() if path else "The case"
+
     def fail(self, error: InputError) -> None:
-        self.errors.setdefault(self.field_for(error.field), str(error))
+        """Record the adapter's problem against its form field, naming the field as the form does."""
+        self.fail_text(error.field, f"{shown(error.value)} {error.problem}")
+
+    def fail_text(self, path: str, problem: str) -> None:
+        """Record a problem with a case path (`results[3].value`) against its form field, in the form's words."""
+        self.errors.setdefault(self.field_for(path), f"{self.words_for(path)}: {problem}")
 
 
 def read_case_form(fields: Fields, knowledge: Knowledge, today: date) -> CaseForm:
@@ -216,6 +311,7 @@ def _pasted(fields: Fields, form: CaseForm, start: int) -> list[dict[str, Any]]:
         parts = [p.strip() for p in (SEPARATORS.split(line) if SEPARATORS.search(line) else line.split())]
         if len(parts) not in (4, 5, 6):
             form.paths[f"pasted line {number}"] = "pasted"
+            form.words[f"pasted line {number}"] = f"Pasted results, line {number}"
             form.fail(
                 InputError(
                     f"pasted line {number}",
@@ -228,7 +324,9 @@ def _pasted(fields: Fields, form: CaseForm, start: int) -> list[dict[str, Any]]:
         bounds = {key: value for key, value in zip(("low", "high"), parts[4:], strict=False) if value}
         if bounds:
             entry["reference_range"] = bounds
-        form.paths[f"results[{start + len(results)}]"] = "pasted"
+        path = f"results[{start + len(results)}]"
+        form.paths[path] = "pasted"
+        form.words[path] = f"Pasted results, line {number}"
         results.append(entry)
     return results
 
@@ -341,6 +439,7 @@ def _features(fields: Fields, form: CaseForm) -> dict[str, Any] | None:
         autoimmune.append(entry)
     allergies = [value.strip() for value in fields.get("allergy", ()) if value.strip()]
     form.paths["clinical_features.allergies"] = "features_recorded"
+    form.words["clinical_features.allergies"] = FIELD_WORDS["allergy"]
     if not (infections or autoimmune or allergies or one(fields, "features_recorded")):
         return None
     features: dict[str, Any] = {}

@@ -2,10 +2,16 @@
 
 Only geometry and markup live here; what is drawn (and every number in it) comes from `charts`.
 Styling is by CSS class (`static/sigmd.css`), so the charts follow the page and its print stylesheet.
+
+The charts scale with the page (a viewBox, no fixed size). On a narrow screen the stylesheet draws their
+text larger in chart units (up to `MAX_FONT`) so that it stays legible once the chart is shrunk to fit,
+and hides every other x-axis label (class `tick-alt`). Margins and label positions are laid out for that
+largest size, so no label is clipped at any width.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,7 +19,14 @@ from datetime import date, timedelta
 from markupsafe import Markup, escape
 
 WIDTH = 640
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 64, 16, 28, 44
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 84, 20, 28, 60
+MAX_FONT = 20
+"""The largest font size (in chart units) the stylesheet gives chart text (on a narrow screen)."""
+CHAR_WIDTH = 0.62
+"""Width of one character of tick text, in ems (generous for digits and month names)."""
+LABEL_GAP = 26
+"""Least distance between two labelled y-axis ticks, in chart units, so labels of MAX_FONT never overlap."""
+LOG_STEPS = (1, 2, 5)
 
 
 @dataclass(frozen=True)
@@ -32,19 +45,37 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class LogScale:
+    """A logarithmic map from a positive data domain to a pixel range; values at or below `lo` sit at `lo`."""
+
+    lo: float
+    hi: float
+    start: float
+    end: float
+
+    def __call__(self, value: float) -> float:
+        value = min(max(value, self.lo), self.hi)
+        span = math.log10(self.hi) - math.log10(self.lo)
+        if span <= 0:
+            return (self.start + self.end) / 2
+        return self.start + (math.log10(value) - math.log10(self.lo)) / span * (self.end - self.start)
+
+
+@dataclass(frozen=True)
 class Frame:
     """A plotting area: pixel size, x and y scales."""
 
     height: int
     x: Scale
-    y: Scale
+    y: Scale | LogScale
 
     @staticmethod
-    def of(height: int, x_domain: tuple[float, float], y_domain: tuple[float, float]) -> Frame:
+    def of(height: int, x_domain: tuple[float, float], y_domain: tuple[float, float], *, y_log: bool = False) -> Frame:
+        y_scale = LogScale if y_log else Scale
         return Frame(
             height,
             Scale(x_domain[0], x_domain[1], MARGIN_LEFT, WIDTH - MARGIN_RIGHT),
-            Scale(y_domain[0], y_domain[1], height - MARGIN_BOTTOM, MARGIN_TOP),
+            y_scale(y_domain[0], y_domain[1], height - MARGIN_BOTTOM, MARGIN_TOP),
         )
 
     @property
@@ -89,6 +120,53 @@ def nice_top(value: float) -> float:
     return ticks[-1] if ticks[-1] >= value else ticks[-1] + step
 
 
+def _log_series(lo: float, hi: float) -> list[float]:
+    """The 1-2-5 values (…, 5, 10, 20, 50, 100, …) from the one at or below `lo` to the one at or above `hi`."""
+    values: list[float] = []
+    power = math.floor(math.log10(lo))
+    while True:
+        for step in LOG_STEPS:
+            value = round(step * 10.0**power, 10)
+            values.append(value)
+            if value >= hi:
+                below = [v for v in values if v <= lo * (1 + 1e-9)]
+                return values[len(below) - 1 :] if below else values
+        power += 1
+
+
+def log_domain(values: list[float], floor: float = 1.0) -> tuple[float, float]:
+    """A log axis's range: from the 1-2-5 value at or below the smallest value to the one above the largest.
+
+    Values below `floor` (a censored `<0.5`, an absent result) are drawn at the floor.
+    """
+    positive = [max(v, floor) for v in values if v is not None]
+    if not positive:
+        return floor, floor * 10
+    lo, hi = min(positive) / 1.1, max(positive) * 1.1
+    series = _log_series(max(lo, floor), hi)
+    return series[0], series[-1]
+
+
+def log_ticks(frame: Frame) -> tuple[list[float], list[float]]:
+    """Labelled and unlabelled ticks of a log y axis: 1-2-5 values where labels fit, else powers of ten.
+
+    Labels are never closer than LABEL_GAP chart units; the 2s and 5s that have no room for a label keep
+    their grid line.
+    """
+    lo, hi = frame.y.lo, frame.y.hi
+    every = [v for v in _log_series(lo, hi) if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]
+    for keep in (LOG_STEPS, (1, 5), (1,)):
+        labelled = [v for v in every if _mantissa(v) in keep]
+        gaps = [abs(frame.y(a) - frame.y(b)) for a, b in itertools.pairwise(labelled)]
+        if all(gap >= LABEL_GAP for gap in gaps):
+            return labelled, [v for v in every if v not in labelled]
+    return [every[0], every[-1]], every[1:-1]
+
+
+def _mantissa(value: float) -> int:
+    return round(value / 10.0 ** math.floor(math.log10(value) + 1e-9))
+
+
 def date_ticks(start: date, end: date) -> list[date]:
     """First days of months (or of years, for long spans) between two dates."""
     span = (end - start).days
@@ -116,10 +194,25 @@ def polyline(points: list[tuple[float, float]]) -> str:
     return " ".join(f"{'M' if index == 0 else 'L'}{x:.1f},{y:.1f}" for index, (x, y) in enumerate(points))
 
 
-def text(x: float, y: float, content: str, css: str = "", anchor: str = "start", rotate: bool = False) -> str:
+def text(
+    x: float,
+    y: float,
+    content: str,
+    css: str = "",
+    anchor: str = "start",
+    rotate: bool = False,
+    centred: bool = False,
+) -> str:
+    """A label; `centred` puts its middle (not its baseline) at y, whatever the font size."""
     transform = f' transform="rotate(-90 {x:.1f} {y:.1f})"' if rotate else ""
     klass = f' class="{css}"' if css else ""
-    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{klass}{transform}>{escape(content)}</text>'
+    baseline = ' dominant-baseline="central"' if centred else ""
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{baseline}{klass}{transform}>{escape(content)}</text>'
+
+
+def text_width(content: str, font: float = MAX_FONT) -> float:
+    """A generous estimate of the width of a label in chart units."""
+    return len(content) * CHAR_WIDTH * font
 
 
 def marker(x: float, y: float, comparator: str, css: str) -> str:
@@ -131,23 +224,37 @@ def marker(x: float, y: float, comparator: str, css: str) -> str:
     return f'<circle class="{css}" cx="{x:.1f}" cy="{y:.1f}" r="4.5"/>'
 
 
-def y_axis(frame: Frame, ticks: list[float], label: str) -> str:
+def tick_label(value: float) -> str:
+    return f"{value:g}"
+
+
+def y_axis(frame: Frame, ticks: list[float], label: str, minor: list[float] | None = None) -> str:
     parts = [f'<line class="axis" x1="{frame.left}" y1="{frame.top}" x2="{frame.left}" y2="{frame.bottom}"/>']
+    for tick in minor or ():
+        y = frame.y(tick)
+        parts.append(f'<line class="grid grid-minor" x1="{frame.left}" y1="{y:.1f}" x2="{frame.right}" y2="{y:.1f}"/>')
     for tick in ticks:
         y = frame.y(tick)
         parts.append(f'<line class="grid" x1="{frame.left}" y1="{y:.1f}" x2="{frame.right}" y2="{y:.1f}"/>')
-        parts.append(text(frame.left - 6, y + 4, f"{tick:g}", "tick", "end"))
-    parts.append(text(16, (frame.top + frame.bottom) / 2, label, "axis-label", "middle", rotate=True))
+        parts.append(f'<line class="axis" x1="{frame.left - 5}" y1="{y:.1f}" x2="{frame.left}" y2="{y:.1f}"/>')
+        parts.append(text(frame.left - 8, y, tick_label(tick), "tick", "end", centred=True))
+    parts.append(text(MAX_FONT, (frame.top + frame.bottom) / 2, label, "axis-label", "middle", rotate=True))
     return "".join(parts)
 
 
 def x_axis(frame: Frame, ticks: list[tuple[float, str]], label: str) -> str:
+    """The x axis with its tick labels; every other label is marked `tick-alt` (hidden on narrow screens) when
+    more than four would share the axis, and a label near an edge is moved inward so it is never clipped."""
     parts = [f'<line class="axis" x1="{frame.left}" y1="{frame.bottom}" x2="{frame.right}" y2="{frame.bottom}"/>']
-    for value, name in ticks:
+    alternate = len(ticks) > 4
+    for index, (value, name) in enumerate(ticks):
         x = frame.x(value)
+        half = text_width(name) / 2
+        label_x = min(max(x, half + 2), WIDTH - half - 2)
+        css = "tick tick-alt" if alternate and index % 2 else "tick"
         parts.append(f'<line class="axis" x1="{x:.1f}" y1="{frame.bottom}" x2="{x:.1f}" y2="{frame.bottom + 5}"/>')
-        parts.append(text(x, frame.bottom + 18, name, "tick", "middle"))
-    parts.append(text((frame.left + frame.right) / 2, frame.height - 6, label, "axis-label", "middle"))
+        parts.append(text(label_x, frame.bottom + 6 + MAX_FONT, name, css, "middle"))
+    parts.append(text((frame.left + frame.right) / 2, frame.height - 8, label, "axis-label", "middle"))
     return "".join(parts)
 
 

@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
 from sigmd import __version__
-from sigmd.core.explain import DISCLAIMER, in_words, label_words
+from sigmd.core.explain import DISCLAIMER, certainty_words, in_words, label_words
 from sigmd.registry import Role
 from sigmd.render.display import in_unit
 from sigmd.web.security import csrf_token, current_user, may
@@ -24,6 +24,14 @@ TEMPLATES = Path(__file__).with_name("templates")
 def _humanise(value: object) -> str:
     """A machine term (outcome, status, limit basis, pattern) in the plain words of `sigmd.core.explain`."""
     return in_words(str(value))
+
+
+PATTERN_WORDS = {"other": "none of the named patterns"}
+"""Pattern ids whose plain word says too little on its own."""
+
+
+def _pattern_words(pattern: object) -> str:
+    return PATTERN_WORDS.get(str(pattern), in_words(str(pattern)))
 
 
 def _to_json(value: object) -> str:
@@ -40,6 +48,8 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters["humanise"] = _humanise
     env.filters["label_words"] = label_words
+    env.filters["certainty_words"] = certainty_words
+    env.filters["pattern_words"] = _pattern_words
     env.filters["to_json"] = _to_json
     env.filters["in_unit"] = in_unit
     env.globals.update(version=__version__, disclaimer=DISCLAIMER, Role=Role)

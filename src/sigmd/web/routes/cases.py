@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sigmd.adapters.case_json import case_from_dict
 from sigmd.core.assessment import AssessmentError
+from sigmd.core.explain import certainty_words, label_words
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, Sex
 from sigmd.errors import InputError
@@ -120,7 +121,8 @@ def _report(form: CaseForm, case: Case, knowledge: Knowledge) -> ReportDocument 
     except InputError as error:
         form.fail(error)
     except AssessmentError as error:
-        form.errors.setdefault(form.field_for(str(error).split(":")[0]), str(error))
+        path, _, problem = str(error).partition(": ")
+        form.fail_text(path, problem)
     return None
 
 
@@ -139,7 +141,7 @@ def save_case(request: Request, posted: ClinicianPost) -> Response:
             request, "error.html", {"heading": "The case could not be read", "reason": str(error)}, status_code=400
         )
     profile_id, reference_set_id = one(fields, "profile") or None, one(fields, "reference_set") or None
-    error_text = "" if patient_id else "patient identifier: '' is required to save to the registry"
+    error_text = "" if patient_id else "Patient identifier: '' is required to save to the registry"
     if not error_text:
         try:
             stored = registry_of(request).record(
@@ -168,5 +170,5 @@ def save_case(request: Request, posted: ClinicianPost) -> Response:
         context.update(case_document=document, entry_form=False)
         return render(request, "enter.html", context, status_code=400)
     # The notice travels in the (readable) session cookie: it names no patient.
-    flash(request, f"Saved: {stored.label.replace('_', ' ')} ({stored.certainty}).")
+    flash(request, f"Saved: {label_words(stored.label)} ({certainty_words(stored.certainty, stored.label)}).")
     return RedirectResponse(f"/patients/{stored.patient_ref}", status_code=303)

@@ -68,14 +68,16 @@ async def read_import(request: Request, posted: ClinicianPost) -> Response:
     try:
         as_of = date.fromisoformat(one(fields, "as_of")) if one(fields, "as_of") else request.app.state.settings.today()
     except ValueError:
-        return _form_error(request, fields, "as_of", f"as_of: {one(fields, 'as_of')!r} is not an ISO date (YYYY-MM-DD)")
+        return _form_error(
+            request, fields, "as_of", f"Assess as of: {one(fields, 'as_of')!r} is not an ISO date (YYYY-MM-DD)"
+        )
     try:
         if isinstance(upload, UploadFile) and upload.filename:
             text, filename, field = await _upload_text(upload), upload.filename, "file"
     except InputError as error:
         return _form_error(request, fields, "file", str(error))
     if not text.strip():
-        return _form_error(request, fields, "file", "file: choose a file or paste its text")
+        return _form_error(request, fields, "file", "File: choose a file or paste its text")
     if _is_long_csv(text, filename):
         return _save(request, user, text, filename, as_of)
     knowledge: Knowledge = request.app.state.knowledge
@@ -124,5 +126,7 @@ def save_import(request: Request, posted: ClinicianPost) -> Response:
     try:
         as_of = date.fromisoformat(one(fields, "as_of"))
     except ValueError:
-        return _form_error(request, {}, "as_of", f"as_of: {one(fields, 'as_of')!r} is not an ISO date (YYYY-MM-DD)")
+        return _form_error(
+            request, {}, "as_of", f"Assess as of: {one(fields, 'as_of')!r} is not an ISO date (YYYY-MM-DD)"
+        )
     return _save(request, user, fields.get("text", [""])[0], one(fields, "filename"), as_of)

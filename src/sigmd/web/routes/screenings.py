@@ -55,16 +55,16 @@ def start_screening(request: Request, posted: ClinicianPost) -> Response:
     profile, reference = one(fields, "profile") or None, one(fields, "reference_set") or None
     errors: dict[str, str] = {}
     if profile is not None and profile not in knowledge.profiles:
-        errors["profile"] = f"profile: {profile!r} is not a profile (known: {', '.join(knowledge.profiles)})"
+        errors["profile"] = f"Rule profile: {profile!r} is not a profile (known: {', '.join(knowledge.profiles)})"
     if reference is not None and reference not in knowledge.reference_sets:
         known = ", ".join(knowledge.reference_sets)
-        errors["reference_set"] = f"reference set: {reference!r} is not a reference set (known: {known})"
+        errors["reference_set"] = f"Reference set: {reference!r} is not a reference set (known: {known})"
     try:
         as_of = date.fromisoformat(one(fields, "as_of")) if one(fields, "as_of") else request.app.state.settings.today()
     except ValueError:
-        errors["as_of"] = f"as_of: {one(fields, 'as_of')!r} is not an ISO date (YYYY-MM-DD)"
+        errors["as_of"] = f"Assess as of: {one(fields, 'as_of')!r} is not an ISO date (YYYY-MM-DD)"
     if not isinstance(upload, UploadFile) or not upload.filename:
-        errors["file"] = "file: choose a .csv or .parquet lab extract"
+        errors["file"] = "Lab extract: choose a .csv or .parquet file"
     if not errors and isinstance(upload, UploadFile):
         try:
             job = _jobs(request).start(
