@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from sigmd.cdshooks import create_cds_app
 from sigmd.cdshooks.settings import SERVICE_ID, CDSSettings
 from sigmd.registry import Registry
-from sigmd.registry.feedback import Outcome, RegistryFeedbackStore
+from sigmd.registry.feedback import CardFeedback, FeedbackNotStoredError, Outcome, RegistryFeedbackStore
 from sigmd.web.app import create_app
 from sigmd.web.settings import WebSettings
 
@@ -128,6 +129,41 @@ def test_feedback_that_breaks_the_spec_is_400_and_nothing_is_stored(served: Test
     response = served.post(FEEDBACK, json={"feedback": [OVERRIDDEN, bad]}, headers=auth(FEEDBACK))
     assert response.status_code == 400 and "feedback[1].acceptedSuggestions" in response.json()["reason"]
     assert RegistryFeedbackStore(registry).entries() == []
+
+
+def test_a_database_failure_while_storing_feedback_is_a_clean_503_logged_without_the_comment(
+    served: TestClient, registry: Registry, caplog: pytest.LogCaptureFixture
+):
+    """The registry's database fails under the write (its table is gone): the client gets 503 with a JSON reason
+    and no traceback, nothing is kept, and the log names the failure's kind but not the clinician's comment, which
+    the database error's own text quotes."""
+    comment = "Patient Erika Mustermann declined (synthetic)"
+    entry = {**OVERRIDDEN, "overrideReason": {**OVERRIDDEN["overrideReason"], "userComment": comment}}
+    with registry._db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE cds_feedback")
+    with caplog.at_level(logging.DEBUG):
+        response = served.post(FEEDBACK, json={"feedback": [ACCEPTED, entry]}, headers=auth(FEEDBACK))
+    assert response.status_code == 503 and response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "error": "service unavailable",
+        "reason": "the feedback could not be stored; nothing was kept, send it again later",
+    }
+    [failure] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failure.name == "sigmd.cdshooks" and failure.exc_info is None
+    assert failure.getMessage() == "feedback: 2 entries not stored: the registry database failed (OperationalError)"
+    assert not any(comment in r.getMessage() or r.exc_info for r in caplog.records)
+
+
+def test_the_registry_store_turns_a_database_error_into_feedback_not_stored(registry: Registry):
+    """RegistryFeedbackStore.keep raises FeedbackNotStoredError, naming only the error's type, and keeps nothing."""
+    store = RegistryFeedbackStore(registry)
+    entry = CardFeedback("4e0a3a1e", Outcome.OVERRIDDEN, datetime(2026, 11, 20, tzinfo=UTC), (), {"userComment": "x"})
+    with registry._db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE cds_feedback")
+    with pytest.raises(FeedbackNotStoredError) as raised:
+        store.keep([entry], service_id=SERVICE_ID, client="c", received_at=datetime(2026, 11, 20, tzinfo=UTC))
+    assert str(raised.value) == "the registry database failed (OperationalError)"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from sigmd.cdshooks import create_cds_app
+from sigmd.cdshooks.limits import LimitError, json_depth, parse_json
 from sigmd.cdshooks.settings import SERVICE_ID
 
 from .cds import auth, settings
@@ -248,6 +252,46 @@ def test_a_body_within_the_depth_bound_is_read():
         nested = {"x": nested}
     response = post(hook_request(full_prefetch(), extension={"com.example.deep": nested}))
     assert response.status_code == 200 and len(response.json()["cards"]) == 1
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_TRICKY_TEXT = st.text(alphabet='ab"\\[]{}\u00e9\n', max_size=8)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY_TEXT, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings_(max_examples=300, deadline=None)
+@given(_JSON, st.booleans())
+def test_json_depth_counts_brackets_outside_strings_only(value: Any, ascii_only: bool):
+    """The depth measured on the raw bytes is the parsed document's depth, whatever brackets, quotes and
+    backslashes its strings hold (escaped or, as UTF-8, not)."""
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert json_depth(raw) == _depth(value)
+
+
+@pytest.mark.parametrize("depth", [3, 4, 5])
+def test_the_depth_bound_holds_whether_or_not_strings_hold_brackets(depth: int):
+    """At most 4 levels: 4 are read and 5 refused, also when strings add brackets (the count of opening
+    brackets then exceeds the bound, and the depth is measured)."""
+    nested: Any = "[{[{" * 3
+    for _ in range(depth):
+        nested = [nested]
+    raw = json.dumps(nested).encode()
+    if depth <= 4:
+        assert parse_json(raw, "the body", 4) == nested
+    else:
+        with pytest.raises(LimitError, match="the body nests 5 levels deep; at most 4 are read"):
+            parse_json(raw, "the body", 4)
 
 
 def test_a_body_over_the_size_bound_is_413():

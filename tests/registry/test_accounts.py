@@ -207,6 +207,48 @@ def test_an_administrator_sets_a_password_and_the_accounts_sessions_end(ann: Reg
     assert ann.audit(limit=2)[1].action == "user.password" and ann.audit(limit=2)[1].detail == {}
 
 
+def test_a_new_password_is_hashed_before_the_write_transaction_opens(
+    ann: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Argon2 runs outside the write transaction, for a user's own change and an administrator's reset alike: a
+    hash inside it would hold the registry's write lock (all of SQLite) for the whole of the slow hash."""
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from sqlalchemy.orm import Session
+
+    from sigmd.registry import accounts
+
+    database = ann._db
+    writing, open_writes = database.writing, [0]
+
+    @contextmanager
+    def tracked() -> Iterator[Session]:
+        open_writes[0] += 1
+        try:
+            with writing() as session:
+                yield session
+        finally:
+            open_writes[0] -= 1
+
+    real, hashed_while_writing = accounts._hasher(), []
+
+    class Watching:
+        def hash(self, password: str) -> str:
+            hashed_while_writing.append(open_writes[0])
+            return real.hash(password)
+
+        def verify(self, password: str, password_hash: str) -> bool:
+            return real.verify(password, password_hash)
+
+    monkeypatch.setattr(database, "writing", tracked)
+    monkeypatch.setattr(accounts, "_hasher", Watching)
+    ann.change_password("bob", PASSWORD, "a new long password", now=at(1))
+    ann.set_password("bob", "reset by the admin", actor="cli:root")
+    assert hashed_while_writing == [0, 0]
+    assert ann.authenticate("bob", "reset by the admin", now=at(2)).outcome == LoginOutcome.SUCCESS
+
+
 def test_guesses_made_in_parallel_cannot_pass_the_limit(ann: Registry) -> None:
     """Twelve guesses at once: exactly five get their password checked, the other seven are refused as locked."""
     import threading

@@ -2,9 +2,10 @@
 
 Answers: 200 with cards (possibly none); 400 for a request that is not a valid call (its reason named); 401 for a
 client token that is missing or not trusted; 412 when the FHIR data cannot be obtained, is not what the prefetch
-template asks for, or is not all about the patient in context; 413 for a body over the size bound. Input problems
-inside otherwise valid data (a result sigmd cannot read) give no card: they are logged with the field and the
-problem, never the value. Browser clients on the CORS allow-list get CORS headers and preflight answers.
+template asks for, or is not all about the patient in context; 413 for a body over the size bound; 503 when
+feedback cannot be stored (the registry's database failed; nothing of the call is kept). Input problems inside
+otherwise valid data (a result sigmd cannot read) give no card: they are logged with the field and the problem,
+never the value. Browser clients on the CORS allow-list get CORS headers and preflight answers.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sigmd.core.assessment import AssessmentError, assess
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Case
 from sigmd.errors import InputError
-from sigmd.registry.feedback import CardFeedback, Outcome
+from sigmd.registry.feedback import CardFeedback, FeedbackNotStoredError, Outcome
 from sigmd.report import Report
 
 log = logging.getLogger("sigmd.cdshooks")
@@ -43,7 +44,10 @@ CORS_MAX_AGE_SECONDS = 600
 
 
 class FeedbackStore(Protocol):
-    """Where feedback is kept: the registry (`sigmd.registry.feedback.RegistryFeedbackStore`) or memory."""
+    """Where feedback is kept: the registry (`sigmd.registry.feedback.RegistryFeedbackStore`) or memory.
+
+    `keep` stores all entries or none; it raises `FeedbackNotStoredError` when its storage fails (answered 503).
+    """
 
     def keep(self, entries: Sequence[CardFeedback], *, service_id: str, client: str, received_at: datetime) -> None: ...
 
@@ -169,13 +173,19 @@ def create_cds_app(
     async def feedback(request: Request) -> Any:
         client = await authorise(request)
         entries = read_feedback(await body(request))
-        await run_in_threadpool(
-            store.keep,
-            entries,
-            service_id=SERVICE_ID,
-            client=client,
-            received_at=datetime.fromtimestamp(settings.clock(), UTC),
-        )
+        try:
+            await run_in_threadpool(
+                store.keep,
+                entries,
+                service_id=SERVICE_ID,
+                client=client,
+                received_at=datetime.fromtimestamp(settings.clock(), UTC),
+            )
+        except FeedbackNotStoredError as error:  # its message names the failure's kind, never the stored values
+            log.error("feedback: %d entries not stored: %s", len(entries), str(error))
+            raise RequestProblemError(
+                503, "service unavailable", "the feedback could not be stored; nothing was kept, send it again later"
+            ) from None
         log.info("feedback: %d entries (%s)", len(entries), ", ".join(sorted({e.outcome.value for e in entries})))
         return {}
 

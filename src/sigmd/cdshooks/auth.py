@@ -49,23 +49,27 @@ class AuthError(Exception):
 class ReplayCache:
     """`jti` values seen, each kept until its token could no longer be accepted.
 
-    A dict answers "seen?" in O(1). Entries are also filed in one-second buckets by expiry; each call drops the
+    A set answers "seen?" in O(1). Entries are also filed in one-second buckets by expiry; each call drops the
     buckets whose second has passed since the previous call. Every second and every entry is visited once, so a
-    call costs amortised O(1) whatever the store's size, and memory follows the call rate, not the uptime.
-    Keys are kept as 16-byte digests.
+    call costs amortised O(1) whatever the store's size, and memory follows the call rate times the tokens'
+    lifetime, not the uptime. Each `iss|jti` is kept as a 128-bit digest (a Python int) held once in the set and
+    referenced from its bucket: about 90 bytes an entry, 20 MB for the 230,000 tokens live at 640 calls a second
+    with 6-minute tokens. (It was a dict of bytes digests to expiry floats: 33 MB for the same tokens, and since a
+    dict never shrinks and rebuilds its table at 3 x its length when deleted slots run out, its table doubled to
+    21 MB at about minute 10 of steady traffic. A set rebuilds at 2 x its length and keeps one size.)
     """
 
-    seen: dict[bytes, float] = field(default_factory=dict)
-    buckets: dict[int, list[bytes]] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set, repr=False)
+    buckets: dict[int, list[int]] = field(default_factory=dict, repr=False)
     swept_until: int | None = None
     """Every bucket before this second has been dropped."""
 
     def check_and_add(self, key: str, expires: float, now: float) -> None:
         self._sweep(int(now))
-        digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=16).digest(), "big")
         if digest in self.seen:
             raise AuthError("the token's jti was already used (replay)")
-        self.seen[digest] = expires
+        self.seen.add(digest)
         second = max(math.floor(expires) + 1, self.swept_until or 0)  # dropped once `now` is past `expires`
         self.buckets.setdefault(second, []).append(digest)
 
@@ -77,7 +81,7 @@ class ReplayCache:
             due = list(range(start, now_second + 1))
         for second in due:
             for digest in self.buckets.pop(second, ()):
-                self.seen.pop(digest, None)
+                self.seen.discard(digest)
         self.swept_until = max(start, now_second + 1)
 
     def __len__(self) -> int:

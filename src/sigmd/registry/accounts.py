@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 
@@ -105,12 +106,28 @@ def user_row(session: Session, username: str) -> User:
     return user
 
 
-def set_password(session: Session, username: str, password: str, *, actor: str, now: datetime) -> User:
-    """Replace the password (hashed) and end the account's sessions; audited without the password."""
+@dataclass(frozen=True)
+class NewPassword:
+    """A new password, checked and already hashed: made by `new_password` before any write transaction opens.
+
+    Argon2 takes tens of milliseconds on purpose; hashing inside the transaction would hold the registry's
+    write lock (SQLite: the whole database) that long. `set_password` takes only this, never the plain text.
+    """
+
+    hash: str = field(repr=False)
+
+
+def new_password(password: str, field_name: str = "new password") -> NewPassword:
+    """Check a new password's length and hash it (slow: call it outside any transaction)."""
+    check_password(password, field_name)
+    return NewPassword(_hasher().hash(password))
+
+
+def set_password(session: Session, username: str, password: NewPassword, *, actor: str, now: datetime) -> User:
+    """Replace the password hash and mark the change; audited without the password. The caller ends sessions."""
     actor = check_actor(actor)
-    check_password(password, "new password")
     user = user_row(session, username)
-    user.password_hash = _hasher().hash(password)
+    user.password_hash = password.hash
     user.password_changed_at = now
     record_change(session, at=now, actor=actor, action="user.password", entity="user", entity_id=username, detail={})
     return user

@@ -260,18 +260,18 @@ def import_command(
 ) -> None:
     """Record every patient in a file and assess them; exit status 2 if any patient was not stored."""
     as_of_date = _as_of(as_of)
-    from sigmd.adapters.detect import read_input
+    from sigmd.adapters.detect import read_bytes
     from sigmd.errors import InputError
 
     try:
-        text = read_input(file)
+        data = read_bytes(file)  # decoded by the import's reader: HL7 v2 message by message, as MSH-18 declares
     except OSError as error:
         raise _fail(f"{file}: {error.strerror}") from None
     except InputError as error:
         raise _fail(f"{file}: {error}") from None
     with _open(ctx) as registry:
         try:
-            outcomes = registry.import_text(text, actor=actor or _default_actor(), as_of=as_of_date, filename=file.name)
+            outcomes = registry.import_text(data, actor=actor or _default_actor(), as_of=as_of_date, filename=file.name)
         except RegistryError as error:
             raise _fail(f"{file}: {error}") from None
     for outcome in outcomes:

@@ -1,4 +1,7 @@
-"""Reading an import file into one LoadedCase per patient: case JSON, FHIR, HL7 v2, or the long-format CSV."""
+"""Reading an import file into one LoadedCase per patient: case JSON, FHIR, HL7 v2, or the long-format CSV.
+
+A file is best given as its bytes: HL7 v2 is then decoded message by message as its MSH-18 declares.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 
 from sigmd.adapters.detect import InputFormat, detect_format, load_cases
 from sigmd.adapters.grouping import LoadedCase, PatientIndex, PatientRecords
+from sigmd.adapters.limits import decode_input
 from sigmd.adapters.results import build_result, parse_date, resolve_analyte
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Sex
@@ -20,27 +24,43 @@ CSV_REQUIRED = ("patient_id", "sex", "birth_date", "collected_date", "loinc", "v
 CSV_OPTIONAL = ("comparator", "ref_low", "ref_high")
 _EXTRA = "(extra values)"
 _SEXES = {"f": Sex.FEMALE, "m": Sex.MALE, **{s.value: s for s in Sex}}
+_HL7_START = (b"MSH", b"FHS", b"BHS")
+"""How HL7 v2 bytes start (after a byte-order mark, MLLP framing, blank lines), as `sigmd.adapters.detect` sees it."""
 
 
-def read_import(text: str, knowledge: Knowledge) -> tuple[str, list[LoadedCase]]:
-    """The input's format and its patients; a file that cannot be read at all raises RegistryError."""
-    body = text.lstrip("\ufeff")
-    first_line = body.lstrip().split("\n", 1)[0]
+def read_import(data: str | bytes, knowledge: Knowledge) -> tuple[str, list[LoadedCase]]:
+    """The input's format and its patients; a file that cannot be read at all raises RegistryError.
+
+    Bytes (a file as read or uploaded) are decoded as the `sigmd.adapters` readers decode them: HL7 v2 message
+    by message, as each message's MSH-18 declares (UTF-8, or ISO 8859-1 for `8859/1`), so that a byte that is
+    not text refuses its own message, by number and byte position, and the other messages are imported; every
+    other format as UTF-8 text as a whole (a byte-order mark dropped), else refused naming the byte offset.
+    """
     try:
-        if "patient_id" in first_line and "," in first_line and not first_line.lstrip().startswith("{"):
-            return CSV_FORMAT, read_long_csv(body, knowledge)
-        file_format = detect_format(body)
-        if file_format is InputFormat.CASE_JSON:
-            patient = json.loads(body).get("patient")
-            if not isinstance(patient, dict) or not str(patient.get("id") or "").strip():
-                raise InputError(
-                    "patient.id",
-                    None if not isinstance(patient, dict) else patient.get("id"),
-                    "is needed to import a case",
-                )
-        return file_format.value, load_cases(body, knowledge)
+        if isinstance(data, bytes):
+            if data.lstrip(b"\xef\xbb\xbf\x0b \t\r\n").startswith(_HL7_START):
+                return InputFormat.HL7V2.value, load_cases(data, knowledge)
+            data = decode_input(data)
+        return _read_text(data, knowledge)
     except InputError as error:
         raise RegistryError(str(error)) from None
+
+
+def _read_text(text: str, knowledge: Knowledge) -> tuple[str, list[LoadedCase]]:
+    body = text.lstrip("\ufeff")
+    first_line = body.lstrip().split("\n", 1)[0]
+    if "patient_id" in first_line and "," in first_line and not first_line.lstrip().startswith("{"):
+        return CSV_FORMAT, read_long_csv(body, knowledge)
+    file_format = detect_format(body)
+    if file_format is InputFormat.CASE_JSON:
+        patient = json.loads(body).get("patient")
+        if not isinstance(patient, dict) or not str(patient.get("id") or "").strip():
+            raise InputError(
+                "patient.id",
+                None if not isinstance(patient, dict) else patient.get("id"),
+                "is needed to import a case",
+            )
+    return file_format.value, load_cases(body, knowledge)
 
 
 def read_long_csv(text: str, knowledge: Knowledge) -> list[LoadedCase]:

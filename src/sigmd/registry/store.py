@@ -141,7 +141,7 @@ class Registry:
         Every other session of the account ends; `keep_session` (the token of the session asking) stays.
         """
         now = now or _now()
-        accounts.check_password(new, "new password")
+        replacement = accounts.new_password(new)  # hashed before the write transaction, which it never holds
         with self._db.writing() as session:
             until = signin.check_not_locked(session, username, now)
             if until is not None:
@@ -161,7 +161,7 @@ class Registry:
                 failed = True
             else:
                 failed = False
-                accounts.set_password(session, username, new, actor=username, now=now)
+                accounts.set_password(session, username, replacement, actor=username, now=now)
                 signin.revoke_user_sessions(session, user, now, keep_token=keep_session)
         if failed:
             raise RegistryError("current password: is not right")
@@ -169,8 +169,9 @@ class Registry:
     def set_password(self, username: str, password: str, *, actor: str) -> None:
         """Set an account's password (administration, `sigmd registry passwd`); its sessions end."""
         now = _now()
+        replacement = accounts.new_password(password)  # hashed before the write transaction, which it never holds
         with self._db.writing() as session:
-            user = accounts.set_password(session, username, password, actor=actor, now=now)
+            user = accounts.set_password(session, username, replacement, actor=actor, now=now)
             signin.revoke_user_sessions(session, user, now)
 
     def set_role(self, username: str, role: Role | str, *, actor: str) -> UserInfo:
@@ -410,10 +411,13 @@ class Registry:
             raise RegistryError(f"reference_set_id: {chosen!r} is not a reference set (known: {known})")
         return chosen
 
-    def import_text(self, text: str, *, actor: str, as_of: date, filename: str = "") -> list[ImportOutcome]:
-        """Store every patient of an import file, each in its own transaction; one outcome per patient."""
+    def import_text(self, data: str | bytes, *, actor: str, as_of: date, filename: str = "") -> list[ImportOutcome]:
+        """Store every patient of an import file, each in its own transaction; one outcome per patient.
+
+        Give a file's bytes as read: HL7 v2 is then decoded message by message as its MSH-18 declares
+        (`sigmd.registry.imports.read_import`)."""
         actor = accounts.check_actor(actor)
-        file_format, loaded = read_import(text, self.knowledge)
+        file_format, loaded = read_import(data, self.knowledge)
         source = f"import {file_format} {filename}".strip()
         outcomes: list[ImportOutcome] = []
         for item in loaded:
