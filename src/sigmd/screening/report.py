@@ -398,7 +398,8 @@ def igm_table(points: Sequence[Point]) -> str:
 def funnel_steps(summary: dict[str, Any]) -> list[tuple[str, int]]:
     """The funnel in patients: screened, assessed, then each ESID step (steps counting results are left out)."""
     steps = [("Patients screened", summary["patients"])]
-    steps.append(("Given the full assessment by the sigmd core", summary["patients_assessed_by_core"]))
+    judged = summary["patients_assessed_by_core"] + summary.get("patients_judged_setwise", 0)
+    steps.append(("Judged in full (not plainly normal at the pre-filter)", judged))
     for step in summary["funnel"]:
         if step["step"] not in RESULT_STEPS:
             words = FUNNEL_WORDS.get(step["step"], step["description"][:1].upper() + step["description"][1:])

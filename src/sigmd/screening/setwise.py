@@ -132,7 +132,7 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     m, g, a = "igm", "igg", "iga"
     age = (
         f"greatest(coalesce({m}_age_days, -1), coalesce({g}_age_days, -1), coalesce({a}_age_days, -1))"
-        f" / {_DAYS_PER_YEAR}"
+        f" / CAST({_DAYS_PER_YEAR} AS DOUBLE)"
     )
     known = " + ".join(f"CASE WHEN {low[x]} OR {ok[x]} THEN 1 ELSE 0 END" for x in (m, g, a))
     subclasses = [_key(s) for s in IGG_SUBCLASSES]
@@ -243,7 +243,7 @@ def igm_points_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     body = judge_sql(judged, knowledge, horizon)
     rows = body.split("), patients AS (")[0]
     return (
-        f"{rows})\nSELECT patient_id, row_no, age_days / {_DAYS_PER_YEAR} AS age_years, v AS value_mg_dl, low_limit,"
+        f"{rows})\nSELECT patient_id, row_no, CAST(age_days AS DOUBLE) / {_DAYS_PER_YEAR} AS age_years, v AS value_mg_dl, low_limit,"
         f" status IN ('low', 'absent') AS low FROM statuses WHERE analyte = 'IgM'"
     )
 
