@@ -10,6 +10,9 @@ from sigmd.core.model import Analyte
 from sigmd.screening.bands import Limit, analyte_rows, content_day_horizon, cutoff_limits, set_limits, unit_rows
 from sigmd.screening.extras import require
 
+FACTOR_RANGE = (2.0**-60, 2.0**60)
+"""Unit factors `sigmd.screening.portable.product` multiplies by exactly on every engine."""
+
 
 @dataclass(frozen=True)
 class ContentTables:
@@ -39,6 +42,12 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
     pa = require("pyarrow", "screen")
     horizon = content_day_horizon(knowledge, profile)
     units = unit_rows(knowledge)
+    for spelling, analyte, factor in units:
+        if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
+            raise ValueError(
+                f"content: unit {spelling!r} ({analyte}) converts to mg/dL by {factor}, outside the factors "
+                f"{FACTOR_RANGE[0]:g} to {FACTOR_RANGE[1]:g} that screening's SQL multiplies by (`portable.product`)"
+            )
     analytes = analyte_rows(knowledge)
     igm_limits = [
         limit for s in knowledge.reference_sets.values() for limit in set_limits(s, profile, horizon, (Analyte.IGM,))
