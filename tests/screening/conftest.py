@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import os
+import shutil
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,12 +19,42 @@ from sigmd.core.assessment import assess
 from sigmd.core.model import Case, CodedText, LabResult, Patient, Sex
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.synth import SynthFiles, synth
+from tests.registry.conftest import PostgresCluster, postgres
 
 AS_OF = date(2026, 1, 1)
+__all__ = ["postgres"]
+"""The registry tests' throw-away PostgreSQL cluster (initdb + pg_ctl on a free port, skipped with the reason when
+the server binaries are not installed), shared by the PostgreSQL engine tests."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: runs a local Spark session (about a minute)")
+
+
+def require_java() -> None:
+    """Skip, saying why, when there is no Java runtime for PySpark (scripts/system-packages.sh installs one)."""
+    home = os.environ.get("JAVA_HOME")
+    if shutil.which("java") is None and not (home and (Path(home) / "bin" / "java").exists()):
+        pytest.skip(
+            "no Java runtime (java on PATH or JAVA_HOME): PySpark needs Java 17; install openjdk-17-jre-headless"
+        )
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local[2] SparkSession for the session's Spark tests (a process can hold one SparkContext)."""
+    require_java()
+    from sigmd.screening.spark_engine import local_session
+
+    session = local_session(small_data=True)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresCluster) -> str:
+    """A new empty database on the session's throw-away PostgreSQL cluster (a SQLAlchemy-style URL)."""
+    return postgres.new_database()
 
 
 @pytest.fixture(scope="session")

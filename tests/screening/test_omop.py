@@ -398,3 +398,85 @@ def test_database_urls_are_recognised_and_a_database_without_omop_tables_is_an_e
         export_database("nosuchdialect://x/y", tmp_path / "out")
     result = CliRunner().invoke(app, ["screen", str(tmp_path), "--out", str(tmp_path / "o"), "--omop-schema", "cdm"])
     assert result.exit_code == 2 and "omop-schema" in result.output
+
+
+CDM_TYPES = {"_id": "BIGINT", "_date": "DATE", "_datetime": "TIMESTAMP", "_number": "NUMERIC", "range_": "NUMERIC"}
+"""Column types as the OHDSI PostgreSQL DDL declares them (by name ending or start); other columns VARCHAR."""
+
+
+def _cdm_type(column: str) -> str:
+    if column.endswith("_of_birth"):
+        return "INTEGER"
+    if column == "vocabulary_id":
+        return "VARCHAR(20)"
+    return next((t for key, t in CDM_TYPES.items() if column.endswith(key) or column.startswith(key)), "VARCHAR(255)")
+
+
+def _write_postgres(data: Dataset, url: str, schema: str) -> None:
+    """The dataset as CDM tables in `schema` of a PostgreSQL database (types of the OHDSI DDL)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        for name, rows in data.tables.items():
+            columns = list(rows[0])
+            declared = ", ".join(f"{c} {_cdm_type(c)}" for c in columns)
+            conn.execute(f"CREATE TABLE {schema}.{name} ({declared})")
+            with (
+                conn.cursor() as cursor,
+                cursor.copy(f"COPY {schema}.{name} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+
+
+def _run_outputs(out: Path) -> dict[str, Any]:
+    found: dict[str, Any] = {"summary": json.loads((out / "summary.json").read_text(encoding="utf-8"))}
+    for name in ("patients", "rejects"):
+        with (out / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            found[name] = list(csv.DictReader(handle))
+        found[f"{name}.parquet"] = pq.read_table(out / f"{name}.parquet").to_pylist()
+    return found
+
+
+def test_a_postgres_cdm_screened_in_place_equals_the_copied_cdm(
+    dataset: Dataset, postgres_url: str, tmp_path: Path
+) -> None:
+    """`--engine postgres` screens a CDM in its own database (no copy of its tables leaves it) and writes what DuckDB
+    writes from the copied tables: the same verdicts, rejects (measurement rows numbered alike) and summary."""
+    _write_postgres(dataset, postgres_url, "cdm")
+    runs = {}
+    for engine in ("duckdb", "postgres"):
+        out = tmp_path / engine
+        args = ["screen", postgres_url, "--omop-schema", "cdm", "--engine", engine, "--out", str(out)]
+        with pytest.warns(UserWarning, match="1 person"):
+            result = CliRunner().invoke(app, [*args, "--as-of", AS_OF.isoformat()])
+        assert result.exit_code == 0, result.output
+        runs[engine] = _run_outputs(out)
+    assert (tmp_path / "duckdb" / "converted-input" / "omop-tables" / "measurement.parquet").exists()
+    assert not (tmp_path / "postgres" / "converted-input" / "omop-tables").exists()
+    assert runs["postgres"] == runs["duckdb"]
+    rejects = {int(r["row_no"]): r["reason"] for r in runs["postgres"]["rejects"]}
+    for position, reason in dataset.injected.items():
+        assert rejects[-position].startswith(reason), rejects[-position]
+    assert runs["postgres"]["summary"]["rows"]["in"] == len(dataset.tables["measurement"])
+    assert {r["label"] for r in runs["postgres"]["patients"]} >= {"normal", "partial_sigmd", "secondary_low_igm"}
+
+
+def test_postgres_in_place_names_what_the_cdm_lacks(postgres_url: str, tmp_path: Path) -> None:
+    """A schema without the OMOP tables, or a measurement table without value_as_number, is refused by name."""
+    import psycopg
+
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE person (person_id BIGINT, gender_concept_id BIGINT, year_of_birth INTEGER)")
+    args = ["screen", postgres_url, "--engine", "postgres", "--out", str(tmp_path / "a")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "has no OMOP table measurement" in result.output, result.output
+    with psycopg.connect(postgres_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE measurement (person_id BIGINT, measurement_concept_id BIGINT, measurement_date DATE)"
+        )
+    result = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "b")])
+    assert result.exit_code == 2 and "has no column value_as_number" in result.output, result.output
+    other = CliRunner().invoke(app, [*args, "--engine-url", "postgresql://someone@elsewhere/db"])
+    assert other.exit_code == 2 and "engine-url" in other.output

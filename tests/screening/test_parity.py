@@ -1,17 +1,19 @@
-"""Batch verdicts are the core's verdicts, patient by patient."""
+"""Batch verdicts are the core's verdicts, patient by patient, and every engine writes what DuckDB writes."""
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 
 from sigmd import content
 from sigmd.core.assessment import assess
+from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.funnel import Funnel
 from sigmd.screening.run import screen
-from sigmd.screening.synth import SynthFiles
+from sigmd.screening.synth import SynthFiles, synth
 from tests.screening.conftest import AS_OF, core_cases, core_verdicts, screened_verdicts, used_rows
 
 EDGE_ROWS = """patient_id,sex,birth_date,collected_date,loinc,value,unit,comparator,ref_low,ref_high
@@ -123,3 +125,139 @@ def test_the_esid_funnel_equals_the_core_on_every_patient(cohort: SynthFiles, tm
         expected.add(assess(case, knowledge, as_of=AS_OF, profile_id="esid"))
     assert result.summary["funnel"] == expected.table()
     assert expected.counts["isolated_low_igm"] > 0
+
+
+ENGINE_ROWS = (
+    EDGE_ROWS
+    + """N1,female,1985-05-05,2025-05-05,IgM,5\u2028,mg/dL,,,
+N2,female,1985-05-05,2025-05-05,IgM,5\u000b,mg/dL,,,
+N3,female,1985-05-05,2025-05-05,IgM,\u00a05,mg/dL,,,
+N4,female,\t1985-05-05,2025-05-05,IgM,5,mg/dL,,,
+N5,female,0000-02-29,2025-05-05,IgM,5,mg/dL,,,
+N6,female,1985-05-05,2025-05-05\u2028,IgM,5,mg/dL,,,
+N7,female,1985-05-05,2025-05-05,IgM,1e307,g/L,,,
+N8,female,1985-05-05,2025-05-05,IgM,5e-324,mg/dL,,,
+N9,female,1985-05-05,2025-05-05,IgM,20,mg/dL,,1e-300,1e300
+N10,female,1985-05-05,2025-05-05,IgM,20,mg/dL,,1e-320,1e308
+N11,female,1985-05-05,2025-05-05,IgM,40,µg/mL,,,
+N12,FEMALE,1985-05-05,2025-05-05,IMMUNOGLOBULIN M,40, MG / DL ,,,
+N13,female,1985-05-05,2025-05-05,IgM,"it's \\s",mg/dL,,,
+N14,female,1985-05-05,2025-05-05,"IgM
+serum",40,mg/dL,,,
+N15,female,1985-05-05,2025-05-05T10:30:00+01:00 ,IgM,40,mg/dL,,,
+"""
+)
+"""Where the engines' regular expressions, casts and arithmetic would differ if the SQL were not portable."""
+BAD_LINES = b'B1,female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,,surplus\nB2,fem"ale,1980-01-01\nB3,female,1980-01-01,2025-01-01,IgM,6\xff0,mg/dL,,,\n'
+
+
+def _outputs(out: Path) -> dict[str, object]:
+    """Everything a run writes that the engine decides: the result and reject tables (CSV and Parquet) and summary."""
+    import pyarrow.parquet as pq
+
+    found: dict[str, object] = {"summary": json.loads((out / "summary.json").read_text(encoding="utf-8"))}
+    for name in ("patients", "rejects"):
+        with (out / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            found[f"{name}.csv"] = list(csv.DictReader(handle))
+        found[f"{name}.parquet"] = pq.read_table(out / f"{name}.parquet").to_pylist()
+    return found
+
+
+@pytest.fixture(scope="module")
+def engine_input(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A CSV extract: 300 synthetic patients, then the edge rows and lines that do not fit the CSV dialect."""
+    import pyarrow.parquet as pq
+
+    folder = tmp_path_factory.mktemp("engines")
+    files = synth(300, 11, folder / "cohort.parquet", "parquet")
+    source = folder / "labs.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CANONICAL_COLUMNS)
+        for row in pq.read_table(files.results).to_pylist():
+            writer.writerow([row.get(c) or "" for c in CANONICAL_COLUMNS])
+        handle.write(ENGINE_ROWS.split("\n", 1)[1])
+    with source.open("ab") as handle:
+        handle.write(BAD_LINES)
+    return source, files.records
+
+
+@pytest.fixture(scope="module")
+def duckdb_outputs(engine_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    source, records = engine_input
+    out = tmp_path_factory.mktemp("duckdb-run")
+    screen(source, out, records=records, as_of=AS_OF, progress=False, profile="medscape_40", reference="bozeman_sex")
+    found = _outputs(out)
+    reasons = {r["patient_id"]: r["reason"] for r in found["rejects.csv"]}  # type: ignore[attr-defined]
+    assert len(found["rejects.csv"]) >= 20 and len(found["patients.csv"]) > 290  # type: ignore[arg-type]
+    assert reasons["N7"] == "value: '1e307' is too large a number: in mg/dL it is inf"
+    assert reasons["N1"].startswith("value: '5\u2028' is not a non-negative number")
+    return found
+
+
+def _engine_run(engine: str, engine_input: tuple[Path, Path], out: Path, url: str | None = None) -> dict[str, object]:
+    source, records = engine_input
+    options = {"profile": "medscape_40", "reference": "bozeman_sex"}
+    screen(source, out, engine=engine, engine_url=url, records=records, as_of=AS_OF, progress=False, **options)  # type: ignore[arg-type]
+    return _outputs(out)
+
+
+def test_postgres_writes_what_duckdb_writes(
+    engine_input: tuple[Path, Path], duckdb_outputs: dict[str, object], postgres_url: str, tmp_path: Path
+) -> None:
+    """The same run on PostgreSQL gives DuckDB's results, rejects (with reasons) and summary, value for value."""
+    assert _engine_run("postgres", engine_input, tmp_path / "pg", postgres_url) == duckdb_outputs
+
+
+@pytest.mark.slow
+def test_spark_local_writes_what_duckdb_writes(
+    engine_input: tuple[Path, Path], duckdb_outputs: dict[str, object], spark: object, tmp_path: Path
+) -> None:
+    """The same run on Spark (the tests' local[2] session) gives DuckDB's results, rejects and summary."""
+    assert _engine_run("spark", engine_input, tmp_path / "spark") == duckdb_outputs
+
+
+CLUSTER_RUN = """
+import sys, time
+from datetime import date
+from pathlib import Path
+from sigmd.screening.run import make_engine, screen
+
+engine = make_engine("spark", sys.argv[1])
+context = engine.spark.sparkContext
+deadline = time.monotonic() + 180
+while context._jsc.sc().getExecutorMemoryStatus().size() < 3 and time.monotonic() < deadline:
+    time.sleep(1)
+print("master", context.master, "executors", context._jsc.sc().getExecutorMemoryStatus().size() - 1, flush=True)
+try:
+    screen(Path(sys.argv[2]), Path(sys.argv[3]), engine=engine, records=Path(sys.argv[4]), as_of=date.fromisoformat(sys.argv[5]),
+           progress=False, profile="medscape_40", reference="bozeman_sex")
+finally:
+    engine.close()
+"""
+
+
+@pytest.mark.slow
+def test_spark_local_cluster_writes_what_duckdb_writes(
+    engine_input: tuple[Path, Path], duckdb_outputs: dict[str, object], tmp_path: Path
+) -> None:
+    """On a local-cluster master (two executor JVMs beside the driver, in a process of its own, as one process
+    holds one SparkContext) Spark gives DuckDB's results, rejects and summary."""
+    import subprocess
+    import sys
+
+    from tests.screening.conftest import require_java
+
+    require_java()
+    source, records = engine_input
+    master = "local-cluster[2,1,1024]"
+    run = subprocess.run(
+        [sys.executable, "-c", CLUSTER_RUN, master, str(source), str(tmp_path / "cluster"), str(records), str(AS_OF)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert f"master {master} executors 2" in run.stdout
+    assert _outputs(tmp_path / "cluster") == duckdb_outputs

@@ -6,7 +6,6 @@ import csv
 import json
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from sigmd.cli import app
-from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.duckdb_engine import DuckDBEngine
-from sigmd.screening.engine import DUCKDB, SPARK
 from sigmd.screening.run import make_engine, screen
-from sigmd.screening.spark_engine import SparkEngine, local_session
+from sigmd.screening.spark_engine import SparkEngine
 from sigmd.screening.synth import SynthFiles, synth
 from tests.screening.conftest import AS_OF, core_verdicts, used_rows
 
@@ -53,13 +50,6 @@ BAD_LINES = [
     (b"B5,female,1980-01-01,2025-01-01,IgM,6\xff0,mg/dL,,,", "value: '6\\xff0' is not UTF-8 text (line"),
 ]
 """Lines that do not fit the CSV dialect (extra and missing cells, stray and unterminated quotes, bad bytes)."""
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    session = local_session(small_data=True)
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -180,57 +170,6 @@ def test_row_numbers_follow_the_file_across_row_groups(spark: Any, small_cohort:
         engine.close()
         spark.conf.set("spark.sql.files.maxPartitionBytes", previous)
     assert [r["row_no"] for r in expected] == list(range(1, table.num_rows + 1))
-
-
-VALUES = [
-    "30",
-    " <5",
-    "< 0.05",
-    ">=200 ",
-    "≤4",
-    "≥ 7",
-    ".5",
-    "5.",
-    "1e5",
-    "2E-3",
-    "-1",
-    "1,5",
-    "<<5",
-    "5\n",
-    "\t5",
-    "5\x0b",
-    "n/a",
-    "",
-]
-
-
-def test_value_pattern_means_the_same_in_spark_duckdb_and_python(spark: Any) -> None:
-    """The reported-value pattern splits strings alike in Spark, DuckDB and (for ASCII spaces) Python."""
-    found = {}
-    for engine in (SparkEngine(), DuckDBEngine()):
-        d = engine.dialect
-        rows = ", ".join(f"({d.text(v)})" for v in VALUES)
-        query = (
-            f"SELECT v, {d.matches('v', VALUE_PATTERN)} AS ok, {d.extract('v', VALUE_PATTERN, 1)} AS symbol,"
-            f" {d.extract('v', VALUE_PATTERN, 2)} AS number FROM (VALUES {rows}) AS t(v)"
-        )
-        try:
-            found[d.name] = sorted((r["v"], r["ok"], r["symbol"], r["number"]) for r in engine.fetch(query).to_pylist())
-        finally:
-            engine.close()
-    assert found["spark"] == found["duckdb"]
-    python = re.compile(VALUE_PATTERN)
-    for value, ok, symbol, number in found["spark"]:
-        match = python.match(value)
-        if value != "5\x0b":
-            assert bool(match) == ok and (not ok or (match.group(1) or "", match.group(2)) == (symbol, number))
-
-
-def test_dialects_quote_literals_for_their_engine() -> None:
-    """A quote doubles in DuckDB; Spark escapes quotes and backslashes, and spells RE2's \\s as a class."""
-    assert DUCKDB.text("it's \\s") == "'it''s \\s'"
-    assert SPARK.text("it's \\s") == "'it\\'s \\\\s'"
-    assert SPARK.regex(r"^\s*$") == "'^[\\\\t\\\\n\\\\f\\\\r ]*$'"
 
 
 def test_missing_pyspark_names_the_spark_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from sigmd.adapters.results import EARLIEST_DATE, LATEST_DATE
 from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.delimited import LINE_PROBLEM
-from sigmd.screening.engine import Dialect
+from sigmd.screening.portable import exponential, extract, literal, matches, product, remove
 
 CANONICAL_COLUMNS = (
     "patient_id",
@@ -34,13 +34,14 @@ CANONICAL_COLUMNS = (
     "ref_high",
 )
 DATE_PATTERN = (
-    r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})"
     r"(?:[T ](?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?\s*$"
 )
-"""An ISO date, or an ISO date-time whose date part is read (as `sigmd.adapters.results.parse_date` reads it)."""
+"""An ISO date, or an ISO date-time whose date part (group 1) is read (as `sigmd.adapters.results.parse_date` reads it)."""
 PLAIN_NUMBER = r"^[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?$"
 """A value that is only a number: `VALUE_PATTERN` with no comparator and no spaces."""
+WHITESPACE = r"\s"
 NORMAL_Z = 1.959963984540054
 """The normal quantile of a central 95% interval, as `LogNormalFit` uses it."""
 
@@ -56,18 +57,23 @@ class Options:
     absent_igm_mg_dl: float
 
 
-def _show(d: Dialect, column: str) -> str:
+MARGIN = f"CAST('{1 + RELATIVE_MARGIN!r}' AS DOUBLE)"
+"""1 + RELATIVE_MARGIN as one double on every engine (a literal each engine reads, rather than a sum of literals)."""
+
+
+def _show(column: str) -> str:
     """`'text'` as Python's repr would show a string, for reasons; `None` when missing."""
-    quote = d.text("'")
-    return f"coalesce({quote} || CAST({column} AS {d.string_type}) || {quote}, 'None')"
+    return f"coalesce('''' || CAST({column} AS VARCHAR) || '''', 'None')"
 
 
 def _lab_limit(options: Options) -> str:
     """The low limit from the reporting laboratory's own range, as the profile takes it."""
     if options.minus_2sd:
+        log_mean = "(ln(r.lab_low) + ln(r.lab_high)) / 2"
+        log_sd = f"(ln(r.lab_high) - ln(r.lab_low)) / (2 * {NORMAL_Z})"
         return (
-            "CASE WHEN r.lab_high IS NOT NULL AND r.lab_low > 0 AND r.lab_low < r.lab_high THEN "
-            f"exp((ln(r.lab_low) + ln(r.lab_high)) / 2 - 2 * (ln(r.lab_high) - ln(r.lab_low)) / (2 * {NORMAL_Z})) END"
+            "CASE WHEN r.lab_high IS NOT NULL AND r.lab_low > 0 AND r.lab_low < r.lab_high"
+            f" THEN {exponential(f'{log_mean} - 2 * {log_sd}')} END"
         )
     return "CASE WHEN r.lab_low > 0 THEN r.lab_low END"
 
@@ -81,16 +87,25 @@ def _key_join(table: str, alias: str, horizon: int, sex: str) -> str:
     )
 
 
-def rows_sql(d: Dialect, options: Options, horizon: int) -> str:
+def _iso_date(part: str) -> str:
+    """The date of a `DATE_PATTERN` date part ('' when there is none: NULL).
+
+    The engines disagree on year 0000 (DuckDB reads 1 BC, Spark year 0, PostgreSQL nothing), so it is read as
+    year 0004, a leap year like year 0: the day exists or not as in DuckDB, and the date is outside the dates
+    sigmd reads either way."""
+    year_zero = f"'0004' || substr({part}, 5)"
+    return f"try_cast(CASE WHEN substr({part}, 1, 4) = '0000' THEN {year_zero} ELSE nullif({part}, '') END AS DATE)"
+
+
+def rows_sql(options: Options, horizon: int) -> str:
     """One narrow row per input row: parsed fields, age, the first reason it cannot be used, limit and `not_low`."""
-    value_ok = d.matches("r.value", VALUE_PATTERN)
+    value_ok = matches("r.value", VALUE_PATTERN)
     # Most values are a bare number: read those directly rather than through the pattern's groups (same result).
-    plain = d.matches("r.value", PLAIN_NUMBER)
-    low_ok = d.matches("r.ref_low", VALUE_PATTERN)
-    high_ok = d.matches("r.ref_high", VALUE_PATTERN)
+    plain = matches("r.value", PLAIN_NUMBER)
+    low_ok = matches("r.ref_low", VALUE_PATTERN)
+    high_ok = matches("r.ref_high", VALUE_PATTERN)
     sex = "lower(trim(coalesce(r.sex, '')))"
-    unit_key = f"lower(replace(replace({d.strip_spaces('r.unit')}, 'µ', 'u'), 'μ', 'u'))"
-    age_days = d.days_between("birth", "collected")
+    unit_key = f"lower(replace(replace({remove('r.unit', WHITESPACE)}, 'µ', 'u'), 'μ', 'u'))"
     whole_months = (
         "(year(collected) - year(birth)) * 12 + month(collected) - month(birth)"
         " - CASE WHEN day(collected) < least(day(birth), day(last_day(collected))) THEN 1 ELSE 0 END"
@@ -98,73 +113,79 @@ def rows_sql(d: Dialect, options: Options, horizon: int) -> str:
     igm_rule = "WHEN r.analyte = 'IgM' THEN c.limit_mg_dl " if options.igm_cutoffs else ""
     dates = f"DATE '{EARLIEST_DATE.isoformat()}' AND DATE '{LATEST_DATE.isoformat()}'"
     infinity = "CAST('Infinity' AS DOUBLE)"
-    outside = d.text(f" is outside the dates sigmd reads ({EARLIEST_DATE} to {LATEST_DATE})")
+    outside = literal(f" is outside the dates sigmd reads ({EARLIEST_DATE} to {LATEST_DATE})")
     cutoff_join = _key_join("cutoffs", "c", horizon, "'any'") if options.igm_cutoffs else ""
+    absent = f"CAST('{options.absent_igm_mg_dl * (1 + RELATIVE_MARGIN)!r}' AS DOUBLE)"
     return f"""
-WITH base AS (
+WITH dated AS (
+  SELECT r.*, {extract("r.birth_date", DATE_PATTERN, 1)} AS birth_part,
+    {extract("r.collected_date", DATE_PATTERN, 1)} AS collected_part
+  FROM raw r
+), base AS (
   SELECT r.*, a.analyte,
     CASE {sex} WHEN 'f' THEN 'female' WHEN 'm' THEN 'male' WHEN 'o' THEN 'other' WHEN 'u' THEN 'unknown'
       WHEN '' THEN 'unknown' ELSE {sex} END AS sex_code,
-    CASE WHEN {d.matches("r.birth_date", DATE_PATTERN)} THEN try_cast(substr(trim(r.birth_date), 1, 10) AS DATE) END AS birth,
-    CASE WHEN {d.matches("r.collected_date", DATE_PATTERN)}
-      THEN try_cast(substr(trim(r.collected_date), 1, 10) AS DATE) END AS collected,
+    {_iso_date("r.birth_part")} AS birth,
+    {_iso_date("r.collected_part")} AS collected,
     CASE WHEN {plain} THEN try_cast(r.value AS DOUBLE)
-      WHEN {value_ok} THEN try_cast({d.extract("r.value", VALUE_PATTERN, 2)} AS DOUBLE) END AS number,
-    CASE WHEN {plain} THEN '' WHEN {value_ok} THEN {d.extract("r.value", VALUE_PATTERN, 1)} END AS value_symbol,
+      WHEN {value_ok} THEN try_cast({extract("r.value", VALUE_PATTERN, 2)} AS DOUBLE) END AS number,
+    CASE WHEN {plain} THEN '' WHEN {value_ok} THEN {extract("r.value", VALUE_PATTERN, 1)} END AS value_symbol,
     nullif(trim(coalesce(r.comparator, '')), '') AS comparator_given,
-    CASE WHEN {low_ok} THEN try_cast({d.extract("r.ref_low", VALUE_PATTERN, 2)} AS DOUBLE) END AS low_number,
-    CASE WHEN {high_ok} THEN try_cast({d.extract("r.ref_high", VALUE_PATTERN, 2)} AS DOUBLE) END AS high_number,
+    CASE WHEN {low_ok} THEN try_cast({extract("r.ref_low", VALUE_PATTERN, 2)} AS DOUBLE) END AS low_number,
+    CASE WHEN {high_ok} THEN try_cast({extract("r.ref_high", VALUE_PATTERN, 2)} AS DOUBLE) END AS high_number,
     u.factor
-  FROM raw r
+  FROM dated r
   LEFT JOIN analytes a ON a.code = lower(trim(r.loinc))
   LEFT JOIN units u ON u.spelling = {unit_key} AND u.analyte = a.analyte
 ), symbols AS (
   SELECT *,
-    CASE value_symbol WHEN '≤' THEN '<=' WHEN '≥' THEN '>=' WHEN '' THEN '=' ELSE value_symbol END AS value_comparator
+    CASE value_symbol WHEN '≤' THEN '<=' WHEN '≥' THEN '>=' WHEN '' THEN '=' ELSE value_symbol END AS value_comparator,
+    {product("number", "factor")} AS value_mg_dl,
+    {product("low_number", "factor")} AS lab_low,
+    {product("high_number", "factor")} AS lab_high
   FROM base
 ), parsed AS (
   SELECT row_no, patient_id, analyte, sex_code AS sex, birth, collected,
-    coalesce(comparator_given, value_comparator) AS comparator_code,
-    number * factor AS value_mg_dl, low_number * factor AS lab_low, high_number * factor AS lab_high,
+    coalesce(comparator_given, value_comparator) AS comparator_code, value_mg_dl, lab_low, lab_high,
     CASE
       WHEN {LINE_PROBLEM} IS NOT NULL THEN {LINE_PROBLEM}
-      WHEN patient_id IS NULL OR trim(patient_id) = '' THEN 'patient_id: ' || {_show(d, "patient_id")} || ' is missing'
-      WHEN analyte IS NULL THEN 'loinc: ' || {_show(d, "loinc")}
+      WHEN patient_id IS NULL OR trim(patient_id) = '' THEN 'patient_id: ' || {_show("patient_id")} || ' is missing'
+      WHEN analyte IS NULL THEN 'loinc: ' || {_show("loinc")}
         || ' is not a known analyte (use IgM, IgG, IgA, IgG1-4 or a LOINC code such as 2472-9)'
       WHEN sex_code NOT IN ('female', 'male', 'other', 'unknown')
-        THEN 'sex: ' || {_show(d, "sex")} || ' is not one of female, male, other, unknown'
-      WHEN birth IS NULL THEN 'birth_date: ' || {_show(d, "birth_date")} || ' is not an ISO date (YYYY-MM-DD)'
-      WHEN NOT birth BETWEEN {dates} THEN 'birth_date: ' || {_show(d, "birth_date")} || {outside}
-      WHEN collected IS NULL THEN 'collected_date: ' || {_show(d, "collected_date")} || ' is not an ISO date (YYYY-MM-DD)'
-      WHEN NOT collected BETWEEN {dates} THEN 'collected_date: ' || {_show(d, "collected_date")} || {outside}
-      WHEN number IS NULL THEN 'value: ' || {_show(d, "value")}
-        || {d.text(" is not a non-negative number (expected for example 30, '<5', '< 0.05' or '>200')")}
-      WHEN number >= {infinity} THEN 'value: ' || {_show(d, "value")} || ' is not a finite number'
+        THEN 'sex: ' || {_show("sex")} || ' is not one of female, male, other, unknown'
+      WHEN birth IS NULL THEN 'birth_date: ' || {_show("birth_date")} || ' is not an ISO date (YYYY-MM-DD)'
+      WHEN NOT birth BETWEEN {dates} THEN 'birth_date: ' || {_show("birth_date")} || {outside}
+      WHEN collected IS NULL THEN 'collected_date: ' || {_show("collected_date")} || ' is not an ISO date (YYYY-MM-DD)'
+      WHEN NOT collected BETWEEN {dates} THEN 'collected_date: ' || {_show("collected_date")} || {outside}
+      WHEN number IS NULL THEN 'value: ' || {_show("value")}
+        || {literal(" is not a non-negative number (expected for example 30, '<5', '< 0.05' or '>200')")}
+      WHEN number >= {infinity} THEN 'value: ' || {_show("value")} || ' is not a finite number'
       WHEN comparator_given IS NOT NULL AND comparator_given NOT IN ('<', '<=', '=', '>=', '>')
-        THEN 'comparator: ' || {_show(d, "comparator")} || ' is not one of <, <=, =, >=, >'
+        THEN 'comparator: ' || {_show("comparator")} || ' is not one of <, <=, =, >=, >'
       WHEN comparator_given IS NOT NULL AND value_comparator <> '=' AND value_comparator <> comparator_given
-        THEN 'comparator: ' || {_show(d, "comparator")} || ' contradicts the comparator in the value ' || {_show(d, "value")}
-      WHEN factor IS NULL THEN 'unit: ' || {_show(d, "unit")} || ' is not a known unit for ' || analyte
+        THEN 'comparator: ' || {_show("comparator")} || ' contradicts the comparator in the value ' || {_show("value")}
+      WHEN factor IS NULL THEN 'unit: ' || {_show("unit")} || ' is not a known unit for ' || analyte
       WHEN nullif(trim(coalesce(ref_low, '')), '') IS NOT NULL AND low_number IS NULL
-        THEN 'ref_low: ' || {_show(d, "ref_low")} || ' is not a non-negative number'
+        THEN 'ref_low: ' || {_show("ref_low")} || ' is not a non-negative number'
       WHEN nullif(trim(coalesce(ref_high, '')), '') IS NOT NULL AND high_number IS NULL
-        THEN 'ref_high: ' || {_show(d, "ref_high")} || ' is not a non-negative number'
-      WHEN low_number >= {infinity} THEN 'ref_low: ' || {_show(d, "ref_low")} || ' is not a finite number'
-      WHEN high_number >= {infinity} THEN 'ref_high: ' || {_show(d, "ref_high")} || ' is not a finite number'
+        THEN 'ref_high: ' || {_show("ref_high")} || ' is not a non-negative number'
+      WHEN low_number >= {infinity} THEN 'ref_low: ' || {_show("ref_low")} || ' is not a finite number'
+      WHEN high_number >= {infinity} THEN 'ref_high: ' || {_show("ref_high")} || ' is not a finite number'
       WHEN low_number IS NOT NULL AND high_number IS NOT NULL AND low_number >= high_number
-        THEN 'ref_low: ' || {_show(d, "ref_low")} || ' is not below ref_high ' || {_show(d, "ref_high")}
-      WHEN number * factor >= {infinity} THEN 'value: ' || {_show(d, "value")} || ' is too large a number: in mg/dL it is inf'
-      WHEN low_number * factor >= {infinity} OR high_number * factor >= {infinity}
-        THEN 'ref_low: ' || {_show(d, "ref_low")} || ' or ref_high ' || {_show(d, "ref_high")}
+        THEN 'ref_low: ' || {_show("ref_low")} || ' is not below ref_high ' || {_show("ref_high")}
+      WHEN value_mg_dl >= {infinity} THEN 'value: ' || {_show("value")} || ' is too large a number: in mg/dL it is inf'
+      WHEN lab_low >= {infinity} OR lab_high >= {infinity}
+        THEN 'ref_low: ' || {_show("ref_low")} || ' or ref_high ' || {_show("ref_high")}
         || ' is too large a number once converted to mg/dL'
-      WHEN collected < birth THEN 'collected_date: ' || {_show(d, "collected_date")} || ' is before the birth date '
-        || {_show(d, "birth_date")}
+      WHEN collected < birth THEN 'collected_date: ' || {_show("collected_date")} || ' is before the birth date '
+        || {_show("birth_date")}
       WHEN collected > DATE '{options.as_of}'
-        THEN 'collected_date: ' || {_show(d, "collected_date")} || ' is after the as-of date {options.as_of}'
+        THEN 'collected_date: ' || {_show("collected_date")} || ' is after the as-of date {options.as_of}'
     END AS row_reason
   FROM symbols
 ), aged AS (
-  SELECT *, {age_days} AS age_days, {whole_months} AS age_months FROM parsed
+  SELECT *, date_diff('day', birth, collected) AS age_days, {whole_months} AS age_months FROM parsed
 ), judged AS (
   SELECT r.*, {_lab_limit(options)} AS lab_limit_mg_dl,
     CASE WHEN r.row_reason IS NOT NULL THEN NULL {igm_rule}WHEN r.lab_low IS NOT NULL
@@ -177,9 +198,8 @@ WITH base AS (
 )
 SELECT *,
   coalesce(limit_mg_dl IS NOT NULL AND comparator_code IN ('=', '>', '>=')
-    AND value_mg_dl >= limit_mg_dl * (1 + {RELATIVE_MARGIN}), false) AS not_low,
-  coalesce(analyte = 'IgM' AND comparator_code IN ('=', '<', '<=')
-    AND value_mg_dl <= {options.absent_igm_mg_dl} * (1 + {RELATIVE_MARGIN}), false) AS maybe_absent
+    AND value_mg_dl >= {product("limit_mg_dl", MARGIN)}, false) AS not_low,
+  coalesce(analyte = 'IgM' AND comparator_code IN ('=', '<', '<=') AND value_mg_dl <= {absent}, false) AS maybe_absent
 FROM judged
 """
 
@@ -200,10 +220,10 @@ FROM rows WHERE row_reason IS NULL GROUP BY patient_id
 """
 
 
-def rejects_sql(d: Dialect) -> str:
+def rejects_sql() -> str:
     """Every input row that cannot be used, with the input's own text and the reason: its own problem, or its
     patient's (table `troubled`: patient_id, problem). The hints ask Spark to broadcast the few refused rows
-    instead of sorting the whole input to join it; DuckDB reads them as comments."""
+    instead of sorting the whole input to join it; the other engines do without them."""
     return f"""
 WITH refused AS (
   SELECT /*+ BROADCAST(t) */ r.row_no, r.row_reason, t.problem
@@ -211,16 +231,16 @@ WITH refused AS (
   WHERE r.row_reason IS NOT NULL OR t.problem IS NOT NULL
 )
 SELECT /*+ BROADCAST(x) */ raw.*, coalesce(x.row_reason, CASE x.problem
-  WHEN 'birth_date' THEN 'birth_date: ' || {_show(d, "raw.birth_date")}
-    || ' conflicts with another birth date of patient ' || {_show(d, "raw.patient_id")}
-  WHEN 'sex' THEN 'sex: ' || {_show(d, "raw.sex")} || ' conflicts with another sex of patient ' || {_show(d, "raw.patient_id")}
-  ELSE 'patient_id: ' || {_show(d, "raw.patient_id")}
+  WHEN 'birth_date' THEN 'birth_date: ' || {_show("raw.birth_date")}
+    || ' conflicts with another birth date of patient ' || {_show("raw.patient_id")}
+  WHEN 'sex' THEN 'sex: ' || {_show("raw.sex")} || ' conflicts with another sex of patient ' || {_show("raw.patient_id")}
+  ELSE 'patient_id: ' || {_show("raw.patient_id")}
     || ' has no usable IgM result on or before the as-of date; sigmd needs at least one' END) AS reason
 FROM raw JOIN refused x ON x.row_no = raw.row_no
 """
 
 
-def sensitivity_sql(d: Dialect, options: Options, horizon: int) -> str:
+def sensitivity_sql(options: Options, horizon: int) -> str:
     """(set_id, patient_id, latest_may_be_low) for every patient with an IgM result that may be low under that set.
 
     `latest_may_be_low` says whether one of those results is on the patient's latest IgM date. Partial or
@@ -232,15 +252,17 @@ def sensitivity_sql(d: Dialect, options: Options, horizon: int) -> str:
     below the higher of the two limits (or below the range's limit where the set has no interval).
     """
     same_everywhere = "true" if options.igm_cutoffs else "false"
-    margin = f"(1 + {RELATIVE_MARGIN})"
     return f"""
 WITH lowest AS (SELECT max(limit_mg_dl) AS top FROM igm_limits),
-keyed AS (
+igm AS (
   SELECT r.patient_id, r.sex, r.age_months, r.age_days, r.comparator_code, r.value_mg_dl, r.lab_low,
-    r.lab_limit_mg_dl, r.limit_mg_dl, r.maybe_absent, r.collected = p.latest_igm AS on_latest
+    r.lab_limit_mg_dl, r.limit_mg_dl, r.maybe_absent, r.collected = p.latest_igm AS on_latest,
+    greatest((SELECT top FROM lowest), coalesce(r.limit_mg_dl, 0)) AS highest_limit
   FROM rows r JOIN patients p ON p.patient_id = r.patient_id AND p.problem IS NULL
-  WHERE r.row_reason IS NULL AND r.analyte = 'IgM' AND (r.maybe_absent OR r.comparator_code NOT IN ('=', '>', '>=')
-    OR r.value_mg_dl < greatest((SELECT top FROM lowest), coalesce(r.limit_mg_dl, 0)) * {margin})
+  WHERE r.row_reason IS NULL AND r.analyte = 'IgM'
+), keyed AS (
+  SELECT * FROM igm WHERE maybe_absent OR comparator_code NOT IN ('=', '>', '>=')
+    OR value_mg_dl < {product("highest_limit", MARGIN)}
 ), judged AS (
   SELECT s.set_id, k.patient_id, k.on_latest, k.maybe_absent, k.comparator_code, k.value_mg_dl, k.limit_mg_dl
   FROM keyed k CROSS JOIN reference_sets s WHERE k.maybe_absent OR {same_everywhere}
@@ -259,6 +281,6 @@ keyed AS (
 )
 SELECT set_id, patient_id, bool_or(on_latest) AS latest_may_be_low FROM judged
 WHERE maybe_absent OR (limit_mg_dl IS NOT NULL
-  AND NOT (comparator_code IN ('=', '>', '>=') AND value_mg_dl >= limit_mg_dl * {margin}))
+  AND NOT (comparator_code IN ('=', '>', '>=') AND value_mg_dl >= {product("limit_mg_dl", MARGIN)}))
 GROUP BY set_id, patient_id
 """

@@ -12,7 +12,7 @@ from sigmd import content
 
 PROFILE_IDS = content.ids("profiles.toml", "profiles")
 REFERENCE_SET_IDS = content.ids("reference_sets.toml", "sets")
-ENGINES = ("duckdb", "spark")
+ENGINES = ("duckdb", "spark", "postgres")
 FORMATS = ("auto", "csv", "parquet", "omop", "bulk")
 
 app = typer.Typer(help="Population screening for SIgMD. sigmd supports clinical judgement and does not replace it.")
@@ -30,6 +30,15 @@ def screen_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     engine: Annotated[str, typer.Option(metavar=f"[{'|'.join(ENGINES)}]", help="SQL engine.")] = "duckdb",
+    engine_url: Annotated[
+        str | None,
+        typer.Option(
+            "--engine-url",
+            help="Where the engine runs. postgres: the database to work in (postgresql://user@host/db; default: "
+            "the input, when it is a PostgreSQL CDM, which is then screened in place). spark: the master URL "
+            "(default local[2]; e.g. local-cluster[2,1,1024], spark://host:7077).",
+        ),
+    ] = None,
     reference: Annotated[
         str | None,
         typer.Option(
@@ -61,7 +70,7 @@ def screen_command(
     ] = True,
 ) -> None:
     """Screen every patient of a lab database and write results, rejects, summary and report."""
-    from sigmd.screening.omop import export_database, is_database_url
+    from sigmd.screening.omop import is_database_url
     from sigmd.screening.run import screen
     from sigmd.settings import SettingsError, load_settings
 
@@ -80,18 +89,12 @@ def screen_command(
             raise typer.Exit(2)
     mapping = dict(item.split("=", 1) for item in column or [])
     try:
-        if is_database_url(source):
-            if file_format not in ("auto", "omop"):
-                raise ValueError(f"format: {file_format!r} does not apply to a database URL, which is read as OMOP CDM")
-            folder = export_database(source, out / "converted-input" / "omop-tables", omop_schema)
-        elif omop_schema is not None:
-            raise ValueError(f"omop-schema: {omop_schema!r} applies to a database URL input only, not {source!r}")
-        else:
-            folder = Path(source)
         screen(
-            folder,
+            source if is_database_url(source) else Path(source),
             out,
             engine=engine,
+            engine_url=engine_url,
+            omop_schema=omop_schema,
             reference=reference,
             profile=profile,
             file_format=file_format,

@@ -1,64 +1,35 @@
-"""The engine protocol: what screening asks of a SQL engine (DuckDB by default, Spark optionally)."""
+"""The engine protocol: what screening asks of a SQL engine (DuckDB by default, Spark or PostgreSQL optionally).
+
+Screening's SQL is written once, in DuckDB's dialect (with the portable spellings of
+`sigmd.screening.portable`). Every engine runs it through `Engine.sql`, which for Spark and PostgreSQL
+is `transpile`: sqlglot parses the DuckDB text and writes it in the engine's dialect, with the few
+corrections of `sigmd.screening.dialects`. The result is cached per SQL text and engine, so a query
+that screening builds again (the same options) is not parsed again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-WHITESPACE = r"\s"
-RE2_SPACE = r"[\t\n\f\r ]"
-"""What `\\s` matches in RE2 (DuckDB). Java regex (Spark) also matches the vertical tab, so Spark gets this class."""
+from sigmd.screening.extras import require
 
-
-@dataclass(frozen=True)
-class Dialect:
-    """The few spellings in which the engines' SQL differs.
-
-    Both engines share `||`, `count_if`, `bool_and`, `try_cast`, `least`, `last_day`, `year`/`month`/`day`,
-    `DATE 'YYYY-MM-DD'`, `exp`/`ln` and `regexp_extract`; they differ in string literals (Spark reads a
-    backslash as an escape), regular-expression matching, `regexp_replace` flags and day differences.
-    """
-
-    name: str
-    string_type: str
-    regex_flags: str
-    """Extra argument to regexp_replace for 'replace all' (DuckDB needs 'g')."""
-
-    def text(self, value: str) -> str:
-        """`value` as an SQL string literal."""
-        if self.name == "duckdb":
-            return "'" + value.replace("'", "''") + "'"
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-    def regex(self, pattern: str) -> str:
-        """A regular expression as a literal that means what RE2 (DuckDB, Python for these patterns) means."""
-        return self.text(pattern if self.name == "duckdb" else pattern.replace(WHITESPACE, RE2_SPACE))
-
-    def matches(self, text: str, pattern: str) -> str:
-        if self.name == "duckdb":
-            return f"regexp_matches({text}, {self.regex(pattern)})"
-        return f"({text} RLIKE {self.regex(pattern)})"
-
-    def extract(self, text: str, pattern: str, group: int) -> str:
-        """Group `group` of the first match of `pattern` in `text` ('' when the group did not take part)."""
-        return f"regexp_extract({text}, {self.regex(pattern)}, {int(group)})"
-
-    def days_between(self, start: str, end: str) -> str:
-        return f"date_diff('day', {start}, {end})" if self.name == "duckdb" else f"datediff({end}, {start})"
-
-    def strip_spaces(self, text: str) -> str:
-        return f"regexp_replace({text}, {self.regex(WHITESPACE)}, ''{self.regex_flags})"
-
-
-DUCKDB = Dialect("duckdb", "VARCHAR", ", 'g'")
-SPARK = Dialect("spark", "STRING", "")
+SOURCE_DIALECT = "duckdb"
+"""The dialect the shared SQL is written in."""
 
 
 class Engine(Protocol):
-    """A SQL engine that screening drives. Tables are exchanged as Arrow tables."""
+    """A SQL engine that screening drives. Tables are exchanged as Arrow tables.
 
-    dialect: Dialect
+    Every method that takes SQL takes it in DuckDB's dialect and runs `sql(query)`.
+    """
+
+    dialect: str
+    """The engine's dialect as sqlglot names it: duckdb, spark or postgres."""
+
+    def sql(self, query: str) -> str:
+        """`query` (DuckDB's dialect) in the engine's own dialect."""
 
     def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
         """Expose a Parquet file as a view `name` whose columns are renamed as `columns` maps canonical name ->
@@ -67,6 +38,9 @@ class Engine(Protocol):
 
     def register(self, name: str, table: Any) -> None:
         """Expose an Arrow table as a view."""
+
+    def view(self, name: str, sql: str) -> None:
+        """Name a query: `name` is computed again each time it is read."""
 
     def materialise(self, name: str, sql: str) -> None:
         """Compute a query once and keep it as table `name` for later queries."""
@@ -78,3 +52,26 @@ class Engine(Protocol):
         """Write a query's result to one Parquet or CSV (with header) file, without holding it all in memory."""
 
     def close(self) -> None: ...
+
+
+def transpile(query: str, dialect: str) -> str:
+    """`query`, written in DuckDB's dialect, in `dialect` (duckdb: unchanged). sqlglot.errors.UnsupportedError
+    when sqlglot cannot carry it over with its meaning."""
+    if dialect == SOURCE_DIALECT:
+        return query
+    return _transpile(query, dialect)
+
+
+@lru_cache(maxsize=512)
+def _transpile(query: str, dialect: str) -> str:
+    sqlglot = require("sqlglot", "screen")
+    from sigmd.screening.dialects import TARGETS, SharedSQL
+
+    if dialect not in TARGETS:
+        raise ValueError(f"engine: no SQL dialect {dialect!r} (known: {SOURCE_DIALECT}, {', '.join(TARGETS)})")
+    written = sqlglot.transpile(
+        query, read=SharedSQL, write=TARGETS[dialect], unsupported_level=sqlglot.ErrorLevel.RAISE
+    )
+    if len(written) != 1:
+        raise ValueError(f"engine: expected one SQL statement, got {len(written)}")
+    return str(written[0])

@@ -21,7 +21,8 @@ REQUIRED_COLUMNS = ("patient_id", "sex", "birth_date", "collected_date", "loinc"
 
 @dataclass(frozen=True)
 class Prepared:
-    path: Path
+    path: Path | None
+    """What the engine reads; None when the engine already holds the input (`in_engine`)."""
     file_format: str
     """`parquet`: what the engine reads (CSV is converted to Parquet first, by `delimited`)."""
     columns: dict[str, str]
@@ -30,6 +31,9 @@ class Prepared:
     """Conditions and medications (patient_id, kind, code, system, text), or None when unknown."""
     rejects: Any = None
     """Rows rejected while converting (Arrow table with row_no, the canonical columns and reason)."""
+    in_engine: bool = False
+    """The engine already holds table `raw` and view `early_rejects` (rows rejected while converting): an OMOP
+    CDM converted in place in the engine's database (`sigmd.screening.omop.convert_in_engine`)."""
 
 
 def detect(source: Path) -> str:

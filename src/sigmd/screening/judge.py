@@ -13,6 +13,7 @@ from sigmd.core.rules import CRITERIA
 from sigmd.screening.core_pass import PassResult
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
+from sigmd.screening.portable import literal
 from sigmd.screening.setwise import DECISION_KEY, Pass, criterion_outcomes, decisions, igm_points_sql, judge_sql
 from sigmd.screening.verdicts import Verdict
 
@@ -45,7 +46,7 @@ def judge_setwise(
         " AND patient_id NOT IN (SELECT patient_id FROM on_record)",
     )
     settled = [
-        f"SELECT j.patient_id, '{p.set_id}' AS set_id FROM judged_{p.name} j"
+        f"SELECT j.patient_id, {literal(p.set_id)} AS set_id FROM judged_{p.name} j"
         f" JOIN setwise_patients s ON s.patient_id = j.patient_id WHERE NOT j.needs_core"
         for p in set_passes
     ]
@@ -72,7 +73,7 @@ def judge_setwise(
             db,
             knowledge,
             other,
-            f"JOIN flagged f ON f.patient_id = j.patient_id AND f.set_id = '{other.set_id}' AND f.latest_may_be_low",
+            f"JOIN flagged f ON f.patient_id = j.patient_id AND f.set_id = {literal(other.set_id)} AND f.latest_may_be_low",
             "NOT j.needs_core",
         )
         out.sensitivity.setdefault(other.set_id, Counter()).update(row["label"] for row in labels)

@@ -2,8 +2,10 @@
 drug_exposure and concept, from a folder (.parquet, .csv or .tsv per table) or a database URL.
 
 Each measurement row becomes one long-format row or one reject with a reason naming the OMOP field and
-its value; the input rows are the measurement rows. The conversion runs in DuckDB (SQL over the files);
-a database is first copied table by table to Parquet with SQLAlchemy.
+its value; the input rows are the measurement rows. The conversion is SQL (`measurement_sql`, `records_sql`):
+from a folder it runs in DuckDB over the files; a PostgreSQL CDM screened with the postgres engine is converted
+in place, by the same SQL over views of its tables (`convert_in_engine`); another database is first copied
+table by table to Parquet with SQLAlchemy (`export_database`).
 
 Codes used (OMOP standardized vocabularies):
 - gender_concept_id: 8507 MALE, 8532 FEMALE are the Gender domain's only standard concepts; every other
@@ -32,8 +34,10 @@ from sigmd import content
 from sigmd.screening.bands import analyte_rows
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.delimited import LINE_PROBLEM, convert_delimited, read_header
+from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared
+from sigmd.screening.portable import literal, to_date, to_double, to_integer
 
 GENDERS = {8507: "male", 8532: "female"}
 OPERATORS = {4171756: "<", 4171754: "<=", 4172703: "=", 4171755: ">=", 4172704: ">"}
@@ -101,10 +105,6 @@ def is_omop_folder(folder: Path) -> bool:
     return folder.is_dir() and any(name in table_files(folder) for name in REQUIRED_TABLES)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _show(column: str) -> str:
     """`'text'` as Python's repr would show a string, for reasons; `None` when missing."""
     return f"coalesce('''' || {column} || '''', 'None')"
@@ -115,7 +115,7 @@ def _source(found: TableFile) -> tuple[str, str, set[str]]:
     path = found.path / "*.parquet" if found.path.is_dir() else found.path
     if found.file_format != "parquet":
         raise ValueError(f"input: {str(found.path)!r} must be converted to Parquet first (`_as_parquet`)")
-    relation = f"read_parquet({_literal(str(path))}, filename = true, file_row_number = true)"
+    relation = f"read_parquet({literal(str(path))}, filename = true, file_row_number = true)"
     return "row_number() OVER (ORDER BY filename, file_row_number)", relation, {"filename", "file_row_number"}
 
 
@@ -129,50 +129,60 @@ def _as_parquet(table: str, found: TableFile, work_dir: Path) -> TableFile:
     return TableFile(target, "parquet")
 
 
-def _view(con: Any, table: str, found: TableFile) -> None:
-    """View `src_<table>`: pos and the table's columns (lower-case names) as trimmed text, NULL when absent."""
-    pos, relation, hidden = _source(found)
-    present = {
-        str(row[0]).lower(): str(row[0])
-        for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-        if str(row[0]) not in hidden
-    }
-    required, optional = TABLE_COLUMNS[table]
-    missing = [c for c in required if c not in present]
-    if missing:
-        raise ValueError(
-            f"input: OMOP table {table} ({found.path.name}) has no column {', '.join(missing)}; "
-            f"it has {', '.join(sorted(present)) or 'no columns'}"
-        )
-    selected = [
-        f"nullif(trim(CAST({_identifier(present[c])} AS VARCHAR)), '') AS {c}"
-        if c in present
-        else f"CAST(NULL AS VARCHAR) AS {c}"
-        for c in (*required, *optional)
-    ]
-    problem = _identifier(LINE_PROBLEM) if LINE_PROBLEM in present else "CAST(NULL AS VARCHAR)"
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW src_{table} AS SELECT {pos} AS pos, {', '.join(selected)},"
-        f" {problem} AS line_problem FROM {relation}"
-    )
-
-
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _concept(con: Any, present: bool) -> None:
-    """View `concepts`: one row per concept id (ids other than 0), empty when there is no concept table."""
+def _text_of(column: str) -> str:
+    """A column as trimmed text, NULL when empty (every OMOP field is read as text)."""
+    return f"nullif(trim(CAST({_identifier(column)} AS VARCHAR)), '')"
+
+
+def _source_view(
+    db: Engine, table: str, relation: str, present: dict[str, str], pos: str, problem: str, label: str
+) -> None:
+    """View `src_<table>`: pos, the table's columns (lower-case names) as trimmed text (NULL when absent), and
+    line_problem. `present` maps lower-case names to the relation's own; a required column missing is an error
+    naming the table as `label` says (its file, or its name in the database)."""
+    required, optional = TABLE_COLUMNS[table]
+    missing = [c for c in required if c not in present]
+    if missing:
+        raise ValueError(
+            f"input: OMOP table {table} ({label}) has no column {', '.join(missing)}; "
+            f"it has {', '.join(sorted(present)) or 'no columns'}"
+        )
+    selected = [
+        f"{_text_of(present[c])} AS {c}" if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in (*required, *optional)
+    ]
+    db.view(f"src_{table}", f"SELECT {pos} AS pos, {', '.join(selected)}, {problem} AS line_problem FROM {relation}")
+
+
+def _file_view(db: Engine, table: str, found: TableFile) -> None:
+    pos, relation, hidden = _source(found)
+    described = db.fetch(f"DESCRIBE SELECT * FROM {relation}").column("column_name").to_pylist()
+    present = {str(name).lower(): str(name) for name in described if str(name) not in hidden}
+    problem = _identifier(LINE_PROBLEM) if LINE_PROBLEM in present else "CAST(NULL AS VARCHAR)"
+    present.pop(LINE_PROBLEM, None)
+    _source_view(db, table, relation, present, pos, problem, found.path.name)
+
+
+def _concepts(db: Engine, present: bool, used: str | None) -> None:
+    """Table `concepts`: one row per concept id (ids other than 0), only the ids in `used` (a query) when given;
+    empty when there is no concept table."""
     if present:
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW concepts AS SELECT concept_id AS cid, min(vocabulary_id) AS vocabulary,"
-            " min(concept_code) AS code, min(concept_name) AS name FROM src_concept"
-            " WHERE concept_id IS NOT NULL AND concept_id <> '0' AND line_problem IS NULL GROUP BY concept_id"
+        restricted = f" AND concept_id IN ({used})" if used else ""
+        db.materialise(
+            "concepts",
+            "SELECT concept_id AS cid, min(vocabulary_id) AS vocabulary, min(concept_code) AS code,"
+            " min(concept_name) AS name FROM src_concept WHERE concept_id IS NOT NULL AND concept_id <> '0'"
+            f" AND line_problem IS NULL{restricted} GROUP BY concept_id",
         )
     else:
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW concepts AS SELECT CAST(NULL AS VARCHAR) AS cid, CAST(NULL AS VARCHAR) AS"
-            " vocabulary, CAST(NULL AS VARCHAR) AS code, CAST(NULL AS VARCHAR) AS name WHERE false"
+        db.materialise(
+            "concepts",
+            "SELECT CAST(NULL AS VARCHAR) AS cid, CAST(NULL AS VARCHAR) AS vocabulary, CAST(NULL AS VARCHAR) AS code,"
+            " CAST(NULL AS VARCHAR) AS name WHERE false",
         )
 
 
@@ -182,8 +192,20 @@ BIRTH_REMEDY = (
 )
 
 
+def _birth_from_parts() -> str:
+    """YYYY-MM-DD from year, month and day of birth (NULL unless each is in range, so the text is canonical)."""
+    return (
+        "CASE WHEN y BETWEEN 1 AND 9999 AND mo BETWEEN 1 AND 12 AND d BETWEEN 1 AND 31"
+        " THEN lpad(CAST(y AS VARCHAR), 4, '0') || '-' || lpad(CAST(mo AS VARCHAR), 2, '0') || '-'"
+        " || lpad(CAST(d AS VARCHAR), 2, '0') END"
+    )
+
+
 def measurement_sql() -> str:
-    """Every measurement row with its long-format fields and the first reason (if any) it cannot be used."""
+    """Every measurement row with its long-format fields and the first reason (if any) it cannot be used.
+
+    Reads views src_person, src_measurement (see `_source_view`), tables concepts and omop_analytes (code).
+    """
     gender = " ".join(f"WHEN {k} THEN '{v}'" for k, v in GENDERS.items())
     operator = " ".join(f"WHEN {k} THEN '{v}'" for k, v in OPERATORS.items())
     operators = ", ".join(f"{k} ({v})" for k, v in OPERATORS.items())
@@ -194,13 +216,14 @@ WITH people AS (
     min(year_of_birth) AS year_of_birth, min(month_of_birth) AS month_of_birth,
     min(day_of_birth) AS day_of_birth, min(birth_datetime) AS birth_datetime
   FROM src_person GROUP BY person_id
-), born AS (
-  SELECT *, try_cast(year_of_birth AS INTEGER) AS y, try_cast(month_of_birth AS INTEGER) AS mo,
-    try_cast(day_of_birth AS INTEGER) AS d,
-    CASE WHEN birth_datetime IS NOT NULL THEN try_cast(substr(birth_datetime, 1, 10) AS DATE)
-      ELSE try_cast(printf('%04d-%02d-%02d', try_cast(year_of_birth AS INTEGER), try_cast(month_of_birth AS INTEGER),
-        try_cast(day_of_birth AS INTEGER)) AS DATE) END AS birth
+), parts AS (
+  SELECT *, {to_integer("year_of_birth")} AS y, {to_integer("month_of_birth")} AS mo,
+    {to_integer("day_of_birth")} AS d
   FROM people
+), born AS (
+  SELECT *, CASE WHEN birth_datetime IS NOT NULL THEN {to_date("substr(birth_datetime, 1, 10)")}
+      ELSE {to_date(_birth_from_parts())} END AS birth
+  FROM parts
 ), m AS (
   SELECT m.*, p.pid, p.copies, p.person_problem, p.gender_concept_id, p.year_of_birth, p.month_of_birth, p.day_of_birth,
     p.birth_datetime, p.y, p.mo, p.d, p.birth,
@@ -208,14 +231,14 @@ WITH people AS (
     CASE WHEN mc.vocabulary = 'LOINC' THEN mc.code ELSE m.measurement_source_value END AS loinc,
     CASE WHEN uc.vocabulary = 'UCUM' THEN uc.code ELSE m.unit_source_value END AS unit,
     coalesce(m.measurement_date, m.measurement_datetime) AS collected_text,
-    try_cast(m.operator_concept_id AS BIGINT) AS operator_id
+    {to_integer("m.operator_concept_id")} AS operator_id
   FROM src_measurement m
   LEFT JOIN born p ON p.pid = m.person_id
   LEFT JOIN concepts mc ON mc.cid = m.measurement_concept_id
   LEFT JOIN concepts uc ON uc.cid = m.unit_concept_id
 )
 SELECT pos, measurement_id, person_id AS patient_id,
-  CASE WHEN pid IS NOT NULL THEN CASE try_cast(gender_concept_id AS BIGINT) {gender} ELSE 'unknown' END END AS sex,
+  CASE WHEN pid IS NOT NULL THEN CASE {to_integer("gender_concept_id")} {gender} ELSE 'unknown' END END AS sex,
   strftime(birth, '%Y-%m-%d') AS birth_date,
   substr(collected_text, 1, 10) AS collected_date,
   loinc, value_as_number AS value, unit,
@@ -223,7 +246,7 @@ SELECT pos, measurement_id, person_id AS patient_id,
   range_low AS ref_low, range_high AS ref_high,
   CASE
     WHEN line_problem IS NOT NULL THEN line_problem || ' (measurement table)'
-    WHEN lower(coalesce(loinc, '')) NOT IN (SELECT code FROM analytes) THEN
+    WHEN lower(coalesce(loinc, '')) NOT IN (SELECT code FROM omop_analytes) THEN
       CASE WHEN concept_vocabulary = 'LOINC'
         THEN 'measurement_concept_id: ' || {_show("measurement_concept_id")} || ' (LOINC ' || concept_code
           || ') is not an immunoglobulin result that sigmd screens'
@@ -231,7 +254,8 @@ SELECT pos, measurement_id, person_id AS patient_id,
           || {_show("measurement_concept_id")} || ', no LOINC concept for it in the concept table)'
           || ' is not an immunoglobulin result that sigmd screens' END
     WHEN pid IS NULL THEN 'person_id: ' || {_show("person_id")} || ' has no row in the person table'
-    WHEN copies > 1 THEN 'person_id: ' || {_show("person_id")} || ' has ' || copies || ' rows in the person table'
+    WHEN copies > 1 THEN 'person_id: ' || {_show("person_id")} || ' has ' || CAST(copies AS VARCHAR)
+      || ' rows in the person table'
     WHEN person_problem IS NOT NULL THEN 'person_id: ' || {_show("person_id")}
       || ' has a row in the person table that could not be read (' || person_problem || ')'
     WHEN birth_datetime IS NOT NULL AND birth IS NULL
@@ -242,22 +266,24 @@ SELECT pos, measurement_id, person_id AS patient_id,
       THEN 'month_of_birth: ' || {_show("month_of_birth")} || ' is missing or not a month{BIRTH_REMEDY}'
     WHEN birth_datetime IS NULL AND d IS NULL
       THEN 'day_of_birth: ' || {_show("day_of_birth")} || ' is missing or not a day{BIRTH_REMEDY}'
+    WHEN birth IS NULL AND NOT y BETWEEN 1 AND 9999
+      THEN 'year_of_birth: ' || {_show("year_of_birth")} || ' is not a year (1 to 9999)'
     WHEN birth IS NULL AND NOT mo BETWEEN 1 AND 12
       THEN 'month_of_birth: ' || {_show("month_of_birth")} || ' is not a month (1 to 12)'
     WHEN birth IS NULL THEN 'day_of_birth: ' || {_show("day_of_birth")} || ' is not a day of month '
       || {_show("month_of_birth")} || ' of ' || {_show("year_of_birth")}
-    WHEN try_cast(substr(collected_text, 1, 10) AS DATE) IS NULL
+    WHEN {to_date("substr(collected_text, 1, 10)")} IS NULL
       THEN 'measurement_date: ' || {_show("measurement_date")} || ' is not a date (YYYY-MM-DD)'
     WHEN value_as_number IS NULL THEN 'value_as_number: None is missing; sigmd needs a numeric result'
       || coalesce(' (value_source_value ' || {_show("value_source_value")} || ')', '')
-    WHEN try_cast(value_as_number AS DOUBLE) IS NULL
+    WHEN {to_double("value_as_number")} IS NULL
       THEN 'value_as_number: ' || {_show("value_as_number")} || ' is not a number'
     WHEN operator_concept_id IS NOT NULL AND operator_concept_id <> '0'
       AND (operator_id IS NULL OR operator_id NOT IN ({", ".join(str(k) for k in OPERATORS)}))
       THEN 'operator_concept_id: ' || {_show("operator_concept_id")} || ' is not one of {operators}'
-    WHEN range_low IS NOT NULL AND try_cast(range_low AS DOUBLE) IS NULL
+    WHEN range_low IS NOT NULL AND {to_double("range_low")} IS NULL
       THEN 'range_low: ' || {_show("range_low")} || ' is not a number'
-    WHEN range_high IS NOT NULL AND try_cast(range_high AS DOUBLE) IS NULL
+    WHEN range_high IS NOT NULL AND {to_double("range_high")} IS NULL
       THEN 'range_high: ' || {_show("range_high")} || ' is not a number'
   END AS reason
 FROM m
@@ -272,8 +298,8 @@ def records_sql(table: str, concept_column: str, source_value: str, source_conce
     value. The text joins the concept names and the source value, for the core's term matching.
     """
     kind = "condition" if table == "condition_occurrence" else "medication"
-    systems = " ".join(f"WHEN {_literal(k)} THEN {_literal(v)}" for k, v in SYSTEMS.items())
-    known = ", ".join(_literal(k) for k in SYSTEMS)
+    systems = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in SYSTEMS.items())
+    known = ", ".join(literal(k) for k in SYSTEMS)
     return f"""
 SELECT t.person_id AS patient_id, '{kind}' AS kind,
   CASE WHEN sc.vocabulary IN ({known}) THEN sc.code WHEN c.vocabulary IN ({known}) THEN c.code
@@ -289,9 +315,23 @@ WHERE t.person_id IS NOT NULL
 """
 
 
+def _convert(db: Engine, tables: set[str], work_dir: Path, materialised: bool) -> Path | None:
+    """`converted` (measurement_sql) over the `src_` views and `concepts`, with its warnings; the records file."""
+    pa = require("pyarrow", "screen")
+    knowledge = content.load()
+    db.register("omop_analytes", pa.table({"code": [code.lower() for code, _ in analyte_rows(knowledge)]}))
+    if materialised:
+        db.materialise("converted", measurement_sql())
+    else:
+        db.view("converted", measurement_sql())
+    _warn_about_birth_dates(db)
+    return _write_records(db, tables, work_dir / "omop.records.csv")
+
+
 def convert_omop(source: Path, work_dir: Path) -> Prepared:
     """Convert an OMOP folder to `work_dir/omop.parquet` (+ `omop.records.csv`); unusable rows become rejects."""
-    duckdb = require("duckdb", "screen")
+    from sigmd.screening.duckdb_engine import DuckDBEngine
+
     pa = require("pyarrow", "screen")
     found = table_files(source)
     missing = [t for t in REQUIRED_TABLES if t not in found]
@@ -301,67 +341,111 @@ def convert_omop(source: Path, work_dir: Path) -> Prepared:
             f"(expected {missing[0]}.parquet, {missing[0]}.csv or a folder {missing[0]}/ of Parquet files)"
         )
     work_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    db = DuckDBEngine()
     try:
         for table, file in found.items():
-            _view(con, table, _as_parquet(table, file, work_dir))
-        _concept(con, "concept" in found)
-        knowledge = content.load()
-        con.register("analytes", pa.table({"code": [code.lower() for code, _ in analyte_rows(knowledge)]}))
-        con.execute(f"CREATE TEMP TABLE converted AS {measurement_sql()}")
+            _file_view(db, table, _as_parquet(table, file, work_dir))
+        _concepts(db, "concept" in found, None)
+        records = _convert(db, set(found), work_dir, materialised=True)
         path = work_dir / "omop.parquet"
         fields = ", ".join(CANONICAL_COLUMNS)
-        con.execute(
-            f"COPY (SELECT {fields}, measurement_id FROM converted WHERE reason IS NULL ORDER BY pos)"
-            f" TO {_literal(str(path))} (FORMAT parquet)"
-        )
-        rejects = con.sql(
+        db.export(f"SELECT {fields}, measurement_id FROM converted WHERE reason IS NULL ORDER BY pos", path, "parquet")
+        rejects = db.fetch(
             f"SELECT -pos AS row_no, {fields}, reason FROM converted WHERE reason IS NOT NULL ORDER BY pos"
-        ).to_arrow_table()
-        _warn_about_birth_dates(con)
-        records = _write_records(con, found, work_dir / "omop.records.csv")
+        )
     finally:
-        con.close()
+        db.close()
     reject_schema = pa.schema(
         [("row_no", pa.int64()), *[(n, pa.string()) for n in CANONICAL_COLUMNS], ("reason", pa.string())]
     )
     return Prepared(path, "parquet", {n: n for n in CANONICAL_COLUMNS}, records, rejects.cast(reject_schema))
 
 
-def _warn_about_birth_dates(con: Any) -> None:
-    persons, rows = con.execute(
-        "SELECT count(DISTINCT patient_id), count(*) FROM converted WHERE reason LIKE '%does not estimate it'"
-    ).fetchone()
-    if rows:
+def convert_in_engine(db: Engine, url: str, schema: str | None, work_dir: Path) -> Prepared:
+    """Convert an OMOP CDM in the engine's own database in place: the engine reads the CDM's tables where they
+    are and keeps table `raw` (the long format) and view `early_rejects`; nothing of measurement leaves the
+    database. The same SQL as `convert_omop` (`measurement_sql`, `records_sql`) over views of the tables."""
+    where = literal(schema) if schema else "current_schema()"
+    listed = db.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns"
+        f" WHERE table_schema = {where} ORDER BY table_name, ordinal_position"
+    ).to_pylist()
+    tables: dict[str, tuple[str, dict[str, str]]] = {}
+    for row in listed:
+        name = str(row["table_name"])
+        if name.lower() in TABLE_COLUMNS:
+            tables.setdefault(name.lower(), (name, {}))[1][str(row["column_name"]).lower()] = str(row["column_name"])
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        from sigmd.screening.postgres_engine import shown_url
+
+        shown = f" schema {schema!r}" if schema else ""
+        raise ValueError(f"input: database {shown_url(url)}{shown} has no OMOP table {', '.join(missing)}")
+    relations = {
+        table: f"{_identifier(schema)}.{_identifier(name)}" if schema else _identifier(name)
+        for table, (name, _) in tables.items()
+    }
+    for table, (_, present) in tables.items():
+        pos = "CAST(NULL AS BIGINT)"
+        if table == "measurement":
+            order = f"ORDER BY {_identifier(present['measurement_id'])}" if "measurement_id" in present else ""
+            pos = f"row_number() OVER ({order})"
+        _source_view(db, table, relations[table], present, pos, "CAST(NULL AS VARCHAR)", relations[table])
+    used = " UNION ".join(
+        f"SELECT {_text_of(column)} FROM {relations[table]}"
+        for table, (_, present) in tables.items()
+        if table != "concept"
+        for name, column in present.items()
+        if name.endswith("_concept_id") and name in (*TABLE_COLUMNS[table][0], *TABLE_COLUMNS[table][1])
+    )
+    _concepts(db, "concept" in tables, used or "SELECT CAST(NULL AS VARCHAR) WHERE false")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    records = _convert(db, set(tables), work_dir, materialised=False)
+    fields = ", ".join(CANONICAL_COLUMNS)
+    db.materialise(
+        "raw",
+        f"SELECT row_number() OVER (ORDER BY pos) AS row_no, {fields}, CAST(NULL AS VARCHAR) AS {LINE_PROBLEM}"
+        " FROM converted WHERE reason IS NULL",
+    )
+    db.view("early_rejects", f"SELECT -pos AS row_no, {fields}, reason FROM converted WHERE reason IS NOT NULL")
+    return Prepared(None, "engine", {n: n for n in CANONICAL_COLUMNS}, records, in_engine=True)
+
+
+def _warn_about_birth_dates(db: Engine) -> None:
+    found = db.fetch(
+        "SELECT count(DISTINCT patient_id) AS persons, count(*) AS n FROM converted"
+        " WHERE reason LIKE '%does not estimate it'"
+    ).to_pylist()[0]
+    if found["n"]:
         warnings.warn(
-            f"OMOP person: {persons} person(s) have no full birth date (month_of_birth or day_of_birth missing); "
-            f"their {rows} measurement row(s) are rejected, not screened with an estimated age",
+            f"OMOP person: {found['persons']} person(s) have no full birth date (month_of_birth or day_of_birth "
+            f"missing); their {found['n']} measurement row(s) are rejected, not screened with an estimated age",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
-def _write_records(con: Any, found: dict[str, TableFile], path: Path) -> Path | None:
+def _write_records(db: Engine, tables: set[str], path: Path) -> Path | None:
     """The records table, when both condition_occurrence and drug_exposure are given (else unknown: None)."""
-    have = [t for t in ("condition_occurrence", "drug_exposure") if t in found]
+    have = [t for t in ("condition_occurrence", "drug_exposure") if t in tables]
     if len(have) == 1:
         other = "drug_exposure" if have[0] == "condition_occurrence" else "condition_occurrence"
         warnings.warn(
             f"OMOP {have[0]} is given but {other} is not; conditions and medications are treated as unknown "
             "(secondary causes cannot be ruled out), as a records table must list both",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     if len(have) < 2:
         return None
     for table in have:
-        unread = con.execute(f"SELECT count(*) FROM src_{table} WHERE line_problem IS NOT NULL").fetchone()[0]
+        unread = db.fetch(f"SELECT count(*) AS n FROM src_{table} WHERE line_problem IS NOT NULL").to_pylist()[0]["n"]
         if unread:
             warnings.warn(
                 f"OMOP {table}: {unread} line(s) could not be read; conditions and medications are treated as "
                 "unknown (secondary causes cannot be ruled out), as the records must list all of them",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return None
     union = (
@@ -371,7 +455,7 @@ def _write_records(con: Any, found: dict[str, TableFile], path: Path) -> Path | 
         + " UNION ALL "
         + records_sql("drug_exposure", "drug_concept_id", "drug_source_value", "drug_source_concept_id")
     )
-    con.execute(f"COPY ({union}) TO {_literal(str(path))} (FORMAT csv, HEADER true)")
+    db.export(union, path, "csv")
     return path
 
 

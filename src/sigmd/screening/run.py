@@ -7,7 +7,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared, prepare
 from sigmd.screening.judge import judge_setwise
+from sigmd.screening.omop import convert_in_engine, export_database, is_database_url
+from sigmd.screening.portable import extract, literal
 from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
 from sigmd.screening.tables import content_tables
 from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords, blinded_patients
@@ -46,23 +48,56 @@ class ScreenResult:
     """Seconds spent in each stage of the run (not written to summary.json, which stays reproducible)."""
 
 
-def make_engine(name: str) -> Engine:
+ENGINES = ("duckdb", "spark", "postgres")
+
+
+def is_postgres_url(url: str) -> bool:
+    from sigmd.screening.postgres_engine import is_postgres_url as matches
+
+    return matches(url)
+
+
+def same_database(first: str, second: str) -> bool:
+    """Whether two PostgreSQL URLs name the same database (host, port and database name; not the user)."""
+    psycopg = require("psycopg", "postgres")
+    from sigmd.screening.postgres_engine import connection_url
+
+    def key(url: str) -> tuple[str, str, str]:
+        found = psycopg.conninfo.conninfo_to_dict(connection_url(url))
+        return (str(found.get("host", "")), str(found.get("port", "5432")), str(found.get("dbname", "")))
+
+    return is_postgres_url(first) and is_postgres_url(second) and key(first) == key(second)
+
+
+def make_engine(name: str, url: str | None = None) -> Engine:
+    """The engine `name`. `url` is where it runs: for postgres the database to work in (required), for spark the
+    master URL (default: a local session, local[2]); duckdb takes none."""
+    if name not in ENGINES:
+        raise ValueError(f"engine: {name!r} is not one of {', '.join(ENGINES)}")
     if name == "duckdb":
+        if url is not None:
+            raise ValueError("engine-url: applies to --engine postgres and spark, not duckdb (embedded)")
         from sigmd.screening.duckdb_engine import DuckDBEngine
 
         return DuckDBEngine()
     if name == "spark":
         from sigmd.screening.spark_engine import SparkEngine
 
-        return SparkEngine()
-    raise ValueError(f"engine: {name!r} is not duckdb or spark")
+        return SparkEngine(master=url)
+    if url is None:
+        raise ValueError("engine-url: --engine postgres needs the database to work in (postgresql://user@host/db)")
+    from sigmd.screening.postgres_engine import PostgresEngine
+
+    return PostgresEngine(url)
 
 
 def screen(
-    source: Path,
+    source: Path | str,
     out_dir: Path,
     *,
     engine: str | Engine = "duckdb",
+    engine_url: str | None = None,
+    omop_schema: str | None = None,
     reference: str | None = None,
     profile: str | None = None,
     file_format: str = "auto",
@@ -79,6 +114,11 @@ def screen(
     conditions and medications (patient_id, kind, code, system, text) listing all of them for every patient.
     `knowledge` is the clinical content to judge with (default: the bundled content); the same content reaches
     every worker process of the core's pass.
+
+    `source` may be a database URL of an OMOP CDM (tables in `omop_schema`). With the postgres engine and a
+    PostgreSQL URL the CDM is screened in place, in that database; otherwise its tables are first copied to
+    Parquet in `out_dir/converted-input`. `engine_url` is where the engine runs (`make_engine`); the postgres
+    engine defaults to the input's database.
     """
     knowledge = knowledge if knowledge is not None else content.load()
     profile_id = profile or knowledge.default_profile
@@ -88,15 +128,35 @@ def screen(
     if set_id not in knowledge.reference_sets:
         raise ValueError(f"reference: {set_id!r} is not a reference set (known: {', '.join(knowledge.reference_sets)})")
     as_of = as_of or date.today()
+    database = isinstance(source, str) and is_database_url(source)
+    if database and file_format not in ("auto", "omop"):
+        raise ValueError(f"format: {file_format!r} does not apply to a database URL, which is read as OMOP CDM")
+    if not database and omop_schema is not None:
+        raise ValueError(f"omop-schema: {omop_schema!r} applies to a database URL input only, not {str(source)!r}")
+    in_place = database and engine == "postgres" and is_postgres_url(str(source))
+    if in_place and engine_url is not None and not same_database(engine_url, str(source)):
+        raise ValueError("engine-url: a PostgreSQL CDM is screened in its own database; leave out --engine-url")
     out_dir.mkdir(parents=True, exist_ok=True)
     own_engine = isinstance(engine, str)
-    db = make_engine(engine) if isinstance(engine, str) else engine
+    db = make_engine(engine, str(source) if in_place else engine_url) if isinstance(engine, str) else engine
+    if database and not in_place and db.dialect == "postgres" and is_postgres_url(str(source)):
+        in_place = same_database(getattr(db, "url", ""), str(source))
     steps = _Steps(progress)
     try:
         with steps:
             steps.next("reading input")
-            prepared = prepare(source, file_format, columns, records, out_dir)
-            db.load("raw", prepared.path, prepared.file_format, {**prepared.columns, LINE_PROBLEM: LINE_PROBLEM})
+            if in_place:
+                prepared = convert_in_engine(db, str(source), omop_schema, out_dir / "converted-input")
+                prepared = prepared if records is None else replace(prepared, records=records)
+            else:
+                if database:
+                    folder = export_database(str(source), out_dir / "converted-input" / "omop-tables", omop_schema)
+                    prepared = prepare(folder, "omop", columns, records, out_dir)
+                else:
+                    prepared = prepare(Path(source), file_format, columns, records, out_dir)
+                if prepared.path is None:
+                    raise AssertionError("prepare() gave no file for the engine to load")
+                db.load("raw", prepared.path, prepared.file_format, {**prepared.columns, LINE_PROBLEM: LINE_PROBLEM})
             content_set = content_tables(knowledge, knowledge.profiles[profile_id], set_id)
             for name, table in content_set.tables.items():
                 db.register(name, table)
@@ -108,7 +168,7 @@ def screen(
                 absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
             )
             steps.next("checking rows against age-matched limits")
-            db.materialise("rows", classify.rows_sql(db.dialect, options, content_set.day_horizon))
+            db.materialise("rows", classify.rows_sql(options, content_set.day_horizon))
             db.materialise("patients", classify.patients_sql())
             db.materialise("troubled", "SELECT patient_id, problem FROM patients WHERE problem IS NOT NULL")
             steps.next("assessing candidates with the core")
@@ -225,12 +285,11 @@ def _assess_all(
     sensitivity: bool,
 ) -> PassResult:
     if sensitivity:
-        db.materialise("flagged", classify.sensitivity_sql(db.dialect, options, horizon))
+        db.materialise("flagged", classify.sensitivity_sql(options, horizon))
     else:
-        text = db.dialect.string_type
         db.materialise(
             "flagged",
-            f"SELECT CAST(NULL AS {text}) AS set_id, CAST(NULL AS {text}) AS patient_id,"
+            "SELECT CAST(NULL AS VARCHAR) AS set_id, CAST(NULL AS VARCHAR) AS patient_id,"
             " CAST(NULL AS BOOLEAN) AS latest_may_be_low WHERE false",
         )
     records = _records(prepared)
@@ -256,11 +315,11 @@ def _assess_all(
         "core_patients",
         "SELECT patient_id, is_candidate AND patient_id NOT IN (SELECT patient_id FROM setwise_patients)"
         " AS is_candidate, used_rows FROM cohort WHERE patient_id NOT IN (SELECT patient_id FROM setwise_patients)"
-        f" OR patient_id IN (SELECT patient_id FROM core_sets WHERE latest_may_be_low AND set_id <> {db.dialect.text(set_id)})",
+        f" OR patient_id IN (SELECT patient_id FROM core_sets WHERE latest_may_be_low AND set_id <> {literal(set_id)})",
     )
     latest_sets: dict[str, set[str]] = {}
     any_sets: dict[str, set[str]] = {}
-    query = f"SELECT set_id, patient_id, latest_may_be_low FROM core_sets WHERE set_id <> {db.dialect.text(set_id)}"
+    query = f"SELECT set_id, patient_id, latest_may_be_low FROM core_sets WHERE set_id <> {literal(set_id)}"
     for batch in db.fetch(query).to_batches():
         for row in batch.to_pylist():
             any_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
@@ -303,7 +362,6 @@ def _write_outputs(
 ) -> ScreenResult:
     """Write the per-patient results and the rejects with the engine (never all in memory) and the summary."""
     pa = require("pyarrow", "screen")
-    text = db.dialect.string_type
     criteria = [f"c_{c.value}" for c in CriterionId]
     verdict_schema = pa.schema(
         [(name, pa.string()) for name in ("patient_id", "label", "certainty", "reasons", "path", *criteria)]
@@ -338,13 +396,15 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
     db.register("late_ids", pa.Table.from_pylist([{"row_no": n, "late_reason": r} for n, r in late], late_schema))
     raw = ", ".join(f"raw.{c}" for c in RAW_COLUMNS)
     parts = [
-        f"SELECT {raw}, reason FROM ({classify.rejects_sql(db.dialect)}) raw",
+        f"SELECT {raw}, reason FROM ({classify.rejects_sql()}) raw",
         f"SELECT /*+ BROADCAST(l) */ {raw}, l.late_reason AS reason FROM raw JOIN late_ids l ON raw.row_no = l.row_no",
     ]
+    early = prepared.in_engine or prepared.rejects is not None
     if prepared.rejects is not None:
         db.register("early_rejects", prepared.rejects)
+    if early:
         columns = ", ".join(
-            f"CAST({c} AS BIGINT) AS {c}" if c == "row_no" else f"CAST({c} AS {text}) AS {c}"
+            f"CAST({c} AS BIGINT) AS {c}" if c == "row_no" else f"CAST({c} AS VARCHAR) AS {c}"
             for c in (*RAW_COLUMNS, "reason")
         )
         parts.insert(0, f"SELECT {columns} FROM early_rejects")
@@ -354,7 +414,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
 
     read = int(db.fetch("SELECT count(*) AS n FROM rows").to_pylist()[0]["n"])
     used = db.fetch("SELECT coalesce(sum(used_rows), 0) AS n FROM patients WHERE problem IS NULL").to_pylist()[0]["n"]
-    pre_rejected = 0 if prepared.rejects is None else prepared.rejects.num_rows
+    pre_rejected = int(db.fetch("SELECT count(*) AS n FROM early_rejects").to_pylist()[0]["n"]) if early else 0
     rows_in = read + pre_rejected
     rows_rejected = int(db.fetch("SELECT count(*) AS n FROM rejects").to_pylist()[0]["n"])
     rows_used = int(used) - len(late)
@@ -377,7 +437,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
         labels[f"{row['label']}/{row['certainty']}"] += row["n"]
         if row["label"] in SIGMD_LABELS:
             deficient[(row["age_band"], row["sex"], row["label"], row["certainty"])] += row["n"]
-    field = db.dialect.extract("reason", "^([^:]*)", 1)
+    field = extract("reason", "^([^:]*)", 1)
     reject_fields = db.fetch(f"SELECT {field} AS field, count(*) AS n FROM rejects GROUP BY {field}").to_pylist()
     patients = sum(denominators.values())
     summary: dict[str, Any] = {

@@ -30,6 +30,7 @@ from sigmd.core.model import IGG_SUBCLASSES, Analyte
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
+from sigmd.screening.portable import literal
 
 CRITERIA_FROM_ROWS = (
     CriterionId.IGM_LOW,
@@ -109,7 +110,7 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     if profile.igm_cutoffs:
         limit = f"CASE WHEN r.analyte = 'IgM' THEN c.limit_mg_dl ELSE i.{basis} END"
     cutoff_join = (
-        f"LEFT JOIN all_cutoffs c ON c.set_id = '{profile.id}' AND c.analyte = r.analyte AND c.months = r.age_months"
+        f"LEFT JOIN all_cutoffs c ON c.set_id = {literal(profile.id)} AND c.analyte = r.analyte AND c.months = r.age_months"
         f" AND c.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END"
         if profile.igm_cutoffs
         else ""
@@ -181,7 +182,7 @@ WITH keyed AS (
     i.lower_mg_dl AS lower, i.upper_mg_dl AS upper, {limit} AS low_limit, ab.below AS absent_below
   FROM rows r
   JOIN cohort k ON k.patient_id = r.patient_id
-  LEFT JOIN intervals i ON i.set_id = '{judged.set_id}' AND i.analyte = r.analyte AND i.sex = r.sex
+  LEFT JOIN intervals i ON i.set_id = {literal(judged.set_id)} AND i.analyte = r.analyte AND i.sex = r.sex
     AND i.months = r.age_months AND i.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END
   {cutoff_join}
   LEFT JOIN absent ab ON ab.analyte = r.analyte

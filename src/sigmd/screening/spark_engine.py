@@ -1,5 +1,6 @@
 """The optional engine: Apache Spark (PySpark), in local mode unless given a session.
 
+The shared SQL (DuckDB's dialect) reaches Spark through `sigmd.screening.engine.transpile` (sqlglot).
 Row numbers are the rows' positions in the file, as the DuckDB engine numbers them, so that rejects
 name the same rows on either engine: the Parquet file's own row index (`_metadata.row_index`). Engines
 read Parquet only; CSV is converted first by `sigmd.screening.delimited`, the same way for both.
@@ -14,12 +15,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sigmd.screening.engine import SPARK, Dialect
+from sigmd.screening.engine import transpile
 from sigmd.screening.extras import require
 
 ANSI_OFF = ("spark.sql.ansi.enabled", "false")
 """Set on every session the engine uses, so that a failed cast gives NULL as in DuckDB (the shared SQL
 also spells its casts `try_cast`)."""
+
+ESCAPED_LITERALS_OFF = ("spark.sql.parser.escapedStringLiterals", "false")
+"""String literals read backslash escapes, as the SQL that sqlglot writes for Spark expects."""
 
 NO_CONSTRAINT_PROPAGATION = ("spark.sql.constraintPropagation.enabled", "false")
 """Inferring constraints through the shared SQL's many derived columns makes the optimiser's plans grow
@@ -36,13 +40,20 @@ SMALL_DATA = {
 than they save, so they are switched off. Java options only apply to a session that starts the JVM."""
 
 
-def local_session(cores: int = 2, memory: str = "1g", shuffle_partitions: int = 4, small_data: bool = False) -> Any:
-    """A local SparkSession: no UI, a temporary warehouse, ANSI casts off, log level WARN."""
+def local_session(
+    cores: int = 2, memory: str = "1g", shuffle_partitions: int = 4, small_data: bool = False, master: str | None = None
+) -> Any:
+    """A SparkSession: no UI, a temporary warehouse, ANSI casts off, log level WARN.
+
+    `master` defaults to `local[cores]` (one JVM); `local-cluster[2,1,1024]` runs two executor JVMs of one
+    core and 1024 MB each beside the driver, as a cluster would (it works from a pip-installed PySpark).
+    On a cluster of several machines, `export` needs the output folder on a file system all of them share.
+    """
     sql = require("pyspark.sql", "spark")
     warehouse = tempfile.mkdtemp(prefix="sigmd-spark-")
     atexit.register(shutil.rmtree, warehouse, True)
     builder = (
-        sql.SparkSession.builder.master(f"local[{int(cores)}]")
+        sql.SparkSession.builder.master(master or f"local[{int(cores)}]")
         .appName("sigmd-screening")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
@@ -66,18 +77,23 @@ class SparkEngine:
     """Spark SQL over temporary views; materialised tables are local checkpoints.
 
     With no `session`, the engine uses the active SparkSession if there is one (and leaves it running),
-    or starts a local one that `close()` stops.
+    or starts one on `master` (default local[2], see `local_session`) that `close()` stops.
     """
 
-    dialect: Dialect = SPARK
+    dialect = "spark"
 
-    def __init__(self, session: Any = None) -> None:
+    def __init__(self, session: Any = None, master: str | None = None) -> None:
         sql = require("pyspark.sql", "spark")
         active = session or sql.SparkSession.getActiveSession()
+        if active is not None and master is not None and active.sparkContext.master != master:
+            raise ValueError(
+                f"engine-url: Spark is already running on {active.sparkContext.master}, not {master}; "
+                "one process runs one SparkContext"
+            )
         self._own = active is None
-        self.spark: Any = active if active is not None else local_session()
-        self.spark.conf.set(*ANSI_OFF)
-        self.spark.conf.set(*NO_CONSTRAINT_PROPAGATION)
+        self.spark: Any = active if active is not None else local_session(master=master)
+        for key, value in (ANSI_OFF, ESCAPED_LITERALS_OFF, NO_CONSTRAINT_PROPAGATION):
+            self.spark.conf.set(key, value)
         self._views: list[str] = []
 
     def load(self, name: str, path: Path, file_format: str, columns: dict[str, str]) -> None:
@@ -96,14 +112,20 @@ class SparkEngine:
         row_no = (functions.col("_metadata.row_index") + 1).cast("bigint").alias("row_no")
         self._view(name, frame.select(row_no, *selected))
 
+    def sql(self, query: str) -> str:
+        return transpile(query, self.dialect)
+
     def register(self, name: str, table: Any) -> None:
         self._view(name, self.spark.createDataFrame(table))
+
+    def view(self, name: str, sql: str) -> None:
+        self._view(name, self.spark.sql(self.sql(sql)))
 
     def materialise(self, name: str, sql: str) -> None:
         """Compute the table now and cut its lineage, so that later queries read it rather than re-plan (and,
         when the cache matcher misses, recompute) the whole chain of SQL behind it."""
         storage = require("pyspark", "spark").StorageLevel.MEMORY_AND_DISK
-        self._view(name, self.spark.sql(sql).localCheckpoint(eager=True, storageLevel=storage))
+        self._view(name, self.spark.sql(self.sql(sql)).localCheckpoint(eager=True, storageLevel=storage))
 
     def _view(self, name: str, frame: Any) -> None:
         frame.createOrReplaceTempView(name)
@@ -111,7 +133,7 @@ class SparkEngine:
 
     def fetch(self, sql: str) -> Any:
         pa = require("pyarrow", "screen")
-        table: Any = self.spark.sql(sql).toArrow()
+        table: Any = self.spark.sql(self.sql(sql)).toArrow()
         schema = pa.schema(
             [
                 field.with_type(pa.string() if pa.types.is_large_string(field.type) else field.type).with_nullable(True)
@@ -122,14 +144,22 @@ class SparkEngine:
 
     def export(self, sql: str, path: Path, file_format: str) -> None:
         """One Parquet or CSV file: Spark writes a single part (in query order) that is renamed to `path`."""
-        frame = self.spark.sql(sql).coalesce(1)
+        frame = self.spark.sql(self.sql(sql)).coalesce(1)
         with tempfile.TemporaryDirectory(prefix=".sigmd-export-", dir=path.parent) as tmp:
             target = Path(tmp) / "out"
             writer = frame.write.mode("overwrite")
             if file_format == "parquet":
                 writer.parquet(str(target))
             else:
-                writer.options(header="true", escape='"', nullValue="", emptyValue='""').csv(str(target))
+                # Spark's CSV writer trims leading and trailing characters up to U+0020 unless told not to.
+                writer.options(
+                    header="true",
+                    escape='"',
+                    nullValue="",
+                    emptyValue='""',
+                    ignoreLeadingWhiteSpace="false",
+                    ignoreTrailingWhiteSpace="false",
+                ).csv(str(target))
             parts = sorted(p for p in target.iterdir() if p.name.startswith("part-"))
             if len(parts) != 1:
                 raise AssertionError(f"Spark wrote {len(parts)} part files for {path.name}, expected 1")

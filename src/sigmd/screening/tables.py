@@ -19,6 +19,9 @@ from sigmd.screening.bands import (
 )
 from sigmd.screening.extras import require
 
+FACTOR_RANGE = (2.0**-60, 2.0**60)
+"""Unit factors `sigmd.screening.portable.product` multiplies by exactly on every engine."""
+
 
 @dataclass(frozen=True)
 class ContentTables:
@@ -60,6 +63,12 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
     # One horizon for every profile, so that the set-wise passes under other profiles share the age keys.
     horizon = max(content_day_horizon(knowledge, p) for p in (profile, *knowledge.profiles.values()))
     units = unit_rows(knowledge)
+    for spelling, analyte, factor in units:
+        if not FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]:
+            raise ValueError(
+                f"content: unit {spelling!r} ({analyte}) converts to mg/dL by {factor}, outside the factors "
+                f"{FACTOR_RANGE[0]:g} to {FACTOR_RANGE[1]:g} that screening's SQL multiplies by (`portable.product`)"
+            )
     analytes = analyte_rows(knowledge)
     igm_limits = [
         limit for s in knowledge.reference_sets.values() for limit in set_limits(s, profile, horizon, (Analyte.IGM,))
