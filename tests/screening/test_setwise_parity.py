@@ -58,48 +58,51 @@ def rows_of_patient(draw: st.DrawFn, pid: str) -> list[dict[str, str]]:
     birth = date(1925, 1, 1) + timedelta(days=draw(st.integers(0, 36_500)))
     # A level per analyte for the person, so that repeat results agree (persistent or normalised courses).
     level = {code: draw(st.floats(-3.5, 1.0)) for code in TYPICAL}
+    # The first sample's age (newborn to old), then repeats at gaps around the persistence spans (3 and 6 months).
+    start = draw(st.sampled_from((0, 1, 60, 200, 400, 4000, 6500, 20_000))) + draw(st.integers(-5, 40))
     rows = []
-    for _ in range(draw(st.integers(1, 9))):
-        analyte = draw(st.sampled_from(ANALYTES))
-        collected = birth + timedelta(
-            days=draw(st.sampled_from((0, 1, 60, 200, 400, 4000, 20_000))) + draw(st.integers(-5, 400))
-        )
-        unit = draw(st.sampled_from(("mg/dL", "mg/dL", "g/L", "mg/L", "furlongs")))
-        # Log-normal around a typical adult value, as immunoglobulins are: low, absent and high values all come up.
-        mg_dl = TYPICAL[ALIASES.get(analyte, analyte)] * math.exp(
-            level[ALIASES.get(analyte, analyte)] + draw(st.floats(-0.4, 0.4))
-        )
-        magnitude = mg_dl / (100 if unit == "g/L" else 1)
-        if unit == "mg/L":
-            magnitude *= 10
-        value = f"{magnitude:.3g}"
-        comparator = ""
-        form = draw(st.integers(0, 9))
-        if form == 0:
-            value = "<" + value
-        elif form == 1:
-            value = ">" + value
-        elif form == 2:
-            comparator = draw(st.sampled_from(("<=", ">=", "<", "=")))
-        elif form == 3:
-            value = draw(st.sampled_from(("", "n/a", "-3", "1e400")))
-        ref_low = ref_high = ""
-        if draw(st.integers(0, 19)) == 0:
-            ref_low, ref_high = draw(st.sampled_from((("40", "230"), ("0.4", "2.3"), ("700", "1600"), ("300", ""))))
-        rows.append(
-            {
-                "patient_id": pid,
-                "sex": sex,
-                "birth_date": birth.isoformat(),
-                "collected_date": collected.isoformat() if collected < date(2030, 1, 1) else "2029-13-01",
-                "loinc": analyte,
-                "value": value,
-                "unit": unit,
-                "comparator": comparator,
-                "ref_low": ref_low,
-                "ref_high": ref_high,
-            }
-        )
+    for _ in range(draw(st.integers(1, 8))):
+        start += draw(st.sampled_from((0, 0, 30, 89, 90, 92, 181, 183, 365, 2000))) + draw(st.integers(-2, 2))
+        collected = birth + timedelta(days=start)
+        # Often a panel (IgM, IgG and IgA on one day, as laboratories order them), else one analyte.
+        panel = draw(st.integers(0, 3)) == 0
+        for analyte in ("IgM", "IgG", "IgA") if panel else (draw(st.sampled_from(ANALYTES)),):
+            unit = draw(st.sampled_from(("mg/dL", "mg/dL", "g/L", "mg/L", "furlongs")))
+            # Log-normal around a typical adult value, as immunoglobulins are: low, absent and high values all come up.
+            mg_dl = TYPICAL[ALIASES.get(analyte, analyte)] * math.exp(
+                level[ALIASES.get(analyte, analyte)] + draw(st.floats(-0.4, 0.4))
+            )
+            magnitude = mg_dl / (100 if unit == "g/L" else 1)
+            if unit == "mg/L":
+                magnitude *= 10
+            value = f"{magnitude:.3g}"
+            comparator = ""
+            form = draw(st.integers(0, 9))
+            if form == 0:
+                value = "<" + value
+            elif form == 1:
+                value = ">" + value
+            elif form == 2:
+                comparator = draw(st.sampled_from(("<=", ">=", "<", "=")))
+            elif form == 3:
+                value = draw(st.sampled_from(("", "n/a", "-3", "1e400")))
+            ref_low = ref_high = ""
+            if draw(st.integers(0, 19)) == 0:
+                ref_low, ref_high = draw(st.sampled_from((("40", "230"), ("0.4", "2.3"), ("700", "1600"), ("300", ""))))
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "sex": sex,
+                    "birth_date": birth.isoformat(),
+                    "collected_date": collected.isoformat() if collected < date(2030, 1, 1) else "2029-13-01",
+                    "loinc": analyte,
+                    "value": value,
+                    "unit": unit,
+                    "comparator": comparator,
+                    "ref_low": ref_low,
+                    "ref_high": ref_high,
+                }
+            )
     return rows
 
 
