@@ -212,3 +212,64 @@ def test_screening_gives_the_core_verdict_and_criteria_for_every_patient(
             for criterion, outcome in want.items():
                 if criterion.startswith("c_"):
                     assert got[criterion] == outcome, (pid, got["path"], criterion, got[criterion], outcome)
+
+
+def _boundary_cohort() -> list[dict[str, str]]:
+    """Patients at the edges of the set-wise rules: persistence spans either side of 3 and 6 months (adult and
+    child), low IgG and IgA with normal or high IgM at ages either side of the CVID age, IgA absent, censored IgM."""
+    rows: list[dict[str, str]] = []
+
+    def add(pid: str, birth: date, day: date, analyte: str, value: str) -> None:
+        rows.append(
+            dict(
+                zip(
+                    HEADER,
+                    (pid, "female", birth.isoformat(), day.isoformat(), analyte, value, "mg/dL", "", "", ""),
+                    strict=True,
+                )
+            )
+        )
+
+    adult, child = date(1970, 5, 31), date(2015, 8, 31)
+    for birth, tag in ((adult, "A"), (child, "C")):
+        for gap in (89, 90, 91, 92, 181, 182, 183, 184):
+            pid, first = f"span-{tag}-{gap}", date(2024, 11, 30)
+            for day in (first, first + timedelta(days=gap)):
+                add(pid, birth, day, "IgM", "9")
+                add(pid, birth, day, "IgG", "1000")
+                add(pid, birth, day, "IgA", "200")
+    for years in (3, 5, 40):
+        for igm in ("60", "900", "<30", "<200"):
+            pid, birth = f"gag-{years}-{igm}", date(2025 - years, 3, 1)
+            for day in (date(2025, 1, 10), date(2025, 6, 10)):
+                add(pid, birth, day, "IgM", igm)
+                add(pid, birth, day, "IgG", "150")
+                add(pid, birth, day, "IgA", "5")
+        pid = f"iga-{years}"
+        add(pid, date(2025 - years, 3, 1), date(2025, 6, 10), "IgM", "80")
+        add(pid, date(2025 - years, 3, 1), date(2025, 6, 10), "IgG", "900")
+        add(pid, date(2025 - years, 3, 1), date(2025, 6, 10), "IgA", "<7")
+    return rows
+
+
+def test_screening_gives_the_core_verdict_at_the_edges_of_the_rules(tmp_path: Path) -> None:
+    """Fixed cases at each rule's boundary (a generated cohort may not land on them): same verdict and criteria."""
+    rows = _boundary_cohort()
+    expected, refused = _core(rows, [])
+    source = tmp_path / "labs.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    screen(source, tmp_path / "out", as_of=AS_OF, progress=False)
+    with (tmp_path / "out" / "patients.csv").open(encoding="utf-8") as handle:
+        screened = {r["patient_id"]: r for r in csv.DictReader(handle)}
+    assert not refused and set(screened) == set(expected)
+    assert {r["path"] for r in screened.values()} >= {"setwise"}
+    for pid, want in expected.items():
+        got = screened[pid]
+        assert (got["label"], got["certainty"]) == (want["label"], want["certainty"]), (pid, got["path"])
+        if got["path"] != "prefilter":
+            assert {k: got[k] for k in want if k.startswith("c_")} == {
+                k: v for k, v in want.items() if k.startswith("c_")
+            }
