@@ -23,21 +23,11 @@ from sigmd.adapters.results import build_result, parse_date, resolve_analyte
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.core.model import Case, CodedText, Patient, Sex
 from sigmd.errors import InputError
+from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.run import screen
 from tests.screening.conftest import AS_OF
 
-HEADER = (
-    "patient_id",
-    "sex",
-    "birth_date",
-    "collected_date",
-    "loinc",
-    "value",
-    "unit",
-    "comparator",
-    "ref_low",
-    "ref_high",
-)
+HEADER = CANONICAL_COLUMNS
 TYPICAL = {"IgM": 100.0, "IgG": 1000.0, "IgA": 200.0, "IgG1": 600.0, "IgG2": 300.0, "IgG3": 60.0, "IgG4": 40.0}
 """A typical adult value (mg/dL) per analyte, around which a synthetic person's values are drawn."""
 ALIASES = {"2472-9": "IgM", "2465-3": "IgG", "2458-8": "IgA"}

@@ -78,24 +78,30 @@ def interval_limit(row: ReferenceInterval, profile: RuleProfile) -> float | None
     return lower if lower is not None and lower > 0 else None
 
 
-def set_limits(
-    reference_set: ReferenceSet, profile: RuleProfile, horizon: int, analytes: tuple[Analyte, ...] = tuple(Analyte)
-) -> list[Limit]:
-    """Every (age key, sex, analyte) of a reference set with the low limit the core would apply."""
+def age_groups(reference_set: ReferenceSet, horizon: int) -> list[tuple[ExactAge, list[tuple[int, int]]]]:
+    """Every age key, grouped by the set's band boundaries reached: ages in one group fall in the same interval,
+    so the core is asked once per group (an age of the group, with the (months, day_key) keys it stands for)."""
     specs = [s for i in reference_set.intervals for s in (i.age_from, i.age_to)]
     month_marks = sorted({s.months for s in specs if s.months})
     day_marks = sorted({s.days for s in specs if s.days})
-    # Ages that have reached the same boundaries fall in the same interval: ask the core once per such group.
     groups: dict[tuple[int, int], tuple[ExactAge, list[tuple[int, int]]]] = {}
     for months, day_key, age in age_keys(horizon):
         reached = (bisect_right(month_marks, age.months), bisect_right(day_marks, age.days))
         groups.setdefault(reached, (age, []))[1].append((months, day_key))
+    return list(groups.values())
+
+
+def set_limits(
+    reference_set: ReferenceSet, profile: RuleProfile, horizon: int, analytes: tuple[Analyte, ...] = tuple(Analyte)
+) -> list[Limit]:
+    """Every (age key, sex, analyte) of a reference set with the low limit the core would apply."""
+    groups = age_groups(reference_set, horizon)
     limits: list[Limit] = []
     for analyte in analytes:
         if analyte not in reference_set.analytes:
             continue
         for sex in SEXES:
-            for age, keys in groups.values():
+            for age, keys in groups:
                 row = reference_set.interval_at(analyte, sex, age)
                 limit = None if row is None else interval_limit(row, profile)
                 if limit is not None:
@@ -119,17 +125,11 @@ class Interval(NamedTuple):
 
 def set_intervals(reference_set: ReferenceSet, horizon: int) -> list[Interval]:
     """Every (age key, sex, analyte) of a reference set with the interval the core applies there."""
-    specs = [s for i in reference_set.intervals for s in (i.age_from, i.age_to)]
-    month_marks = sorted({s.months for s in specs if s.months})
-    day_marks = sorted({s.days for s in specs if s.days})
-    groups: dict[tuple[int, int], tuple[ExactAge, list[tuple[int, int]]]] = {}
-    for months, day_key, age in age_keys(horizon):
-        reached = (bisect_right(month_marks, age.months), bisect_right(day_marks, age.days))
-        groups.setdefault(reached, (age, []))[1].append((months, day_key))
+    groups = age_groups(reference_set, horizon)
     rows: list[Interval] = []
     for analyte in sorted(reference_set.analytes):
         for sex in SEXES:
-            for age, keys in groups.values():
+            for age, keys in groups:
                 row = reference_set.interval_at(analyte, sex, age)
                 if row is None:
                     continue
