@@ -177,3 +177,11 @@ def test_missing_pyspark_names_the_spark_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
     with pytest.raises(ImportError, match=re.escape("pip install 'sigmd[spark]'")):
         make_engine("spark")
+
+
+def test_a_master_spark_cannot_start_on_is_refused_naming_the_engine_url() -> None:
+    """Whatever PySpark raises when its session cannot start becomes one clear refusal naming the option."""
+    from sigmd.screening.spark_engine import local_session
+
+    with pytest.raises(ValueError, match=r"^engine-url: Spark could not start on master 'bogus://nowhere'"):
+        local_session(master="bogus://nowhere")

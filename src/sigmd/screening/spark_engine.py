@@ -64,7 +64,14 @@ def local_session(
     )
     for key, value in (SMALL_DATA if small_data else {}).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as error:  # PySpark raises its own runtime errors (a bad master URL, no Java 17)
+        shown = master or f"local[{int(cores)}]"
+        raise ValueError(
+            f"engine-url: Spark could not start on master {shown!r} ({type(error).__name__}); check the master URL "
+            "and that Java 17 is installed (scripts/system-packages.sh installs it)"
+        ) from None
     session.sparkContext.setLogLevel("WARN")
     return session
 
