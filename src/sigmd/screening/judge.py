@@ -41,9 +41,7 @@ def judge_setwise(
     exact = " AND ".join(f"NOT judged_{p.name}.needs_core" for p in verdict_passes)
     db.materialise(
         "setwise_patients",
-        f"SELECT patient_id, is_candidate FROM cohort JOIN judged_{main.name} USING (patient_id) {joins}"
-        f" WHERE {exact} AND patient_id NOT IN (SELECT patient_id FROM blinded)"
-        " AND patient_id NOT IN (SELECT patient_id FROM on_record)",
+        f"SELECT patient_id, is_candidate FROM cohort JOIN judged_{main.name} USING (patient_id) {joins} WHERE {exact}",
     )
     settled = [
         f"SELECT j.patient_id, {literal(p.set_id)} AS set_id FROM judged_{p.name} j"

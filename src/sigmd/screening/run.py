@@ -27,7 +27,7 @@ from sigmd.screening.omop import convert_in_engine, export_database, is_database
 from sigmd.screening.portable import extract, literal
 from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
 from sigmd.screening.tables import content_tables
-from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords, blinded_patients
+from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords, record_flags
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
@@ -294,15 +294,25 @@ def _assess_all(
         )
     records = _records(prepared)
     pa = require("pyarrow", "screen")
-    blinded = blinded_patients(records, knowledge)
-    db.register("blinded", pa.table({"patient_id": pa.array(blinded, pa.string())}))
-    on_record = sorted(records) if records is not None else []
-    db.register("on_record", pa.table({"patient_id": pa.array(on_record, pa.string())}))
+    flags = record_flags(records, knowledge)
+    flag_schema = pa.schema([("patient_id", pa.string()), ("blinded", pa.bool_()), ("secondary_named", pa.bool_())])
+    db.register(
+        "record_flags",
+        pa.Table.from_pylist(
+            [
+                {"patient_id": pid, "blinded": f.blinded, "secondary_named": f.secondary_named}
+                for pid, f in flags.items()
+            ],
+            schema=flag_schema,
+        ),
+    )
+    # A patient whose IgG the core sets aside (treatment on record) is not plainly normal: the pre-filter reads
+    # every IgG result, the core does not.
+    blinded = "patient_id IN (SELECT patient_id FROM record_flags WHERE blinded)"
     db.materialise(
         "cohort",
-        "SELECT patient_id, NOT all_not_low OR patient_id IN (SELECT patient_id FROM blinded) AS is_candidate,"
-        " used_rows FROM patients WHERE problem IS NULL AND (NOT all_not_low"
-        " OR patient_id IN (SELECT patient_id FROM flagged) OR patient_id IN (SELECT patient_id FROM blinded))",
+        f"SELECT patient_id, NOT all_not_low OR {blinded} AS is_candidate, used_rows FROM patients"
+        f" WHERE problem IS NULL AND (NOT all_not_low OR patient_id IN (SELECT patient_id FROM flagged) OR {blinded})",
     )
     setwise_run = judge_setwise(db, knowledge, profile_id, set_id, horizon, sensitivity)
     # What the set-wise pass settled is left out: its patients' verdicts, and their labels under the sets it judged.

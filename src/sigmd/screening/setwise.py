@@ -10,8 +10,10 @@ pattern (`sigmd.core.patterns.classify`) and the outcome of every criterion that
 A row the SQL cannot judge exactly is marked `needs_core`, and its patient goes to the core instead (the
 residue, counted in summary.json): a laboratory range beside the row (whose plausibility the core checks),
 a value that may be a unit slip, or a value so close to a limit that floating-point rounding could decide it.
-A row with no interval or no limit at its age is not judged, as in the core (`no_interval`). Patients with conditions or medications on record go to the core
-too, which reads their text with its own matcher. The parity suite (tests/screening/test_setwise_parity.py)
+A row with no interval or no limit at its age is not judged, as in the core (`no_interval`). Conditions and
+medications reach the SQL as one flag pair per patient (`verdicts.record_flags`), read by the core's own matcher
+once per distinct record: whether a record counts for a secondary cause, and whether treatment on record makes
+the core set aside the patient's IgG results. The parity suite (tests/screening/test_setwise_parity.py)
 proves the rest equal to the core, patient by patient and criterion by criterion.
 
 The SQL is written once, in DuckDB's dialect; each engine compiles it to its own.
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from sigmd.core.course import BLINDED
 from sigmd.core.diagnosis import decide
 from sigmd.core.interpret import Status
 from sigmd.core.knowledge import CriterionId, Knowledge, Label, LowLimitBasis, Role, RuleProfile
@@ -32,17 +35,19 @@ from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.portable import literal
 
-CRITERIA_FROM_ROWS = (
+CRITERIA_SETWISE = (
     CriterionId.IGM_LOW,
     CriterionId.IGM_ABSENT,
     CriterionId.IGG_NORMAL,
     CriterionId.IGA_NORMAL,
     CriterionId.IGM_PERSISTENTLY_LOW,
     CriterionId.IGG_SUBCLASSES_NORMAL,
+    CriterionId.SECONDARY_CAUSES_EXCLUDED,
 )
-"""Criteria the lab rows decide; every other criterion is unknown for a patient the SQL judges, since
-screening input records no vaccine responses, T-cell tests, infections or blood counts, and a patient with
-conditions or medications on record goes to the core."""
+"""Criteria the SQL decides, from the lab rows and the patients' record flags (`verdicts.RecordFlags`). Every
+other criterion is unknown for a patient the SQL judges, since screening input records no vaccine responses,
+T-cell tests or infections. Without a blood count, secondary causes are never excluded: the criterion is not
+met when a record counts for a cause and unknown otherwise, as in the core."""
 _TRACKED = (Analyte.IGM, Analyte.IGG, Analyte.IGA, *IGG_SUBCLASSES)
 _DAYS_PER_YEAR = 365.2425
 
@@ -102,7 +107,8 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     pattern, whether its abnormal results are persistent, each criterion's outcome and the IgM rows' summary.
 
     Reads tables `rows` (see `classify.rows_sql`), `cohort` (patient_id), `intervals` and `all_cutoffs`
-    (see `tables.content_tables`) and `absent` (analyte, below).
+    (see `tables.content_tables`), `absent` (analyte, below) and `record_flags` (patient_id, blinded,
+    secondary_named).
     """
     profile, thresholds = judged.profile, knowledge.thresholds
     basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
@@ -118,6 +124,9 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     slip = thresholds.unit_slip
     slip_analytes = ", ".join(f"'{a.value}'" for a in slip.analytes) or "''"
     rule = thresholds.persistence
+    # A result the core sets aside (treatment on record) is not interpreted, so neither its laboratory range nor
+    # a possible unit slip can change the verdict; the rules that refuse rows are `classify`'s, which read it.
+    blinded_analytes = ", ".join(f"'{x.value}'" for x in BLINDED)
     low_statuses = "('low', 'absent')"
     ok_statuses = "('normal', 'high')"
     per_analyte = []
@@ -170,6 +179,7 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
         " ELSE 'unknown' END",
         CriterionId.IGG_SUBCLASSES_NORMAL: f"CASE WHEN {any_sub_low} THEN 'not_met' WHEN NOT ({any_sub}) THEN 'unknown'"
         f" WHEN {all_sub_ok} THEN 'met' ELSE 'unknown' END",
+        CriterionId.SECONDARY_CAUSES_EXCLUDED: "CASE WHEN secondary_named THEN 'not_met' ELSE 'unknown' END",
     }
     outcome_columns = ",\n  ".join(f"{sql} AS {column(c)}" for c, sql in outcomes.items())
     child = _add("birth", rule.child_below.months, rule.child_below.days)
@@ -179,9 +189,11 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
 WITH keyed AS (
   SELECT r.patient_id, r.row_no, r.analyte, r.birth, r.collected, r.age_days, r.comparator_code AS cmp,
     r.value_mg_dl AS v, r.lab_low IS NOT NULL OR r.lab_high IS NOT NULL AS has_range,
-    i.lower_mg_dl AS lower, i.upper_mg_dl AS upper, {limit} AS low_limit, ab.below AS absent_below
+    i.lower_mg_dl AS lower, i.upper_mg_dl AS upper, {limit} AS low_limit, ab.below AS absent_below,
+    coalesce(f.blinded, false) AND r.analyte IN ({blinded_analytes}) AS set_aside
   FROM rows r
   JOIN cohort k ON k.patient_id = r.patient_id
+  LEFT JOIN record_flags f ON f.patient_id = r.patient_id
   LEFT JOIN intervals i ON i.set_id = {literal(judged.set_id)} AND i.analyte = r.analyte AND i.sex = r.sex
     AND i.months = r.age_months AND i.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END
   {cutoff_join}
@@ -202,7 +214,7 @@ WITH keyed AS (
       WHEN is_low = -1 THEN 'indeterminate' WHEN is_high = 1 THEN 'high' ELSE 'normal' END AS status,
     row_number() OVER (PARTITION BY patient_id, analyte ORDER BY collected, row_no) AS pos,
     count(*) OVER (PARTITION BY patient_id, analyte) AS n
-  FROM truths
+  FROM truths WHERE NOT set_aside
 ), marks AS (
   SELECT *,
     coalesce(max(CASE WHEN status IN {ok_statuses} THEN pos END) OVER (PARTITION BY patient_id, analyte), 0)
@@ -230,7 +242,8 @@ WITH keyed AS (
     {", ".join(per_analyte)}
   FROM persisted GROUP BY patient_id
 ), patterned AS (
-  SELECT *, {pattern} AS pattern FROM patients
+  SELECT p.*, {pattern} AS pattern, coalesce(f.secondary_named, false) AS secondary_named
+  FROM patients p LEFT JOIN record_flags f ON f.patient_id = p.patient_id
 )
 SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
@@ -258,7 +271,7 @@ class Judgement(NamedTuple):
     if_not_met: Label | None
 
 
-DECISION_KEY = ("pattern", "igm_status", "abnormal_persistent", *(column(c) for c in CRITERIA_FROM_ROWS))
+DECISION_KEY = ("pattern", "igm_status", "abnormal_persistent", *(column(c) for c in CRITERIA_SETWISE))
 """The columns of a judged patient that `decide` reads: one combination per distinct row."""
 
 
@@ -269,7 +282,7 @@ def decisions(
     specs = (*profile.criteria, _form_spec(knowledge))
     answers = []
     for combination in combinations:
-        outcomes = {c: Outcome(combination[column(c)]) for c in CRITERIA_FROM_ROWS}
+        outcomes = {c: Outcome(combination[column(c)]) for c in CRITERIA_SETWISE}
         judged: Sequence[Judgement] = [
             Judgement(s.id, s.role, outcomes.get(s.id, Outcome.UNKNOWN), s.if_not_met) for s in specs
         ]
@@ -293,4 +306,4 @@ def _form_spec(knowledge: Knowledge) -> Any:
 def criterion_outcomes(profile: RuleProfile, knowledge: Knowledge, row: dict[str, Any]) -> dict[CriterionId, str]:
     """Every criterion of the profile (and the form criterion) with its outcome for one judged patient."""
     specs = (*profile.criteria, _form_spec(knowledge))
-    return {s.id: row[column(s.id)] if s.id in CRITERIA_FROM_ROWS else Outcome.UNKNOWN.value for s in specs}
+    return {s.id: row[column(s.id)] if s.id in CRITERIA_SETWISE else Outcome.UNKNOWN.value for s in specs}

@@ -12,6 +12,7 @@ from sigmd.core.assessment import AssessmentError, CaseFacts, Findings, case_fac
 from sigmd.core.course import blinding_windows
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
+from sigmd.core.secondary import match_secondary_causes
 from sigmd.errors import InputError
 
 PREFILTER_REASON = (
@@ -115,21 +116,53 @@ def _case(
     return Case(patient, tuple(results), found.conditions, found.medications, warnings=tuple(warnings))
 
 
-def blinded_patients(records: Mapping[str, PatientRecords] | None, knowledge: Knowledge) -> list[str]:
-    """Patients with immunoglobulin replacement or anti-CD20 therapy on record, as the core recognises it.
+@dataclass(frozen=True)
+class RecordFlags:
+    """What a patient's conditions and medications change in the core's verdict, as the core reads them."""
 
-    The core sets aside their IgG results taken within the treatment's window (an all-normal patient is then
-    normal but provisional), so the SQL pre-filter, which reads every result, must not call them normal.
-    Only the medications matter to the core's rule; the patient in the probe case is a placeholder.
+    blinded: bool
+    """Immunoglobulin replacement or anti-CD20 therapy is on record. Screening records carry no dates, so the
+    core's window covers every result: it sets aside all the patient's IgG and IgG-subclass results."""
+    secondary_named: bool
+    """A record counts for a secondary cause (the criterion "secondary causes excluded" is then not met)."""
+
+
+def record_flags(records: Mapping[str, PatientRecords] | None, knowledge: Knowledge) -> dict[str, RecordFlags]:
+    """`RecordFlags` for every patient on record, from the core's own matcher and treatment windows.
+
+    Each distinct record (code, system and text) is read once by the core and the answer reused for every
+    patient who has it; the patient in the probe case is a placeholder, since neither rule reads the patient.
     """
     if records is None:
-        return []
+        return {}
     probe = Patient(Sex.UNKNOWN, date(2000, 1, 1))
-    return [
-        pid
+    counts: dict[tuple[str, str, str], bool] = {}
+    blinds: dict[tuple[str, str, str], bool] = {}
+
+    def key(record: CodedText) -> tuple[str, str, str]:
+        return (record.code, record.system, record.text)
+
+    def named(record: CodedText) -> bool:
+        if key(record) not in counts:
+            matches = match_secondary_causes((record,), knowledge.secondary_causes, knowledge.secondary_context)
+            counts[key(record)] = any(m.counts for m in matches)
+        return counts[key(record)]
+
+    def blinding(record: CodedText) -> bool:
+        if key(record) not in blinds:
+            windows = blinding_windows(Case(probe, (), (), (record,)), knowledge)
+            if any(w.start is not None or w.end is not None for w in windows):
+                raise AssertionError("screening records carry no treatment dates, so every window is open-ended")
+            blinds[key(record)] = bool(windows)
+        return blinds[key(record)]
+
+    return {
+        pid: RecordFlags(
+            blinded=any(blinding(m) for m in found.medications),
+            secondary_named=any(named(r) for r in (*found.conditions, *found.medications)),
+        )
         for pid, found in records.items()
-        if found.medications and blinding_windows(Case(probe, (), found.conditions, found.medications), knowledge)
-    ]
+    }
 
 
 def facts_of(case: Case, knowledge: Knowledge, as_of: date) -> CaseFacts | str:
