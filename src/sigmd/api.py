@@ -120,10 +120,7 @@ class Screening:
 
     def rejects(self) -> Any:
         """Every input row that could not be used, with its reason, as a `pyarrow.Table`."""
-        from sigmd.screening.extras import require
-
-        csv = require("pyarrow.csv", "screen")
-        return csv.read_csv(self.result.out_dir / "rejects.csv")
+        return _parquet(self.result.out_dir / "rejects.parquet")
 
     def to_pandas(self) -> Any:
         """The patients table as a `pandas.DataFrame` (needs `pip install 'sigmd[pandas]'`)."""

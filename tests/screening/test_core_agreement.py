@@ -43,7 +43,7 @@ def test_all_normal_patients_on_ig_replacement_or_anti_cd20_get_the_cores_provis
         writer.writerow(["patient_id", "kind", "code", "system", "text"])
         writer.writerows([pid, *record] for pid, record in TREATMENTS.items())
     out = tmp_path / "out"
-    screen(source, out, records=records, as_of=AS_OF, progress=False)
+    screen(source, out, records=records, as_of=AS_OF, progress=False, csv=True)
     expected = core_verdicts(used_rows(source, out / "rejects.csv"), records)
     assert screened_verdicts(out) == expected
     assert expected["ivig"] == expected["rituximab"] == ("normal", "provisional")
@@ -70,7 +70,7 @@ def test_a_cohort_with_treated_normal_patients_keeps_parity_with_the_core(cohort
         for index, pid in enumerate(treated):
             writer.writerow([pid, *TREATMENTS["ivig" if index % 2 else "rituximab"]])
     out = tmp_path / "out"
-    result = screen(cohort.results, out, records=records, as_of=AS_OF, progress=False, sensitivity=False)
+    result = screen(cohort.results, out, records=records, as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     expected = core_verdicts(used_rows(cohort.results, out / "rejects.csv"), records)
     assert screened_verdicts(out) == expected
     provisional = [pid for pid in treated if expected.get(pid) == ("normal", "provisional")]
@@ -107,7 +107,7 @@ def test_bulk_observations_entered_in_error_or_cancelled_are_not_used_as_by_the_
     (tmp_path / "Patient.ndjson").write_text(json.dumps(patient) + "\n", encoding="utf-8")
     body = "\n".join(json.dumps(o) for o in observations) + "\n"
     (tmp_path / "Observation.ndjson").write_text(body, encoding="utf-8")
-    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False)
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used) == (4, 4 if used else 3)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert (f"Observation.status: '{status}'" in rejects) is not used
@@ -144,7 +144,7 @@ def test_extreme_numbers_and_dates_are_rejects_with_reasons_or_get_the_cores_ver
     source = tmp_path / "extreme.csv"
     source.write_text(EXTREME_ROWS, encoding="utf-8")
     out = tmp_path / "out"
-    result = screen(source, out, as_of=AS_OF, progress=False, sensitivity=False)
+    result = screen(source, out, as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     assert result.rows_in == 14 == result.rows_used + result.rows_rejected
     with (out / "rejects.csv").open(encoding="utf-8") as handle:
         reasons = {int(row["row_no"]): row["reason"] for row in csv.DictReader(handle)}
@@ -185,9 +185,9 @@ def test_a_records_file_that_cannot_be_read_whole_is_refused(tmp_path: Path, con
     records = tmp_path / "records.csv"
     records.write_bytes(content)
     with pytest.raises(ValueError, match=message):
-        screen(source, tmp_path / "out", records=records, as_of=AS_OF, progress=False)
+        screen(source, tmp_path / "out", records=records, as_of=AS_OF, progress=False, csv=True)
     records.write_bytes(b"patient_id,kind,code,system,text\nT1,medication,,,ivig\n")
-    assert screen(source, tmp_path / "out", records=records, as_of=AS_OF, progress=False).rows_used == 1
+    assert screen(source, tmp_path / "out", records=records, as_of=AS_OF, progress=False, csv=True).rows_used == 1
 
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
@@ -223,7 +223,7 @@ def test_bulk_observations_are_read_as_the_cores_fhir_reader_reads_them(
     (tmp_path / "Patient.ndjson").write_text(json.dumps(patient) + "\n", encoding="utf-8")
     body = "\n".join(json.dumps(o) for o in observations) + "\n"
     (tmp_path / "Observation.ndjson").write_text(body, encoding="utf-8")
-    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False)
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used) == (4, 4 if used else 3)
     knowledge = content.load()
     (loaded,) = load_cases(json.dumps(patient) + "\n" + body, knowledge)
@@ -246,7 +246,7 @@ def test_malformed_bulk_lines_are_rejects_with_reasons_not_crashes(tmp_path: Pat
     ]
     (tmp_path / "Patient.ndjson").write_text(json.dumps(patient) + "\n", encoding="utf-8")
     (tmp_path / "Observation.ndjson").write_bytes(b"\n".join(lines) + b"\n")
-    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False)
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 1, 5)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert "is a longer number than sigmd reads (40 characters at most) (Observation.ndjson line 3)" in rejects
@@ -264,7 +264,7 @@ def test_bulk_lines_outside_the_readers_limits_are_rejects_in_the_readers_words(
     deep = json.dumps({**good, "id": "d1", "note": [{"text": "x"}]}).replace('[{"text": "x"}]', "[" * 100 + "]" * 100)
     (tmp_path / "Patient.ndjson").write_text(json.dumps(patient) + "\n", encoding="utf-8")
     (tmp_path / "Observation.ndjson").write_text("\n".join([json.dumps(good), nan, deep]) + "\n", encoding="utf-8")
-    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False)
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (3, 1, 2)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert "NaN" in rejects and "(Observation.ndjson line 2)" in rejects

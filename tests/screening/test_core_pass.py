@@ -26,11 +26,11 @@ def test_worker_processes_give_the_same_verdicts_funnel_and_sensitivity(
     cohort: SynthFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Screening with the core's pass split into small chunks over two worker processes changes no output."""
-    screen(cohort.results, tmp_path / "one", records=cohort.records, as_of=AS_OF, progress=False)
+    screen(cohort.results, tmp_path / "one", records=cohort.records, as_of=AS_OF, progress=False, csv=True)
     monkeypatch.setattr(core_pass, "PARALLEL_FROM_ROWS", 0)
     monkeypatch.setattr(core_pass, "CHUNK_ROWS", 300)
     monkeypatch.setattr(core_pass.os, "cpu_count", lambda: 2)
-    screen(cohort.results, tmp_path / "two", records=cohort.records, as_of=AS_OF, progress=False)
+    screen(cohort.results, tmp_path / "two", records=cohort.records, as_of=AS_OF, progress=False, csv=True)
     assert _outputs(tmp_path / "two") == _outputs(tmp_path / "one")
 
 
@@ -89,7 +89,7 @@ def test_a_row_the_core_refuses_brings_back_every_set_where_any_igm_may_be_low()
 def cohort_facts(cohort: SynthFiles, tmp_path_factory: pytest.TempPathFactory) -> list[CaseFacts]:
     """The core's facts for the first 300 patients of the cohort whose rows screening used."""
     out = tmp_path_factory.mktemp("facts") / "out"
-    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     knowledge = content.load()
     found = []
     for case in list(core_cases(used_rows(cohort.results, out / "rejects.csv"), cohort.records).values())[:300]:
@@ -161,8 +161,8 @@ def test_the_content_given_to_screen_reaches_the_worker_processes(
     )
     monkeypatch.setattr(core_pass, "PARALLEL_FROM_ROWS", 0)
     monkeypatch.setattr(core_pass.os, "cpu_count", lambda: 2)
-    screen(source, tmp_path / "custom", as_of=AS_OF, progress=False, knowledge=custom, sensitivity=False)
-    screen(source, tmp_path / "bundled", as_of=AS_OF, progress=False, sensitivity=False)
+    screen(source, tmp_path / "custom", as_of=AS_OF, progress=False, csv=True, knowledge=custom, sensitivity=False)
+    screen(source, tmp_path / "bundled", as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     custom_row, bundled_row = (
         (tmp_path / name / "patients.csv").read_text(encoding="utf-8").splitlines()[1] for name in ("custom", "bundled")
     )

@@ -38,7 +38,7 @@ def _records_in(path: Path) -> int:
 
 
 def _screen(path: Path, out: Path) -> tuple[ScreenResult, dict[int, str]]:
-    result = screen(path, out, as_of=AS_OF, progress=False, sensitivity=False)
+    result = screen(path, out, as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     with (out / "rejects.csv").open(encoding="utf-8") as handle:
         return result, {int(r["row_no"]): r["reason"] for r in csv.DictReader(handle)}
 
@@ -126,17 +126,17 @@ def test_a_file_with_only_a_header_has_no_rows_and_an_empty_file_is_refused(tmp_
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     with pytest.raises(ValueError, match="is empty: it has no header line"):
-        screen(empty, tmp_path / "out2", as_of=AS_OF, progress=False)
+        screen(empty, tmp_path / "out2", as_of=AS_OF, progress=False, csv=True)
 
 
 def test_a_header_that_is_not_utf8_or_has_a_stray_quote_refuses_the_file(tmp_path: Path) -> None:
     """The header names the columns: when it cannot be read the whole file is refused, naming the header line."""
     latin1 = _file(tmp_path, [HEADER.replace("sex", "s\xe9x").encode("latin-1"), good(1).encode()], "latin1.csv")
     with pytest.raises(ValueError, match=r"header \(line 1 of 'latin1.csv'\): .* is not UTF-8 text"):
-        screen(latin1, tmp_path / "out", as_of=AS_OF, progress=False)
+        screen(latin1, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     quoted = _file(tmp_path, [HEADER.replace("sex", 'se"x').encode(), good(1).encode()], "quoted.csv")
     with pytest.raises(ValueError, match=r"header \(line 1 of 'quoted.csv'\): .* double quote inside a cell"):
-        screen(quoted, tmp_path / "out", as_of=AS_OF, progress=False)
+        screen(quoted, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
 
 
 def test_a_tsv_file_is_split_at_tabs(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_missing_columns_are_named_with_the_unknown_ones_and_the_cli_exits_2(tmp
     assert result.exit_code == 2
     message = " ".join(result.output.split())
     assert "patient_id is missing; loinc is missing" in message and "'MRN', 'TEST_CODE'" in message
-    assert not (tmp_path / "out" / "patients.csv").exists()
+    assert not (tmp_path / "out" / "patients.parquet").exists()
 
 
 def test_mapping_the_unknown_columns_makes_the_same_file_usable(tmp_path: Path) -> None:
@@ -178,7 +178,7 @@ def test_a_column_named_like_an_optional_one_is_refused_but_an_unrelated_extra_c
     """`Ref Low` would silently drop the laboratory's range, so it is refused; an unrelated extra column is not."""
     lines = [(HEADER.replace("ref_low", "Ref Low") + ",order_id").encode(), (good(1) + ",X1").encode()]
     with pytest.raises(ValueError, match=r"ref_low is missing, but the file has 'Ref Low'.*--column ref_low=Ref Low"):
-        screen(_file(tmp_path, lines), tmp_path / "out", as_of=AS_OF, progress=False)
+        screen(_file(tmp_path, lines), tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     lines = [(HEADER + ",order_id").encode(), (good(1) + ",X1").encode()]
     result, _ = _screen(_file(tmp_path, lines, "extra.csv"), tmp_path / "out2")
     assert (result.rows_in, result.rows_used) == (1, 1)
@@ -192,9 +192,9 @@ def test_a_mapping_to_a_column_the_file_lacks_is_refused_for_parquet_too(tmp_pat
     with pytest.raises(
         ValueError, match=r"columns: value is missing \(columns of the file that sigmd does not know: none"
     ):
-        screen(path, tmp_path / "out", as_of=AS_OF, progress=False)
+        screen(path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     with pytest.raises(ValueError, match=r"unit is mapped to 'UNIT', which is not a column of the file"):
-        screen(path, tmp_path / "out", as_of=AS_OF, progress=False, columns={"unit": "UNIT"})
+        screen(path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True, columns={"unit": "UNIT"})
 
 
 def test_omop_csv_tables_are_read_with_the_same_dialect_and_bad_lines_become_rejects(tmp_path: Path) -> None:
@@ -213,7 +213,7 @@ def test_omop_csv_tables_are_read_with_the_same_dialect_and_bad_lines_become_rej
         b"1\t0\t2025-02-01\t61\t2472-9\tmg/dL\textra\n"
         b"2\t0\t2025-01-01\t60\t2472-9\tmg/dL\n"
     )
-    result = screen(folder, tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False)
+    result = screen(folder, tmp_path / "out", as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (3, 1, 2)
     with (tmp_path / "out" / "rejects.csv").open(encoding="utf-8") as handle:
         reasons = {int(r["row_no"]): r["reason"] for r in csv.DictReader(handle)}

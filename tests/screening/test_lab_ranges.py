@@ -35,7 +35,7 @@ def test_a_g_per_l_range_written_as_mg_dl_does_not_make_a_low_igm_plainly_normal
         },
     )
     out = tmp_path / "out"
-    screen(source, out, as_of=AS_OF, progress=False)
+    screen(source, out, as_of=AS_OF, progress=False, csv=True)
     expected = core_verdicts(used_rows(source, out / "rejects.csv"), None)
     assert screened_verdicts(out) == expected
     assert expected["slip"][0] == "partial_sigmd"
@@ -49,7 +49,7 @@ def test_the_sensitivity_table_counts_a_low_igm_with_an_implausible_range_under_
     sensitivity table counts the low IgM as deficient wherever the core does."""
     source = _cohort(tmp_path, {"slip": "25,mg/dL,0.4,2.3"})
     out = tmp_path / "out"
-    screen(source, out, as_of=AS_OF, progress=False)
+    screen(source, out, as_of=AS_OF, progress=False, csv=True)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     deficient = {row["reference_set"]: row["deficient"] for row in summary["reference_set_sensitivity"]}
     assert deficient["mayo"] == 1 and sum(deficient.values()) >= 1

@@ -244,19 +244,19 @@ def test_omop_tables_give_the_verdicts_of_the_same_patients_in_long_format(
 ) -> None:
     """Each patient screened from OMOP (Parquet, CSV, or SQLite URL via the CLI) gets the long format's verdict."""
     source, records = _write_long(dataset, tmp_path)
-    long_result = screen(source, tmp_path / "long", records=records, as_of=AS_OF, progress=False)
+    long_result = screen(source, tmp_path / "long", records=records, as_of=AS_OF, progress=False, csv=True)
     if kind == "sqlite":
         url = _write_sqlite(dataset, tmp_path / "cdm.db")
         with pytest.warns(UserWarning, match="1 person"):
             result = CliRunner().invoke(
-                app, ["screen", url, "--out", str(tmp_path / "omop"), "--as-of", AS_OF.isoformat()]
+                app, ["screen", url, "--out", str(tmp_path / "omop"), "--as-of", AS_OF.isoformat(), "--csv"]
             )
         assert result.exit_code == 0, result.output
     else:
         folder = _write_folder(dataset, tmp_path / "cdm", kind)
         assert detect(folder) == "omop"
         with pytest.warns(UserWarning, match="1 person"):
-            screen(folder, tmp_path / "omop", as_of=AS_OF, progress=False)
+            screen(folder, tmp_path / "omop", as_of=AS_OF, progress=False, csv=True)
     verdicts = screened_verdicts(tmp_path / "omop")
     assert verdicts == screened_verdicts(tmp_path / "long")
     assert {label for label, _ in verdicts.values()} >= {"normal", "partial_sigmd", "secondary_low_igm"}
@@ -448,7 +448,7 @@ def test_a_postgres_cdm_screened_in_place_equals_the_copied_cdm(
     runs = {}
     for engine in ("duckdb", "postgres"):
         out = tmp_path / engine
-        args = ["screen", postgres_url, "--omop-schema", "cdm", "--engine", engine, "--out", str(out)]
+        args = ["screen", postgres_url, "--omop-schema", "cdm", "--engine", engine, "--out", str(out), "--csv"]
         with pytest.warns(UserWarning, match="1 person"):
             result = CliRunner().invoke(app, [*args, "--as-of", AS_OF.isoformat()])
         assert result.exit_code == 0, result.output

@@ -19,7 +19,7 @@ from tests.screening.conftest import AS_OF
 @pytest.fixture(scope="module")
 def screened(cohort: SynthFiles, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("screened")
-    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False)
+    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, csv=True)
     return out
 
 
@@ -121,7 +121,7 @@ def test_bulk_manifest_with_numeric_observations_is_screened(tmp_path: Path, err
         error_key: [],
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    result = screen(tmp_path / "manifest.json", tmp_path / "out", as_of=AS_OF, progress=False)
+    result = screen(tmp_path / "manifest.json", tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used, result.patients) == (3, 3, 1)
     assert result.summary["labels"] == {"partial_sigmd/provisional": 1}
 

@@ -46,7 +46,7 @@ E10,male,1960-06-01,2025-01-01,IgG,1e400,mg/dL,,,
 
 
 def _check(source: Path, out: Path, records: Path | None, **options: str) -> int:
-    result = screen(source, out, records=records, as_of=AS_OF, progress=False, **options)  # type: ignore[arg-type]
+    result = screen(source, out, records=records, as_of=AS_OF, progress=False, csv=True, **options)  # type: ignore[arg-type]
     expected = core_verdicts(
         used_rows(source, out / "rejects.csv"), records, options.get("profile"), options.get("reference")
     )
@@ -87,7 +87,7 @@ def test_edge_rows_month_ends_censoring_lab_ranges_and_names(tmp_path: Path, pro
 def test_prefilter_patients_are_normal_for_the_core(cohort: SynthFiles, tmp_path: Path) -> None:
     """Every patient the engine declared normal without the core is normal, with the same certainty, for the core."""
     out = tmp_path / "out"
-    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False)
+    screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, csv=True, sensitivity=False)
     with (out / "patients.csv").open(encoding="utf-8") as handle:
         prefiltered = {
             r["patient_id"]: (r["label"], r["certainty"]) for r in csv.DictReader(handle) if r["path"] == "prefilter"
@@ -100,7 +100,7 @@ def test_prefilter_patients_are_normal_for_the_core(cohort: SynthFiles, tmp_path
 def test_reference_set_sensitivity_counts_equal_the_core_on_every_patient(cohort: SynthFiles, tmp_path: Path) -> None:
     """Partial and complete SIgMD counted under each bundled reference set equal the core's verdicts for everyone."""
     out = tmp_path / "out"
-    result = screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False)
+    result = screen(cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, csv=True)
     rows = used_rows(cohort.results, out / "rejects.csv")
     screened = {s["reference_set"]: s for s in result.summary["reference_set_sensitivity"]}
     for set_id, counts in screened.items():
@@ -117,7 +117,14 @@ def test_the_esid_funnel_equals_the_core_on_every_patient(cohort: SynthFiles, tm
     """The Janssen funnel counted by screening equals the funnel of the core's ESID assessment of every patient."""
     out = tmp_path / "out"
     result = screen(
-        cohort.results, out, records=cohort.records, as_of=AS_OF, progress=False, sensitivity=False, profile=profile
+        cohort.results,
+        out,
+        records=cohort.records,
+        as_of=AS_OF,
+        progress=False,
+        csv=True,
+        sensitivity=False,
+        profile=profile,
     )
     knowledge = content.load()
     expected = Funnel()
@@ -186,7 +193,16 @@ def engine_input(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def duckdb_outputs(engine_input: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     source, records = engine_input
     out = tmp_path_factory.mktemp("duckdb-run")
-    screen(source, out, records=records, as_of=AS_OF, progress=False, profile="medscape_40", reference="bozeman_sex")
+    screen(
+        source,
+        out,
+        records=records,
+        as_of=AS_OF,
+        progress=False,
+        csv=True,
+        profile="medscape_40",
+        reference="bozeman_sex",
+    )
     found = _outputs(out)
     reasons = {r["patient_id"]: r["reason"] for r in found["rejects.csv"]}  # type: ignore[attr-defined]
     assert len(found["rejects.csv"]) >= 20 and len(found["patients.csv"]) > 290  # type: ignore[arg-type]
@@ -198,7 +214,9 @@ def duckdb_outputs(engine_input: tuple[Path, Path], tmp_path_factory: pytest.Tem
 def _engine_run(engine: str, engine_input: tuple[Path, Path], out: Path, url: str | None = None) -> dict[str, object]:
     source, records = engine_input
     options = {"profile": "medscape_40", "reference": "bozeman_sex"}
-    screen(source, out, engine=engine, engine_url=url, records=records, as_of=AS_OF, progress=False, **options)  # type: ignore[arg-type]
+    screen(
+        source, out, engine=engine, engine_url=url, records=records, as_of=AS_OF, progress=False, csv=True, **options
+    )  # type: ignore[arg-type]
     return _outputs(out)
 
 
@@ -231,7 +249,7 @@ while context._jsc.sc().getExecutorMemoryStatus().size() < 3 and time.monotonic(
 print("master", context.master, "executors", context._jsc.sc().getExecutorMemoryStatus().size() - 1, flush=True)
 try:
     screen(Path(sys.argv[2]), Path(sys.argv[3]), engine=engine, records=Path(sys.argv[4]), as_of=date.fromisoformat(sys.argv[5]),
-           progress=False, profile="medscape_40", reference="bozeman_sex")
+           progress=False, csv=True, profile="medscape_40", reference="bozeman_sex")
 finally:
     engine.close()
 """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sigmd.screening.run import screen
 from tests.screening.conftest import AS_OF
-from tests.screening.test_setwise_parity import HEADER, _core
+from tests.screening.test_setwise_parity import HEADER, _core, _same, _screened
 
 RECORDS = {
     "cll-code": ("condition", "C91.1", "ICD-10", ""),
@@ -55,20 +55,15 @@ def test_records_decide_the_verdict_as_in_the_core(tmp_path: Path) -> None:
         writer.writerows(rows)
     with side.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows((("patient_id", "kind", "code", "system", "text"), *records))
-    result = screen(source, tmp_path / "out", records=side, as_of=AS_OF, progress=False)
-    with (tmp_path / "out" / "patients.csv").open(encoding="utf-8") as handle:
-        screened = {r["patient_id"]: r for r in csv.DictReader(handle)}
+    result = screen(source, tmp_path / "out", records=side, as_of=AS_OF, progress=False, csv=True)
+    screened = _screened(tmp_path / "out")
     with (tmp_path / "out" / "rejects.csv").open(encoding="utf-8") as handle:
         rejects = {int(r["row_no"]): r["reason"].split(":")[0] for r in csv.DictReader(handle)}
     assert result.rows_in == len(rows) == result.rows_used + result.rows_rejected
     assert sorted(rejects) == sorted(refused)
     assert set(screened) == set(expected)
     for pid, want in expected.items():
-        got = screened[pid]
-        assert {k: got[k] for k in want if k != "label" and k != "certainty"} == {
-            k: v for k, v in want.items() if k not in ("label", "certainty")
-        }, pid
-        assert (got["label"], got["certainty"]) == (want["label"], want["certainty"]), pid
+        assert not _same(screened[pid], want), (pid, _same(screened[pid], want))
     # The records decide among several verdicts here (secondary, partial, IgG set aside), and most patients are
     # judged set-wise.
     assert len({(v["label"], v["certainty"], v["c_igg_normal"]) for v in expected.values()}) >= 4

@@ -77,7 +77,15 @@ def test_spark_screening_equals_duckdb_and_the_core(spark: Any, small_cohort: Sy
     runs = {}
     for engine in ("spark", "duckdb"):
         out = tmp_path / engine
-        screen(small_cohort.results, out, engine=engine, records=small_cohort.records, as_of=AS_OF, progress=False)
+        screen(
+            small_cohort.results,
+            out,
+            engine=engine,
+            records=small_cohort.records,
+            as_of=AS_OF,
+            progress=False,
+            csv=True,
+        )
         runs[engine] = out
     spark_out, duck_out = runs["spark"], runs["duckdb"]
     assert _patients(spark_out) == _patients(duck_out)
@@ -113,10 +121,10 @@ def test_cli_engine_spark_screens_a_csv_with_edge_rows_like_duckdb(
     args = ["--as-of", AS_OF.isoformat(), "--records", str(small_cohort.records)]
     args += [f"--{key}={value}" for key, value in options.items()]
     result = CliRunner().invoke(
-        app, ["screen", str(source), "--out", str(tmp_path / "spark"), "--engine", "spark", *args]
+        app, ["screen", str(source), "--out", str(tmp_path / "spark"), "--engine", "spark", "--csv", *args]
     )
     assert result.exit_code == 0, result.output
-    screen(source, tmp_path / "duckdb", records=small_cohort.records, as_of=AS_OF, progress=False, **options)  # type: ignore[arg-type]
+    screen(source, tmp_path / "duckdb", records=small_cohort.records, as_of=AS_OF, progress=False, csv=True, **options)  # type: ignore[arg-type]
     assert _patients(tmp_path / "spark") == _patients(tmp_path / "duckdb")
     assert _rejects(tmp_path / "spark") == _rejects(tmp_path / "duckdb")
     assert (

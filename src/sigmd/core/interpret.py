@@ -78,6 +78,18 @@ class Interpretation:
         return None if self.fit is None else self.fit.minus_2sd
 
 
+def stated_z_score(interp: Interpretation, reference_set: ReferenceSet) -> float | None:
+    """The z-score where nothing in it is assumed: an exact value (no comparator) judged against an interval of a
+    reference set that states it is a central 95% interval (`ReferenceSet.states_central_95`); else None. A
+    laboratory's own range states no coverage, and a censored value gives only a bound."""
+    interval = interp.interval
+    if interval is None or interval.from_laboratory or interval.set_id != reference_set.id:
+        return None
+    if not reference_set.states_central_95 or interp.result.quantity.is_censored:
+        return None
+    return interp.z_score
+
+
 def applicable_cutoff(profile: RuleProfile, patient: Patient, result: LabResult) -> AgeCutoff | None:
     for cutoff in profile.igm_cutoffs:
         if has_reached(patient.birth_date, result.collected, cutoff.age_from) and not has_reached(

@@ -13,6 +13,8 @@ from sigmd.core.model import Analyte, LabRange, Patient, Sex
 from sigmd.core.provenance import LABORATORY_RANGE, Source
 
 MAX_AGE = AgeSpec.parse("120y")
+CENTRAL_95 = "2.5th-97.5th percentile"
+"""`ReferenceSet.percentiles` of a set that states its intervals are central 95% intervals."""
 
 
 class SexScope(StrEnum):
@@ -117,6 +119,14 @@ class ReferenceSet:
     intervals: tuple[ReferenceInterval, ...]
     coverage: tuple[AgeCoverage, ...] = ()
     """From which age each analyte's intervals apply (see `AgeCoverage`); the intervals already start there."""
+
+    @property
+    def states_central_95(self) -> bool:
+        """Whether the set states that its intervals are central 95% intervals, which the log-normal fit assumes.
+
+        Most sets do not say (their intervals are read as central 95%, an assumption): a z-score from them would
+        rest on that reading, so research outputs give z-scores only under sets that state it."""
+        return self.percentiles == CENTRAL_95
 
     def coverage_of(self, analyte: Analyte) -> AgeCoverage | None:
         return next((c for c in self.coverage if c.analyte is analyte), None)

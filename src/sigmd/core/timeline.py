@@ -23,6 +23,11 @@ def latest(interps: tuple[Interpretation, ...], analyte: Analyte) -> Interpretat
     return series[-1] if series else None
 
 
+def first_low(series: list[Interpretation]) -> Interpretation | None:
+    """The first low (or absent) result of a series in date order: the index result of a research cohort."""
+    return next((i for i in series if i.status in LOW_STATUSES), None)
+
+
 @dataclass(frozen=True)
 class Persistence:
     persistent: bool

@@ -68,6 +68,16 @@ def screen_command(
             help="Count deficient patients under every bundled reference set (about half the time of a large run).",
         ),
     ] = True,
+    csv: Annotated[
+        bool, typer.Option("--csv", help="Also write a CSV copy of every table (patients, rejects, cohort).")
+    ] = False,
+    cohort_definition_id: Annotated[
+        int,
+        typer.Option(
+            "--cohort-definition-id",
+            help="cohort_definition_id of the OMOP cohort table (the id your OHDSI tools gave the definition).",
+        ),
+    ] = 1,
 ) -> None:
     """Screen every patient of a lab database and write results, rejects, summary and report."""
     from sigmd.screening.omop import is_database_url
@@ -103,6 +113,8 @@ def screen_command(
             as_of=date.fromisoformat(as_of) if as_of else None,
             sensitivity=sensitivity,
             knowledge=knowledge,
+            csv=csv,
+            cohort_definition_id=cohort_definition_id,
         )
     except ValueError as error:  # a missing extra (ImportError) reaches sigmd.cli.main: one line, exit 3
         typer.echo(f"sigmd: invalid input: {error}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,7 +34,40 @@ STEPS = (
     ("workup_complete", "... and every ESID criterion assessed (none unknown)"),
     ("esid_met", "... and all ESID criteria met"),
 )
+PATIENT_STEPS = tuple(key for key, _ in STEPS[1:])
+"""The steps a patient reaches (the first step counts results, not patients)."""
 SOURCE = "Janssen LMA et al. Clin Exp Immunol 2018;191:203-211 <https://pmc.ncbi.nlm.nih.gov/articles/PMC5758373>"
+
+
+def reached(low_igm: bool, isolated: bool, outcome: Mapping[CriterionId, Outcome]) -> str | None:
+    """The last step of PATIENT_STEPS a patient reached under the ESID profile, or None (no low IgM result).
+
+    `isolated`: the pattern is isolated low IgM; `outcome`: every ESID criterion's outcome."""
+    if not low_igm:
+        return None
+    if not isolated:
+        return "patients_with_low_igm"
+    last = "isolated_low_igm"
+    steps = (
+        ("persistent", outcome.get(CriterionId.IGM_PERSISTENTLY_LOW) is Outcome.MET),
+        ("secondary_excluded", outcome.get(CriterionId.SECONDARY_CAUSES_EXCLUDED) is Outcome.MET),
+        ("workup_complete", all(o is not Outcome.UNKNOWN for o in outcome.values())),
+        ("esid_met", all(o is Outcome.MET for o in outcome.values())),
+    )
+    for key, passed in steps:
+        if not passed:
+            break
+        last = key
+    return last
+
+
+def step_reached(esid: Judged) -> str | None:
+    """`reached` for one assessment under the ESID profile."""
+    return reached(
+        any(i.result.analyte is Analyte.IGM and i.status in LOW for i in esid.interpretations),
+        esid.pattern.pattern is Pattern.ISOLATED_LOW_IGM,
+        {c.id: c.outcome for c in esid.criteria},
+    )
 
 
 @dataclass
@@ -43,24 +77,14 @@ class Funnel:
     def add(self, esid: Judged) -> None:
         """Count one patient assessed under the ESID profile."""
         low = [i for i in esid.interpretations if i.result.analyte is Analyte.IGM and i.status in LOW]
-        self.counts["low_igm_results"] += len(low)
-        if not low:
-            return
-        self.counts["patients_with_low_igm"] += 1
-        if esid.pattern.pattern is not Pattern.ISOLATED_LOW_IGM:
-            return
-        self.counts["isolated_low_igm"] += 1
-        outcome = {c.id: c.outcome for c in esid.criteria}
-        steps = (
-            ("persistent", outcome.get(CriterionId.IGM_PERSISTENTLY_LOW) is Outcome.MET),
-            ("secondary_excluded", outcome.get(CriterionId.SECONDARY_CAUSES_EXCLUDED) is Outcome.MET),
-            ("workup_complete", all(o is not Outcome.UNKNOWN for o in outcome.values())),
-            ("esid_met", all(o is Outcome.MET for o in outcome.values())),
-        )
-        for key, passed in steps:
-            if not passed:
-                return
-            self.counts[key] += 1
+        self.count(len(low), step_reached(esid))
+
+    def count(self, low_igm_results: int, step: str | None) -> None:
+        """Count one patient with this many low IgM results who reached `step` (and every step before it)."""
+        self.counts["low_igm_results"] += low_igm_results
+        if step is not None:
+            for key in PATIENT_STEPS[: PATIENT_STEPS.index(step) + 1]:
+                self.counts[key] += 1
 
     def igm_points(self, assessment: Judged) -> list[tuple[float, float, float | None, bool]]:
         """(age in years, IgM mg/dL, age-matched limit, low) for the IgM results of one assessment."""

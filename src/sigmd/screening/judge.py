@@ -5,17 +5,29 @@ distinct combination of statuses. The others are left to the core's pass."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.patterns import Pattern
-from sigmd.core.rules import CRITERIA
+from sigmd.core.rules import CRITERIA, Outcome
 from sigmd.screening.core_pass import PassResult
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
+from sigmd.screening.funnel import reached
 from sigmd.screening.portable import literal
 from sigmd.screening.setwise import DECISION_KEY, Pass, criterion_outcomes, decisions, igm_points_sql, judge_sql
 from sigmd.screening.verdicts import Verdict
+
+RESEARCH_FIELDS = (
+    "igm_course",
+    "latest_igm_date",
+    "latest_igm_mg_dl",
+    "latest_igm_limit_mg_dl",
+    "latest_igm_z",
+    "index_date",
+)
+"""`Verdict` fields the set-wise SQL gives in columns of the same names."""
 
 ESID = "esid"
 
@@ -58,9 +70,12 @@ def judge_setwise(
             out.verdicts.append(_verdict(row, main, knowledge))
     esid = next((p for p in verdict_passes if p.profile.id == ESID), None)
     if esid is not None:
-        for row in _decided(db, knowledge, esid):
-            if row["is_candidate"]:
-                _count_funnel(out, row)
+        steps = {
+            row["patient_id"]: _count_funnel(out, row, esid, knowledge)
+            for row in _decided(db, knowledge, esid)
+            if row["is_candidate"]
+        }
+        out.verdicts = [replace(v, funnel_step=steps.get(v.patient_id)) for v in out.verdicts]
     points = db.fetch(
         f"SELECT x.age_years, x.value_mg_dl, x.low_limit, x.low FROM ({igm_points_sql(main, knowledge, horizon)}) x"
         " JOIN setwise_patients s ON s.patient_id = x.patient_id WHERE s.is_candidate ORDER BY x.patient_id, x.row_no"
@@ -111,18 +126,20 @@ def _verdict(row: dict[str, Any], judged: Pass, knowledge: Knowledge) -> Verdict
     words = "; ".join(f"{CRITERIA[c].title}: {o}" for c, o in outcomes.items())
     reasons = f"pattern {Pattern(row['pattern']).value}; {words} (judged set-wise by the engine)"
     criteria = tuple((c.value, o) for c, o in outcomes.items())
-    return Verdict(row["patient_id"], row["label"], row["certainty"], reasons, "setwise", criteria)
+    return Verdict(
+        row["patient_id"],
+        row["label"],
+        row["certainty"],
+        reasons,
+        "setwise",
+        criteria,
+        **{name: row[name] for name in RESEARCH_FIELDS},
+    )
 
 
-def _count_funnel(out: PassResult, row: dict[str, Any]) -> None:
-    """`Funnel.add` for a patient judged set-wise under the ESID profile (its other criteria are unknown)."""
-    counts = out.funnel.counts
-    counts["low_igm_results"] += row["low_igm_results"]
-    if not row["low_igm_results"]:
-        return
-    counts["patients_with_low_igm"] += 1
-    if row["pattern"] != Pattern.ISOLATED_LOW_IGM.value:
-        return
-    counts["isolated_low_igm"] += 1
-    if row["c_igm_persistently_low"] == "met":
-        counts["persistent"] += 1
+def _count_funnel(out: PassResult, row: dict[str, Any], esid: Pass, knowledge: Knowledge) -> str | None:
+    """`Funnel.add` for a patient judged set-wise under the ESID profile; returns the step the patient reached."""
+    outcomes = {c: Outcome(o) for c, o in criterion_outcomes(esid.profile, knowledge, row).items()}
+    step = reached(bool(row["low_igm_results"]), row["pattern"] == Pattern.ISOLATED_LOW_IGM.value, outcomes)
+    out.funnel.count(row["low_igm_results"], step)
+    return step

@@ -554,7 +554,7 @@ def rows_sentence(summary: dict[str, Any]) -> str:
     rows = summary["rows"]
     return (
         f"{count(rows['in'])} rows in = {count(rows['used'])} used + {count(rows['rejected'])} rejected "
-        "(rejects.csv gives each rejected row with its reason)."
+        "(rejects.parquet gives each rejected row with its reason)."
     )
 
 
@@ -733,8 +733,10 @@ def data_section(summary: dict[str, Any]) -> str:
             )
         )
     parts.append(
-        "<p>The results folder also holds each patient's verdict with its reasons (patients.csv, patients.parquet), "
-        "the rejected rows (rejects.csv, rejects.parquet) and every number of this report (summary.json).</p>"
+        "<p>The results folder also holds each patient's verdict with its IgM course and criteria (patients.parquet), "
+        "the rejected rows (rejects.parquet), the OMOP cohort of the patients labelled SIgMD (cohort.parquet, when "
+        "every patient id is a whole number), CSV copies of these when asked for (--csv) and every number of this "
+        "report (summary.json).</p>"
     )
     return "".join(parts)
 

@@ -26,8 +26,17 @@ from sigmd.screening.judge import judge_setwise
 from sigmd.screening.omop import convert_in_engine, export_database, is_database_url
 from sigmd.screening.portable import extract, literal
 from sigmd.screening.prevalence import AGE_BANDS, prevalence_table, published_figures
+from sigmd.screening.research import (
+    DEFAULT_COHORT_DEFINITION_ID,
+    cohort_plan,
+    cohort_sql,
+    prefilter_decisions,
+    prefilter_results_sql,
+    prefilter_sql,
+    ranged_latest,
+)
 from sigmd.screening.tables import content_tables
-from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PREFILTER_REASON, PatientRecords, record_flags
+from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PatientRecords, record_flags
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
@@ -107,13 +116,16 @@ def screen(
     sensitivity: bool = True,
     progress: bool = True,
     knowledge: Knowledge | None = None,
+    csv: bool = False,
+    cohort_definition_id: int = DEFAULT_COHORT_DEFINITION_ID,
 ) -> ScreenResult:
     """Screen every patient in `source` and write results, rejects, summary.json and report.html to `out_dir`.
 
     `columns` maps canonical column names to the input's names; `records` is an optional table of
     conditions and medications (patient_id, kind, code, system, text) listing all of them for every patient.
     `knowledge` is the clinical content to judge with (default: the bundled content); the same content reaches
-    every worker process of the core's pass.
+    every worker process of the core's pass. `csv` writes a CSV copy of every table beside its Parquet file;
+    `cohort_definition_id` is the id of the OMOP cohort table's rows (see `research`).
 
     `source` may be a database URL of an OMOP CDM (tables in `omop_schema`). With the postgres engine and a
     PostgreSQL URL the CDM is screened in place, in that database; otherwise its tables are first copied to
@@ -176,7 +188,14 @@ def screen(
                 db, knowledge, prepared, as_of, profile_id, set_id, options, content_set.day_horizon, sensitivity
             )
             steps.next("writing outputs")
-            result = _write_outputs(db, knowledge, prepared, run, out_dir, profile_id, set_id, as_of, sensitivity)
+            result = _write_outputs(
+                db,
+                knowledge,
+                prepared,
+                run,
+                out_dir,
+                _Run(profile_id, set_id, as_of, sensitivity, content_set.day_horizon, csv, cohort_definition_id),
+            )
     finally:
         if own_engine:
             db.close()
@@ -359,47 +378,105 @@ def _age_band_sql(months: str) -> str:
     return f"CASE {bands} ELSE '{AGE_BANDS[-1][0]}' END"
 
 
+@dataclass(frozen=True)
+class _Run:
+    """The run's choices that shape its outputs."""
+
+    profile_id: str
+    set_id: str
+    as_of: date
+    sensitivity: bool
+    horizon: int
+    csv: bool
+    cohort_definition_id: int
+
+
+def _export(db: Engine, query: str, out_dir: Path, name: str, with_csv: bool) -> None:
+    """Write `query` to `name`.parquet, and to `name`.csv when the CSV copies were asked for.
+
+    The CSV copy is written from the Parquet file, in batches, so that it is the same file whichever engine ran
+    (engines print numbers differently: 134 or 134.0): strings quoted, a missing value empty, an empty string "".
+    """
+    parquet = out_dir / f"{name}.parquet"
+    db.export(query, parquet, "parquet")
+    if not with_csv:
+        return
+    pq = require("pyarrow.parquet", "screen")
+    pcsv = require("pyarrow.csv", "screen")
+    source = pq.ParquetFile(str(parquet))
+    with pcsv.CSVWriter(str(out_dir / f"{name}.csv"), source.schema_arrow) as writer:
+        for batch in source.iter_batches(batch_size=65536):
+            writer.write_batch(batch)
+
+
+def _verdict_table(run: PassResult, criteria: list[str]) -> Any:
+    """The verdicts of the core's and the set-wise pass as an Arrow table, typed for Parquet."""
+    pa = require("pyarrow", "screen")
+    text, real, day = pa.string(), pa.float64(), pa.date32()
+    schema = pa.schema(
+        [(name, text) for name in ("patient_id", "label", "certainty", "reasons", "path", "igm_course", "funnel_step")]
+        + [("index_date", day), ("latest_igm_date", day)]
+        + [(name, real) for name in ("latest_igm_mg_dl", "latest_igm_limit_mg_dl", "latest_igm_z")]
+        + [(name, text) for name in criteria]
+    )
+    rows = [
+        {name: getattr(v, name) for name in schema.names if not name.startswith("c_")}
+        | {f"c_{c}": outcome for c, outcome in v.criteria}
+        for v in run.verdicts
+    ]
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+RESULT_COLUMNS = (
+    "patient_id",
+    "label",
+    "certainty",
+    "reasons",
+    "path",
+    "sex",
+    "age_band",
+    "igm_course",
+    "funnel_step",
+    "index_date",
+    "latest_igm_date",
+    "latest_igm_mg_dl",
+    "latest_igm_limit_mg_dl",
+    "latest_igm_z",
+)
+"""The columns of patients.parquet before the criteria (`c_<criterion>`)."""
+
+
 def _write_outputs(
     db: Engine,
     knowledge: Knowledge,
     prepared: Prepared,
     run: PassResult,
     out_dir: Path,
-    profile_id: str,
-    set_id: str,
-    as_of: date,
-    sensitivity: bool,
+    choices: _Run,
 ) -> ScreenResult:
     """Write the per-patient results and the rejects with the engine (never all in memory) and the summary."""
     pa = require("pyarrow", "screen")
+    profile_id, set_id, as_of, sensitivity = choices.profile_id, choices.set_id, choices.as_of, choices.sensitivity
     criteria = [f"c_{c.value}" for c in CriterionId]
-    verdict_schema = pa.schema(
-        [(name, pa.string()) for name in ("patient_id", "label", "certainty", "reasons", "path", *criteria)]
+    db.register("core_verdicts", _verdict_table(run, criteria))
+    age_band = _age_band_sql("p.igm_age_months")
+    stated = knowledge.reference_sets[set_id].states_central_95
+    db.materialise("prefiltered", prefilter_sql(set_id, stated, choices.horizon))
+    db.register("ranged_latest", ranged_latest(db, knowledge, profile_id, set_id))
+    db.register("prefilter_decided", prefilter_decisions(knowledge, profile_id))
+    judged = ", ".join(
+        f"p.{c}" if c == "sex" else f"{age_band} AS age_band" if c == "age_band" else f"v.{c}"
+        for c in (*RESULT_COLUMNS, *criteria)
     )
-    verdict_rows = [
-        {"patient_id": v.patient_id, "label": v.label, "certainty": v.certainty, "reasons": v.reasons, "path": v.path}
-        | {f"c_{c}": outcome for c, outcome in v.criteria}
-        for v in run.verdicts
-    ]
-    db.register("core_verdicts", pa.Table.from_pylist(verdict_rows, schema=verdict_schema))
-    criteria_columns = "".join(f", v.{c}" for c in criteria)
-    db.register("prefilter_reason", pa.table({"reason": pa.array([PREFILTER_REASON], pa.string())}))
-    # A prefiltered patient has IgM, IgG and IgA all plainly not low: the core calls that normal and confirmed,
-    # or normal and provisional when IgG or IgA was not measured (an incomplete pattern with IgM not low).
     db.materialise(
         "results",
-        f"""
-SELECT p.patient_id, coalesce(v.label, 'normal') AS label,
-  coalesce(v.certainty, CASE WHEN p.has_igg AND p.has_iga THEN 'confirmed' ELSE 'provisional' END) AS certainty,
-  coalesce(v.reasons, (SELECT reason FROM prefilter_reason)) AS reasons, coalesce(v.path, 'prefilter') AS path,
-  p.sex, {_age_band_sql("p.igm_age_months")} AS age_band{criteria_columns}
-FROM patients p LEFT JOIN core_verdicts v ON v.patient_id = p.patient_id
-WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
-""",
+        f"SELECT {judged} FROM core_verdicts v JOIN patients p ON p.patient_id = v.patient_id"
+        f" UNION ALL {prefilter_results_sql(age_band, criteria)}",
     )
-    ordered = "SELECT * FROM results ORDER BY patient_id"
-    db.export(ordered, out_dir / "patients.parquet", "parquet")
-    db.export(ordered, out_dir / "patients.csv", "csv")
+    _export(db, "SELECT * FROM results ORDER BY patient_id", out_dir, "patients", choices.csv)
+    cohort = cohort_plan(db, choices.cohort_definition_id)
+    if cohort.written:
+        _export(db, cohort_sql(choices.cohort_definition_id), out_dir, "cohort", choices.csv)
 
     late = sorted((r.row_no, r.reason) for r in run.rejected)
     late_schema = pa.schema([("row_no", pa.int64()), ("late_reason", pa.string())])
@@ -419,8 +496,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
         )
         parts.insert(0, f"SELECT {columns} FROM early_rejects")
     db.materialise("rejects", " UNION ALL ".join(parts))
-    db.export("SELECT * FROM rejects ORDER BY row_no", out_dir / "rejects.parquet", "parquet")
-    db.export("SELECT * FROM rejects ORDER BY row_no", out_dir / "rejects.csv", "csv")
+    _export(db, "SELECT * FROM rejects ORDER BY row_no", out_dir, "rejects", choices.csv)
 
     read = int(db.fetch("SELECT count(*) AS n FROM rows").to_pylist()[0]["n"])
     used = db.fetch("SELECT coalesce(sum(used_rows), 0) AS n FROM patients WHERE problem IS NULL").to_pylist()[0]["n"]
@@ -480,6 +556,7 @@ WHERE p.problem IS NULL AND (v.patient_id IS NOT NULL OR p.all_not_low)
             for s, c in run.sensitivity.items()
         ],
         "reject_reasons": {r["field"]: r["n"] for r in sorted(reject_fields, key=lambda r: (-r["n"], r["field"]))},
+        "omop_cohort": {"written": cohort.written, "rows": cohort.rows, "note": cohort.note},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     from sigmd.screening.report import write_report

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sigmd.core.course import BLINDED
+from sigmd.core.course import BLINDED, IgmCourse
 from sigmd.core.diagnosis import decide
 from sigmd.core.interpret import Status
 from sigmd.core.knowledge import CriterionId, Knowledge, Label, LowLimitBasis, Role, RuleProfile
@@ -33,6 +33,7 @@ from sigmd.core.model import IGG_SUBCLASSES, Analyte
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
+from sigmd.screening.classify import NORMAL_Z
 from sigmd.screening.portable import literal
 
 CRITERIA_SETWISE = (
@@ -111,6 +112,7 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     secondary_named).
     """
     profile, thresholds = judged.profile, knowledge.thresholds
+    stated = knowledge.reference_sets[judged.set_id].states_central_95
     basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
     limit = f"i.{basis}"
     if profile.igm_cutoffs:
@@ -129,6 +131,18 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     blinded_analytes = ", ".join(f"'{x.value}'" for x in BLINDED)
     low_statuses = "('low', 'absent')"
     ok_statuses = "('normal', 'high')"
+    latest_igm = ", ".join(
+        f"max(CASE WHEN analyte = 'IgM' AND pos = n THEN {x} END) AS igm_{name}"
+        for name, x in (
+            ("date", "collected"),
+            ("value", "v"),
+            ("limit", "low_limit"),
+            ("lower", "lower"),
+            ("upper", "upper"),
+            ("cmp", "cmp"),
+            ("run_n", "run_n"),
+        )
+    )
     per_analyte = []
     for analyte in _TRACKED:
         k, a = _key(analyte), analyte.value
@@ -239,6 +253,7 @@ WITH keyed AS (
 ), patients AS (
   SELECT patient_id, bool_or(needs_core) AS needs_core,
     count(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN 1 END) AS low_igm_results,
+    min(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN collected END) AS index_date, {latest_igm},
     {", ".join(per_analyte)}
   FROM persisted GROUP BY patient_id
 ), patterned AS (
@@ -247,9 +262,34 @@ WITH keyed AS (
 )
 SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
-  {outcome_columns}
+  {outcome_columns},
+  {igm_course_sql(low_statuses, ok_statuses)} AS igm_course, igm_date AS latest_igm_date,
+  igm_value AS latest_igm_mg_dl, igm_limit AS latest_igm_limit_mg_dl, index_date,
+  {z_sql("igm_value", "igm_cmp", "igm_lower", "igm_upper") if stated else "CAST(NULL AS DOUBLE)"} AS latest_igm_z
 FROM patterned
 """
+
+
+def igm_course_sql(low_statuses: str, ok_statuses: str) -> str:
+    """`sigmd.core.course.igm_course` of a judged patient, from its IgM columns."""
+    return (
+        f"CASE WHEN igm_persistent THEN '{IgmCourse.PERSISTENT.value}'"
+        f" WHEN igm_status IN {ok_statuses} AND low_igm_results > 0 THEN '{IgmCourse.NORMALISED.value}'"
+        f" WHEN igm_status IS NULL OR igm_status IN {ok_statuses} THEN '{IgmCourse.NEVER_LOW.value}'"
+        f" WHEN igm_status NOT IN {low_statuses} THEN '{IgmCourse.NOT_JUDGED.value}'"
+        f" WHEN igm_run_n <= 1 THEN '{IgmCourse.SINGLE_LOW.value}' ELSE '{IgmCourse.LOW_NOT_YET_PERSISTENT.value}' END"
+    )
+
+
+def z_sql(value: str, comparator: str, lower: str, upper: str) -> str:
+    """`LogNormalFit.z_score` of an exact value against an interval [lower, upper] read as central 95%, as
+    `stated_z_score` gives it (NULL for a censored value, an interval that gives no fit or a value of 0)."""
+    mu = f"(ln({lower}) + ln({upper})) / 2"
+    sigma = f"(ln({upper}) - ln({lower})) / (2 * {NORMAL_Z!r})"
+    return (
+        f"CASE WHEN {comparator} = '=' AND {value} > 0 AND {lower} > 0 AND {upper} > {lower}"
+        f" THEN (ln({value}) - {mu}) / ({sigma}) END"
+    )
 
 
 def igm_points_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:

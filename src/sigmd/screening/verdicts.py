@@ -9,16 +9,14 @@ from typing import Any
 
 from sigmd.adapters.results import build_result
 from sigmd.core.assessment import AssessmentError, CaseFacts, Findings, case_facts
-from sigmd.core.course import blinding_windows
+from sigmd.core.course import blinding_windows, igm_course
+from sigmd.core.interpret import stated_z_score
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Case, CodedText, LabResult, Patient, Sex
 from sigmd.core.secondary import match_secondary_causes
+from sigmd.core.timeline import by_analyte, first_low, persistence
 from sigmd.errors import InputError
 
-PREFILTER_REASON = (
-    "screening pre-filter: every IgM, IgG and IgA result is plainly at or above its age-matched limit, "
-    "so the core's verdict is normal without assessing the patient"
-)
 CANDIDATE_COLUMNS = (
     "row_no",
     "patient_id",
@@ -45,6 +43,34 @@ class Verdict:
     `decide` their statuses, `prefilter` when the engine showed the patient is plainly normal."""
     criteria: tuple[tuple[str, str], ...] = ()
     """(criterion id, outcome) for every criterion of the profile and the form criterion."""
+    igm_course: str = ""
+    """The core's `IgmCourse` of the patient's IgM results."""
+    funnel_step: str | None = None
+    """The last ESID funnel step reached (`funnel.PATIENT_STEPS`), None when no IgM result is low."""
+    latest_igm_date: date | None = None
+    latest_igm_mg_dl: float | None = None
+    latest_igm_limit_mg_dl: float | None = None
+    """The low limit the latest IgM was judged against (age-matched, the laboratory's range or a cut-off)."""
+    latest_igm_z: float | None = None
+    """`stated_z_score` of the latest IgM: None unless the reference set states its intervals are central 95%."""
+    index_date: date | None = None
+    """The date of the first low IgM result."""
+
+
+def igm_summary(found: Findings, knowledge: Knowledge) -> dict[str, Any]:
+    """The IgM fields of a `Verdict` from the core's findings: course, latest result, its limit and z, index date."""
+    series = by_analyte(found.interpretations, Analyte.IGM)
+    state = persistence(series, found.facts.case.patient, knowledge.thresholds.persistence)
+    last = series[-1] if series else None
+    first = first_low(series)
+    return {
+        "igm_course": igm_course(series, state).value,
+        "latest_igm_date": None if last is None else last.result.collected,
+        "latest_igm_mg_dl": None if last is None else last.result.quantity.value,
+        "latest_igm_limit_mg_dl": None if last is None or last.low_limit is None else last.low_limit.value_mg_dl,
+        "latest_igm_z": None if last is None else stated_z_score(last, found.reference_set),
+        "index_date": None if first is None else first.result.collected,
+    }
 
 
 @dataclass(frozen=True)
@@ -173,8 +199,17 @@ def facts_of(case: Case, knowledge: Knowledge, as_of: date) -> CaseFacts | str:
         return str(error)
 
 
-def verdict(pid: str, found: Findings) -> Verdict:
+def verdict(pid: str, found: Findings, knowledge: Knowledge, funnel_step: str | None) -> Verdict:
     diagnosis = found.diagnosis
     reasons = " | ".join((diagnosis.summary, *diagnosis.reasons))
     criteria = tuple((c.id.value, c.outcome.value) for c in found.criteria)
-    return Verdict(pid, diagnosis.label.value, diagnosis.certainty.value, reasons, "core", criteria)
+    return Verdict(
+        pid,
+        diagnosis.label.value,
+        diagnosis.certainty.value,
+        reasons,
+        "core",
+        criteria,
+        funnel_step=funnel_step,
+        **igm_summary(found, knowledge),
+    )

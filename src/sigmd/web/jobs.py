@@ -124,6 +124,7 @@ class Jobs:
                 as_of=date.fromisoformat(job.as_of),
                 profile=job.profile,
                 reference=job.reference,
+                csv=True,
             )
         except Exception as error:  # every failure is shown on the job's page, never lost
             log.exception("screening job %s failed", job.id)

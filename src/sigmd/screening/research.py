@@ -1,0 +1,209 @@
+"""Research outputs: the per-patient columns of the patients the pre-filter settles, and the OMOP `cohort` table.
+
+Patients judged by the core or set-wise carry their research columns in their `Verdict` (`verdicts.igm_summary`,
+`setwise.judge_sql`). A patient the pre-filter settles has every IgM, IgG and IgA result plainly at or above its
+limit: the SQL gives the latest IgM, its limit and z-score, the core's `decide` gives the label and each criterion's
+outcome once per combination of the analytes measured, and the core's `interpret` judges the latest IgM of the few
+whose row carries a laboratory's own range (the core checks whether that range is plausible before using it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from sigmd.adapters.results import build_result
+from sigmd.core.course import IgmCourse
+from sigmd.core.interpret import Status, interpret, stated_z_score
+from sigmd.core.knowledge import CriterionId, Knowledge, Label
+from sigmd.core.model import IGG_SUBCLASSES, Analyte, Patient, Sex
+from sigmd.core.patterns import Pattern
+from sigmd.core.rules import Outcome
+from sigmd.errors import InputError
+from sigmd.screening.engine import Engine
+from sigmd.screening.extras import require
+from sigmd.screening.portable import literal, matches
+from sigmd.screening.setwise import column, criterion_outcomes, decisions, z_sql
+
+DEFAULT_COHORT_DEFINITION_ID = 1
+"""The `cohort_definition_id` of the OMOP cohort table unless the run is given another (`--cohort-definition-id`):
+set it to the id your OHDSI tools (ATLAS, WebAPI) gave the SIgMD cohort definition."""
+COHORT_LABELS = (Label.PARTIAL_SIGMD.value, Label.COMPLETE_SIGMD.value)
+"""Labels whose patients enter the OMOP cohort, at either certainty (confirmed or provisional)."""
+INTEGER_ID = r"^(?:0|-?[1-9][0-9]{0,17})$"
+"""A patient id that is an OMOP person_id as written: a whole number in canonical form that fits in 64 bits."""
+PREFILTER_COURSE = IgmCourse.NEVER_LOW.value
+"""Every IgM result of a pre-filtered patient is plainly not low."""
+_SUBCLASSES = ", ".join(f"'{s.value}'" for s in IGG_SUBCLASSES)
+
+
+def prefilter_sql(set_id: str, stated: bool, horizon: int) -> str:
+    """Per patient the pre-filter settles: which analytes were measured, and the latest IgM with its limit and
+    z-score (NULL where its row carries a laboratory's range, which `ranged_latest` fills from the core).
+
+    Reads `patients`, `rows`, `core_verdicts` (patients the core or the set-wise pass judged), `intervals` and
+    `record_flags` (whether a record counts for a secondary cause).
+    """
+    z = z_sql("g.value_mg_dl", "g.comparator_code", "i.lower_mg_dl", "i.upper_mg_dl") if stated else "NULL"
+    return f"""
+WITH pre AS (
+  SELECT p.patient_id, p.has_igg, p.has_iga FROM patients p
+  WHERE p.problem IS NULL AND p.all_not_low AND p.patient_id NOT IN (SELECT patient_id FROM core_verdicts)
+), igm AS (
+  SELECT r.patient_id, r.row_no, r.sex, r.age_months, r.age_days, r.collected, r.value_mg_dl, r.comparator_code,
+    r.limit_mg_dl, r.lab_low IS NOT NULL OR r.lab_high IS NOT NULL AS has_range,
+    row_number() OVER (PARTITION BY r.patient_id ORDER BY r.collected DESC, r.row_no DESC) AS back
+  FROM rows r JOIN pre ON pre.patient_id = r.patient_id WHERE r.row_reason IS NULL AND r.analyte = 'IgM'
+), subclasses AS (
+  SELECT r.patient_id, count(DISTINCT r.analyte) AS n
+  FROM rows r JOIN pre ON pre.patient_id = r.patient_id
+  WHERE r.row_reason IS NULL AND r.analyte IN ({_SUBCLASSES}) GROUP BY r.patient_id
+)
+SELECT pre.patient_id, pre.has_igg, pre.has_iga, coalesce(s.n, 0) = {len(IGG_SUBCLASSES)} AS all_subclasses,
+  coalesce(f.secondary_named, false) AS secondary_named,
+  g.has_range, g.row_no AS latest_igm_row, g.collected AS latest_igm_date,
+  CAST(g.value_mg_dl AS DOUBLE) AS latest_igm_mg_dl,
+  CAST(CASE WHEN NOT g.has_range THEN g.limit_mg_dl END AS DOUBLE) AS latest_igm_limit_mg_dl,
+  CAST(CASE WHEN NOT g.has_range THEN {z} END AS DOUBLE) AS latest_igm_z
+FROM pre JOIN igm g ON g.patient_id = pre.patient_id AND g.back = 1
+LEFT JOIN subclasses s ON s.patient_id = pre.patient_id
+LEFT JOIN record_flags f ON f.patient_id = pre.patient_id
+LEFT JOIN intervals i ON i.set_id = {literal(set_id)} AND i.analyte = 'IgM' AND i.sex = g.sex
+  AND i.months = g.age_months AND i.day_key = CASE WHEN g.age_days < {horizon} THEN g.age_days ELSE -1 END
+"""
+
+
+def prefilter_decisions(knowledge: Knowledge, profile_id: str) -> Any:
+    """The core's label, certainty and criterion outcomes for every combination a pre-filtered patient can show:
+    IgM, IgG and IgA results not low (IgG or IgA possibly not measured), IgG subclasses all measured or not, a
+    record that counts for a secondary cause or not."""
+    pa = require("pyarrow", "screen")
+    profile = knowledge.profiles[profile_id]
+    met, not_met, unknown = Outcome.MET.value, Outcome.NOT_MET.value, Outcome.UNKNOWN.value
+    rows = []
+    for has_igg in (False, True):
+        for has_iga in (False, True):
+            for all_subclasses, secondary_named in product((False, True), repeat=2):
+                # The statuses `setwise.judge_sql` gives a patient whose every result is plainly not low.
+                combination = {
+                    "pattern": (Pattern.NORMAL if has_igg and has_iga else Pattern.INCOMPLETE).value,
+                    "igm_status": Status.NORMAL.value,
+                    "abnormal_persistent": True,
+                    column(CriterionId.IGM_LOW): not_met,
+                    column(CriterionId.IGM_ABSENT): not_met,
+                    column(CriterionId.IGG_NORMAL): met if has_igg else unknown,
+                    column(CriterionId.IGA_NORMAL): met if has_iga else unknown,
+                    column(CriterionId.IGM_PERSISTENTLY_LOW): not_met,
+                    column(CriterionId.IGG_SUBCLASSES_NORMAL): met if all_subclasses else unknown,
+                    column(CriterionId.SECONDARY_CAUSES_EXCLUDED): not_met if secondary_named else unknown,
+                }
+                decided = decisions(profile, knowledge, [combination])[0]
+                outcomes = criterion_outcomes(profile, knowledge, combination)
+                rows.append(
+                    {"has_igg": has_igg, "has_iga": has_iga, "all_subclasses": all_subclasses}
+                    | {"secondary_named": secondary_named}
+                    | {"label": decided["label"], "certainty": decided["certainty"]}
+                    | {column(c): outcomes.get(c) for c in CriterionId}
+                )
+    schema = pa.schema(
+        [(name, pa.bool_()) for name in ("has_igg", "has_iga", "all_subclasses", "secondary_named")]
+        + [(name, pa.string()) for name in ("label", "certainty", *(column(c) for c in CriterionId))]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+@dataclass(frozen=True)
+class LatestIgm:
+    patient_id: str
+    limit_mg_dl: float | None
+    z: float | None
+
+
+def ranged_latest(db: Engine, knowledge: Knowledge, profile_id: str, set_id: str) -> Any:
+    """(patient_id, limit, z) of each pre-filtered patient whose latest IgM row carries a laboratory's range, as
+    the core's `interpret` judges that row (empty when the core cannot read it). Reads `prefiltered` and `raw`."""
+    pa = require("pyarrow", "screen")
+    profile, reference_set = knowledge.profiles[profile_id], knowledge.reference_sets[set_id]
+    found: list[LatestIgm] = []
+    query = (
+        "SELECT x.patient_id, r.row_no, r.sex, r.birth, r.collected, raw.value, raw.unit, raw.comparator,"
+        " raw.ref_low, raw.ref_high FROM prefiltered x JOIN rows r ON r.row_no = x.latest_igm_row"
+        " JOIN raw ON raw.row_no = r.row_no WHERE x.has_range ORDER BY x.patient_id"
+    )
+    for row in db.fetch(query).to_pylist():
+        try:
+            result, _ = build_result(
+                analyte=Analyte.IGM,
+                value=row["value"],
+                unit=row["unit"],
+                collected=row["collected"],
+                knowledge=knowledge,
+                field=f"row {row['row_no']}",
+                comparator=row["comparator"],
+                range_low=row["ref_low"],
+                range_high=row["ref_high"],
+            )
+        except InputError:
+            found.append(LatestIgm(row["patient_id"], None, None))
+            continue
+        interp = interpret(result, Patient(Sex(row["sex"]), row["birth"]), reference_set, profile, knowledge.thresholds)
+        limit = None if interp.low_limit is None else interp.low_limit.value_mg_dl
+        found.append(LatestIgm(row["patient_id"], limit, stated_z_score(interp, reference_set)))
+    schema = pa.schema([("patient_id", pa.string()), ("limit_mg_dl", pa.float64()), ("z", pa.float64())])
+    return pa.Table.from_pylist([vars(f) for f in found], schema=schema)
+
+
+def prefilter_results_sql(age_band: str, criteria: list[str]) -> str:
+    """The rows of `results` for the pre-filtered patients (reads `prefiltered`, `prefilter_decided`,
+    `ranged_latest` and `patients`); `age_band` is the band of `p.igm_age_months`."""
+    outcomes = "".join(f", d.{c}" for c in criteria)
+    same = " AND ".join(f"d.{c} = x.{c}" for c in ("has_igg", "has_iga", "all_subclasses", "secondary_named"))
+    return f"""
+SELECT x.patient_id, d.label, d.certainty, CAST(NULL AS VARCHAR) AS reasons, 'prefilter' AS path, p.sex,
+  {age_band} AS age_band, '{PREFILTER_COURSE}' AS igm_course, CAST(NULL AS VARCHAR) AS funnel_step,
+  CAST(NULL AS DATE) AS index_date, x.latest_igm_date, x.latest_igm_mg_dl,
+  CASE WHEN x.has_range THEN g.limit_mg_dl ELSE x.latest_igm_limit_mg_dl END AS latest_igm_limit_mg_dl,
+  CASE WHEN x.has_range THEN g.z ELSE x.latest_igm_z END AS latest_igm_z{outcomes}
+FROM prefiltered x JOIN patients p ON p.patient_id = x.patient_id JOIN prefilter_decided d ON {same}
+LEFT JOIN ranged_latest g ON g.patient_id = x.patient_id
+"""
+
+
+@dataclass(frozen=True)
+class CohortPlan:
+    written: bool
+    rows: int
+    note: str
+
+
+def cohort_plan(db: Engine, definition_id: int) -> CohortPlan:
+    """Whether the OMOP cohort can be written from `results` (every patient id an integer), and how many rows."""
+    others = db.fetch(f"SELECT count(*) AS n FROM results WHERE NOT {matches('patient_id', INTEGER_ID)}").to_pylist()
+    if others[0]["n"]:
+        return CohortPlan(
+            False,
+            0,
+            f"not written: {others[0]['n']} patient id(s) are not whole numbers, and an OMOP subject_id is the "
+            "integer person_id (ids are never renumbered, which would break the link to the person table)",
+        )
+    labels = ", ".join(literal(label) for label in COHORT_LABELS)
+    count = db.fetch(f"SELECT count(*) AS n FROM results WHERE label IN ({labels})").to_pylist()[0]["n"]
+    return CohortPlan(
+        True,
+        int(count),
+        f"cohort_definition_id {definition_id}: patients labelled {' or '.join(COHORT_LABELS)} (confirmed or "
+        "provisional), from the first low IgM result to the latest IgM result",
+    )
+
+
+def cohort_sql(definition_id: int) -> str:
+    """The OMOP CDM v5.4 `cohort` rows: one per patient labelled partial or complete SIgMD, from the index date
+    (first low IgM result) to the date of the latest IgM result, on which the verdict rests."""
+    labels = ", ".join(literal(label) for label in COHORT_LABELS)
+    return (
+        f"SELECT CAST({int(definition_id)} AS BIGINT) AS cohort_definition_id,"
+        " CAST(patient_id AS BIGINT) AS subject_id, index_date AS cohort_start_date,"
+        f" latest_igm_date AS cohort_end_date FROM results WHERE label IN ({labels})"
+        " ORDER BY subject_id"
+    )
