@@ -159,10 +159,12 @@ BAD_LINES = b'B1,female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,,surplus\nB2,fem"al
 
 
 def _outputs(out: Path) -> dict[str, object]:
-    """Everything a run writes that the engine decides: the result and reject tables (CSV and Parquet) and summary."""
+    """Everything a run writes that the engine decides: the result and reject tables (CSV and Parquet) and summary
+    (but where the core's pass ran)."""
     import pyarrow.parquet as pq
 
-    found: dict[str, object] = {"summary": json.loads((out / "summary.json").read_text(encoding="utf-8"))}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    found: dict[str, object] = {"summary": summary, "core_pass_ran_on": summary.pop("core_pass_ran_on")}
     for name in ("patients", "rejects"):
         with (out / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
             found[f"{name}.csv"] = list(csv.DictReader(handle))
@@ -204,6 +206,7 @@ def duckdb_outputs(engine_input: tuple[Path, Path], tmp_path_factory: pytest.Tem
         reference="bozeman_sex",
     )
     found = _outputs(out)
+    assert found.pop("core_pass_ran_on") == "the screening process"
     reasons = {r["patient_id"]: r["reason"] for r in found["rejects.csv"]}  # type: ignore[attr-defined]
     assert len(found["rejects.csv"]) >= 20 and len(found["patients.csv"]) > 290  # type: ignore[arg-type]
     assert reasons["N7"] == "value: '1e307' is too large a number: in mg/dL it is inf"
@@ -224,7 +227,9 @@ def test_postgres_writes_what_duckdb_writes(
     engine_input: tuple[Path, Path], duckdb_outputs: dict[str, object], postgres_url: str, tmp_path: Path
 ) -> None:
     """The same run on PostgreSQL gives DuckDB's results, rejects (with reasons) and summary, value for value."""
-    assert _engine_run("postgres", engine_input, tmp_path / "pg", postgres_url) == duckdb_outputs
+    found = _engine_run("postgres", engine_input, tmp_path / "pg", postgres_url)
+    assert found.pop("core_pass_ran_on") == "the screening process"
+    assert found == duckdb_outputs
 
 
 @pytest.mark.slow
@@ -232,7 +237,9 @@ def test_spark_local_writes_what_duckdb_writes(
     engine_input: tuple[Path, Path], duckdb_outputs: dict[str, object], spark: object, tmp_path: Path
 ) -> None:
     """The same run on Spark (the tests' local[2] session) gives DuckDB's results, rejects and summary."""
-    assert _engine_run("spark", engine_input, tmp_path / "spark") == duckdb_outputs
+    found = _engine_run("spark", engine_input, tmp_path / "spark")
+    assert found.pop("core_pass_ran_on") == "spark executors"
+    assert found == duckdb_outputs
 
 
 CLUSTER_RUN = """
@@ -250,6 +257,12 @@ print("master", context.master, "executors", context._jsc.sc().getExecutorMemory
 try:
     screen(Path(sys.argv[2]), Path(sys.argv[3]), engine=engine, records=Path(sys.argv[4]), as_of=date.fromisoformat(sys.argv[5]),
            progress=False, csv=True, profile="medscape_40", reference="bozeman_sex")
+    # Where the core's pass ran: the JVM that started each Python worker's daemon (Linux /proc).
+    for task in engine.fetch("SELECT * FROM core_pass_tasks WHERE patients > 0").to_pylist():
+        parent = Path(f"/proc/{task['parent_process_id']}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        jvm = Path(f"/proc/{parent}/cmdline").read_bytes().replace(bytes(1), b" ").decode()
+        where = "executor" if "CoarseGrainedExecutorBackend" in jvm else "elsewhere"
+        print("task", task["partition_id"], "patients", task["patients"], "jvm", parent, where, flush=True)
 finally:
     engine.close()
 """
@@ -260,7 +273,9 @@ def test_spark_local_cluster_writes_what_duckdb_writes(
     engine_input: tuple[Path, Path], duckdb_outputs: dict[str, object], tmp_path: Path
 ) -> None:
     """On a local-cluster master (two executor JVMs beside the driver, in a process of its own, as one process
-    holds one SparkContext) Spark gives DuckDB's results, rejects and summary."""
+    holds one SparkContext) Spark gives DuckDB's results, rejects and summary, and the core's pass runs in both
+    executors."""
+    import os
     import subprocess
     import sys
 
@@ -275,7 +290,20 @@ def test_spark_local_cluster_writes_what_duckdb_writes(
         text=True,
         timeout=900,
         check=False,
+        # The executors' Python workers start in the executors' own folders: the import path must be absolute.
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p
+            ),
+        },
     )
     assert run.returncode == 0, run.stderr[-4000:]
     assert f"master {master} executors 2" in run.stdout
-    assert _outputs(tmp_path / "cluster") == duckdb_outputs
+    found = _outputs(tmp_path / "cluster")
+    assert found.pop("core_pass_ran_on") == "spark executors"
+    assert found == duckdb_outputs
+    # The core's pass ran in Python workers of both executor JVMs.
+    tasks = [line.split() for line in run.stdout.splitlines() if line.startswith("task ")]
+    assert {words[6] for words in tasks} == {"executor"}, run.stdout
+    assert len({words[5] for words in tasks}) == 2, run.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sigmd.cli import app
+from sigmd.screening import core_pass, spark_pass
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.duckdb_engine import DuckDBEngine
 from sigmd.screening.run import make_engine, screen
@@ -99,6 +101,57 @@ def test_spark_screening_equals_duckdb_and_the_core(spark: Any, small_cohort: Sy
         summary["reference_set_sensitivity"]
         == json.loads((duck_out / "summary.json").read_text())["reference_set_sensitivity"]
     )
+
+
+def jvm_of(daemon: int) -> str:
+    """The command line of the JVM that started PySpark's daemon process `daemon` (Linux /proc)."""
+    parent = Path(f"/proc/{daemon}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    return Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_the_core_pass_runs_in_spark_python_workers_not_in_the_driver(
+    spark: Any, small_cohort: SynthFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On local[2] every patient the set-wise SQL left to the core is assessed in Spark's Python workers (children
+    of the Spark JVM): the driver's own `assess_chunk` is a tripwire that no patient reaches, and the outputs are
+    DuckDB's."""
+    screen(
+        small_cohort.results, tmp_path / "duckdb", records=small_cohort.records, as_of=AS_OF, progress=False, csv=True
+    )
+
+    def tripwire(*args: object) -> None:
+        raise AssertionError("the core's pass ran in the driver process")
+
+    monkeypatch.setattr(core_pass, "assess_chunk", tripwire)
+    monkeypatch.setattr(spark_pass, "assess_chunk", tripwire)
+    engine = SparkEngine(spark)
+    try:
+        result = screen(
+            small_cohort.results,
+            tmp_path / "spark",
+            engine=engine,
+            records=small_cohort.records,
+            as_of=AS_OF,
+            progress=False,
+            csv=True,
+        )
+        tasks = [t for t in engine.fetch("SELECT * FROM core_pass_tasks").to_pylist() if t["patients"]]
+        residue = engine.fetch("SELECT count(*) AS n FROM core_patients").to_pylist()[0]["n"]
+    finally:
+        engine.close()
+    assert _patients(tmp_path / "spark") == _patients(tmp_path / "duckdb")
+    assert _rejects(tmp_path / "spark") == _rejects(tmp_path / "duckdb")
+    duck = json.loads((tmp_path / "duckdb" / "summary.json").read_text(encoding="utf-8"))
+    assert {k: v for k, v in result.summary.items() if k != "core_pass_ran_on"} == {
+        k: v for k, v in duck.items() if k != "core_pass_ran_on"
+    }
+    assert result.summary["core_pass_ran_on"] == "spark executors"
+    assert result.summary["patients_assessed_by_core"] > 0
+    assert sum(t["patients"] for t in tasks) == residue >= result.summary["patients_assessed_by_core"]
+    # Patients are dealt round-robin over at least defaultParallelism (2) partitions.
+    assert len({t["partition_id"] for t in tasks}) == min(2, residue)
+    assert all(t["process_id"] != os.getpid() for t in tasks)
+    assert all("org.apache.spark.deploy.SparkSubmit" in jvm_of(t["parent_process_id"]) for t in tasks)
 
 
 def test_cli_engine_spark_screens_a_csv_with_edge_rows_like_duckdb(

@@ -139,11 +139,17 @@ def _chunk(
     )
 
 
+def local_processes(candidate_rows: int, workers: int | None = None) -> int:
+    """How many worker processes `run_pass` starts (1: it runs in this process)."""
+    processes = workers if workers is not None else (os.cpu_count() or 1)
+    return 1 if candidate_rows < PARALLEL_FROM_ROWS else max(processes, 1)
+
+
 def run_pass(task: Task, work: Iterable[Chunk], candidate_rows: int, workers: int | None = None) -> PassResult:
     """Assess every chunk, in worker processes when there are at least PARALLEL_FROM_ROWS candidate rows."""
     total = PassResult()
-    processes = workers if workers is not None else (os.cpu_count() or 1)
-    if processes <= 1 or candidate_rows < PARALLEL_FROM_ROWS:
+    processes = local_processes(candidate_rows, workers)
+    if processes == 1:
         for chunk in work:
             total.merge(assess_chunk(task, chunk))
         return total

@@ -6,7 +6,6 @@ import csv
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -17,10 +16,11 @@ from sigmd.core.explain import DISCLAIMER
 from sigmd.core.knowledge import CriterionId, Knowledge
 from sigmd.core.model import Analyte, CodedText
 from sigmd.screening import classify
-from sigmd.screening.core_pass import PassResult, Task, chunks, run_pass
+from sigmd.screening.core_pass import Task
 from sigmd.screening.delimited import LINE_PROBLEM
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
+from sigmd.screening.handover import Assessed, assess_residue, hand_over
 from sigmd.screening.inputs import Prepared, prepare
 from sigmd.screening.judge import judge_setwise
 from sigmd.screening.omop import convert_in_engine, export_database, is_database_url
@@ -36,13 +36,11 @@ from sigmd.screening.research import (
     ranged_latest,
 )
 from sigmd.screening.tables import content_tables
-from sigmd.screening.verdicts import CANDIDATE_COLUMNS, PatientRecords, record_flags
+from sigmd.screening.verdicts import PatientRecords, record_flags
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
 RECORD_COLUMNS = ("patient_id", "kind", "code", "system", "text")
-RAW_TEXT = ("value", "unit", "comparator", "ref_low", "ref_high")
-"""Columns the core reads as the input wrote them (it parses them itself)."""
 
 
 @dataclass
@@ -276,22 +274,6 @@ def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
     return {pid: PatientRecords(tuple(c), tuple(m)) for pid, (c, m) in found.items()}
 
 
-def _candidate_rows(db: Engine) -> Iterator[dict[str, Any]]:
-    """Rows of every patient the core must see, sorted by patient, with `is_candidate` per row.
-
-    The parsed fields come from `rows`; the value, unit, comparator and range are the input's own text,
-    read again by row number, so that the core builds each result from what the input says.
-    """
-    columns = ", ".join(f"raw.{c}" if c in RAW_TEXT else f"r.{c}" for c in CANDIDATE_COLUMNS)
-    table = db.fetch(
-        f"SELECT {columns}, c.is_candidate FROM rows r"
-        " JOIN core_patients c ON c.patient_id = r.patient_id JOIN raw ON raw.row_no = r.row_no"
-        " WHERE r.row_reason IS NULL ORDER BY r.patient_id, r.row_no"
-    )
-    for batch in table.to_batches(65536):
-        yield from batch.to_pylist()
-
-
 def _assess_all(
     db: Engine,
     knowledge: Knowledge,
@@ -302,7 +284,7 @@ def _assess_all(
     options: classify.Options,
     horizon: int,
     sensitivity: bool,
-) -> PassResult:
+) -> Assessed:
     if sensitivity:
         db.materialise("flagged", classify.sensitivity_sql(options, horizon))
     else:
@@ -346,26 +328,10 @@ def _assess_all(
         " AS is_candidate, used_rows FROM cohort WHERE patient_id NOT IN (SELECT patient_id FROM setwise_patients)"
         f" OR patient_id IN (SELECT patient_id FROM core_sets WHERE latest_may_be_low AND set_id <> {literal(set_id)})",
     )
-    latest_sets: dict[str, set[str]] = {}
-    any_sets: dict[str, set[str]] = {}
-    query = f"SELECT set_id, patient_id, latest_may_be_low FROM core_sets WHERE set_id <> {literal(set_id)}"
-    for batch in db.fetch(query).to_batches():
-        for row in batch.to_pylist():
-            any_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
-            if row["latest_may_be_low"]:
-                latest_sets.setdefault(row["patient_id"], set()).add(row["set_id"])
-    candidate_rows = db.fetch(
-        "SELECT coalesce(sum(used_rows), 0) AS n FROM core_patients WHERE is_candidate"
-    ).to_pylist()[0]["n"]
-    work = chunks(
-        _candidate_rows(db),
-        records,
-        {pid: frozenset(s) for pid, s in latest_sets.items()},
-        {pid: frozenset(s) for pid, s in any_sets.items()},
-    )
-    run = run_pass(Task(as_of, profile_id, set_id, knowledge), work, int(candidate_rows))
-    run.merge(setwise_run)
-    main_counts: Counter[str] = Counter(v.label for v in run.verdicts)
+    residue = assess_residue(db, Task(as_of, profile_id, set_id, knowledge), records)
+    run = hand_over(db, residue, setwise_run)
+    labels = db.fetch("SELECT label, count(*) AS n FROM core_verdicts GROUP BY label").to_pylist()
+    main_counts = Counter({row["label"]: int(row["n"]) for row in labels})
     # Without the sensitivity pass only the chosen set is known: other sets are left out, never shown as zero.
     run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets} if sensitivity else {}
     run.sensitivity[set_id] = main_counts
@@ -395,7 +361,7 @@ def _export(db: Engine, query: str, out_dir: Path, name: str, with_csv: bool) ->
     """Write `query` to `name`.parquet, and to `name`.csv when the CSV copies were asked for.
 
     The CSV copy is written from the Parquet file, in batches, so that it is the same file whichever engine ran
-    (engines print numbers differently: 134 or 134.0): strings quoted, a missing value empty, an empty string "".
+    (engines print numbers differently: 134 or 134.0): text quoted, a missing value empty, an empty text "".
     """
     parquet = out_dir / f"{name}.parquet"
     db.export(query, parquet, "parquet")
@@ -404,27 +370,12 @@ def _export(db: Engine, query: str, out_dir: Path, name: str, with_csv: bool) ->
     pq = require("pyarrow.parquet", "screen")
     pcsv = require("pyarrow.csv", "screen")
     source = pq.ParquetFile(str(parquet))
-    with pcsv.CSVWriter(str(out_dir / f"{name}.csv"), source.schema_arrow) as writer:
-        for batch in source.iter_batches(batch_size=65536):
-            writer.write_batch(batch)
-
-
-def _verdict_table(run: PassResult, criteria: list[str]) -> Any:
-    """The verdicts of the core's and the set-wise pass as an Arrow table, typed for Parquet."""
-    pa = require("pyarrow", "screen")
-    text, real, day = pa.string(), pa.float64(), pa.date32()
-    schema = pa.schema(
-        [(name, text) for name in ("patient_id", "label", "certainty", "reasons", "path", "igm_course", "funnel_step")]
-        + [("index_date", day), ("latest_igm_date", day)]
-        + [(name, real) for name in ("latest_igm_mg_dl", "latest_igm_limit_mg_dl", "latest_igm_z")]
-        + [(name, text) for name in criteria]
-    )
-    rows = [
-        {name: getattr(v, name) for name in schema.names if not name.startswith("c_")}
-        | {f"c_{c}": outcome for c, outcome in v.criteria}
-        for v in run.verdicts
-    ]
-    return pa.Table.from_pylist(rows, schema=schema)
+    options = pcsv.WriteOptions(include_header=False)
+    with (out_dir / f"{name}.csv").open("wb") as handle:
+        handle.write((",".join(source.schema_arrow.names) + "\n").encode())  # plain names: no quotes needed
+        with pcsv.CSVWriter(handle, source.schema_arrow, write_options=options) as writer:
+            for batch in source.iter_batches(batch_size=65536):
+                writer.write_batch(batch)
 
 
 RESULT_COLUMNS = (
@@ -450,15 +401,14 @@ def _write_outputs(
     db: Engine,
     knowledge: Knowledge,
     prepared: Prepared,
-    run: PassResult,
+    run: Assessed,
     out_dir: Path,
     choices: _Run,
 ) -> ScreenResult:
-    """Write the per-patient results and the rejects with the engine (never all in memory) and the summary."""
-    pa = require("pyarrow", "screen")
+    """Write the per-patient results and the rejects with the engine (never all in memory) and the summary, from
+    the engine's tables `core_verdicts` and `late_ids` (see `handover`)."""
     profile_id, set_id, as_of, sensitivity = choices.profile_id, choices.set_id, choices.as_of, choices.sensitivity
     criteria = [f"c_{c.value}" for c in CriterionId]
-    db.register("core_verdicts", _verdict_table(run, criteria))
     age_band = _age_band_sql("p.igm_age_months")
     stated = knowledge.reference_sets[set_id].states_central_95
     db.materialise("prefiltered", prefilter_sql(set_id, stated, choices.horizon))
@@ -478,9 +428,6 @@ def _write_outputs(
     if cohort.written:
         _export(db, cohort_sql(choices.cohort_definition_id), out_dir, "cohort", choices.csv)
 
-    late = sorted((r.row_no, r.reason) for r in run.rejected)
-    late_schema = pa.schema([("row_no", pa.int64()), ("late_reason", pa.string())])
-    db.register("late_ids", pa.Table.from_pylist([{"row_no": n, "late_reason": r} for n, r in late], late_schema))
     raw = ", ".join(f"raw.{c}" for c in RAW_COLUMNS)
     parts = [
         f"SELECT {raw}, reason FROM ({classify.rejects_sql()}) raw",
@@ -503,7 +450,8 @@ def _write_outputs(
     pre_rejected = int(db.fetch("SELECT count(*) AS n FROM early_rejects").to_pylist()[0]["n"]) if early else 0
     rows_in = read + pre_rejected
     rows_rejected = int(db.fetch("SELECT count(*) AS n FROM rejects").to_pylist()[0]["n"])
-    rows_used = int(used) - len(late)
+    late = int(db.fetch("SELECT count(*) AS n FROM late_ids").to_pylist()[0]["n"])
+    rows_used = int(used) - late
     if rows_in != rows_used + rows_rejected:
         raise AssertionError(f"rows in {rows_in} != used {rows_used} + rejected {rows_rejected}")
     collected = db.fetch(
@@ -526,6 +474,8 @@ def _write_outputs(
     field = extract("reason", "^([^:]*)", 1)
     reject_fields = db.fetch(f"SELECT {field} AS field, count(*) AS n FROM rejects GROUP BY {field}").to_pylist()
     patients = sum(denominators.values())
+    by_path = db.fetch("SELECT path, count(*) AS n FROM core_verdicts GROUP BY path").to_pylist()
+    paths: Counter[str] = Counter({row["path"]: int(row["n"]) for row in by_path})
     summary: dict[str, Any] = {
         "disclaimer": DISCLAIMER,
         "content_version": knowledge.content_version,
@@ -535,8 +485,9 @@ def _write_outputs(
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
         "results_collected": {k: None if d is None else d.isoformat() for k, d in collected.items()},
         "patients": patients,
-        "patients_assessed_by_core": sum(v.path == "core" for v in run.verdicts),
-        "patients_judged_setwise": sum(v.path == "setwise" for v in run.verdicts),
+        "patients_assessed_by_core": paths["core"],
+        "patients_judged_setwise": paths["setwise"],
+        "core_pass_ran_on": run.ran_on,
         "labels": dict(sorted(labels.items())),
         "funnel": run.funnel.table(),
         "prevalence": prevalence_table(dict(denominators), dict(deficient)),

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigmd.screening.engine import transpile
 from sigmd.screening.extras import require
+
+if TYPE_CHECKING:
+    from sigmd.screening.core_pass import Task
+    from sigmd.screening.handover import Assessed
 
 ANSI_OFF = ("spark.sql.ansi.enabled", "false")
 """Set on every session the engine uses, so that a failed cast gives NULL as in DuckDB (the shared SQL
@@ -73,6 +78,10 @@ def local_session(
             "and that Java 17 is installed (scripts/system-packages.sh installs it)"
         ) from None
     session.sparkContext.setLogLevel("WARN")
+    if session.sparkContext.master.startswith("local"):
+        # The executors of a local master run on this machine: their Python workers (the core's pass) use this
+        # interpreter, with sigmd and pyarrow, rather than the first `python3` on PATH (PySpark's default).
+        session.sparkContext.pythonExec = sys.executable
     return session
 
 
@@ -127,6 +136,16 @@ class SparkEngine:
 
     def view(self, name: str, sql: str) -> None:
         self._view(name, self.spark.sql(self.sql(sql)))
+
+    def register_frame(self, name: str, frame: Any) -> None:
+        """Expose a Spark DataFrame as a view."""
+        self._view(name, frame)
+
+    def run_core(self, task: Task, records: Any | None) -> Assessed:
+        """The core's pass over `core_patients`, on the executors (`sigmd.screening.spark_pass`)."""
+        from sigmd.screening.spark_pass import assess_on_executors
+
+        return assess_on_executors(self, task, records)
 
     def materialise(self, name: str, sql: str) -> None:
         """Compute the table now and cut its lineage, so that later queries read it rather than re-plan (and,
