@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sigmd.screening.run import screen
 from tests.screening.conftest import AS_OF
-from tests.screening.test_setwise_parity import HEADER, _core, _same, _screened
+from tests.screening.test_setwise_parity import HEADER, KNOWLEDGE, Cohort, _core, _same, _screened
 
 RECORDS = {
     "cll-code": ("condition", "C91.1", "ICD-10", ""),
@@ -47,7 +47,8 @@ def _rows() -> list[dict[str, str]]:
 def test_records_decide_the_verdict_as_in_the_core(tmp_path: Path) -> None:
     rows = _rows()
     records = [(pid, *record) for pid, record in RECORDS.items()]
-    expected, refused = _core(rows, records)
+    cohort = Cohort(rows, records, KNOWLEDGE.default_profile, KNOWLEDGE.default_reference_set, True)
+    expected, refused = _core(cohort)
     source, side = tmp_path / "labs.csv", tmp_path / "records.csv"
     with source.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, HEADER)
