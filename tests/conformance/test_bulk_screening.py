@@ -13,8 +13,10 @@ assert FIXTURES is not None  # the module is collected only when the fixtures ex
 
 
 def test_bulk_export_folder_rejects_event_logs_and_coded_observations(tmp_path: Path) -> None:
-    """The shared Bulk Data fixtures hold no numeric results: every line becomes a reject with its reason."""
+    """The shared Bulk Data fixtures hold no immunoglobulin results: every line becomes a reject with its reason, in
+    the words of the FHIR reader of `sigmd assess` for the Observations."""
     result = screen(FIXTURES / "bulk", tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 0, 6)
     reasons = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
-    assert "valueCodeableConcept" in reasons and "resourceType: None" in reasons
+    assert "its code http://loinc.org|94500-6 is not an immunoglobulin LOINC code that sigmd reads" in reasons
+    assert "resourceType: None is not Patient or Observation (log.ndjson line 1)" in reasons

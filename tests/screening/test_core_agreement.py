@@ -110,7 +110,7 @@ def test_bulk_observations_entered_in_error_or_cancelled_are_not_used_as_by_the_
     result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
     assert (result.rows_in, result.rows_used) == (4, 4 if used else 3)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
-    assert (f"Observation.status: '{status}'" in rejects) is not used
+    assert (f"Observation/m2 was ignored: IgM: its status is {status}" in rejects) is not used
 
     knowledge = content.load()
     (loaded,) = load_cases(json.dumps(patient) + "\n" + body, knowledge)
@@ -251,8 +251,8 @@ def test_malformed_bulk_lines_are_rejects_with_reasons_not_crashes(tmp_path: Pat
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert "is a longer number than sigmd reads (40 characters at most) (Observation.ndjson line 3)" in rejects
     assert "is not UTF-8 text (invalid start byte); save the file as UTF-8 (Observation.ndjson line 6)" in rejects
-    assert "Observation.subject: 'Patient/p1' is not a Reference to a Patient (Observation.ndjson line 4)" in rejects
-    assert "Observation.referenceRange.low: '5' is not a Quantity (Observation.ndjson line 5)" in rejects
+    assert "Observation.ndjson line 4.subject: 'Patient/p1' is not valid FHIR R4" in rejects
+    assert "Observation.ndjson line 5.referenceRange.0.low.root: 5 is not valid FHIR R4" in rejects
     assert "at byte 254 is not UTF-8 text" in rejects and "(Observation.ndjson line 2)" in rejects
 
 

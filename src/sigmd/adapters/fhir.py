@@ -16,11 +16,13 @@ effectiveInstant; Condition, MedicationStatement and MedicationRequest as coded 
 present is listed as not used, with the reason: Observations in the case's input notes (skipped, replaced,
 ignored), other resources in its warnings.
 
-Observation status (`observation_status_use`, the one rule that population screening's Bulk reader shares):
+Observation status (`observation_status_use`):
 final, amended and corrected results are used; an amended or corrected result replaces the result of the same
 id, or of the same analyte and the same effective time, that it corrects; entered-in-error and cancelled are
 ignored as withdrawn (and so is every copy with the same id); preliminary, registered and unknown are skipped,
 because a result that may still change must not carry a verdict.
+
+Population screening reads Bulk NDJSON with the same `ResourceReader` (`sigmd.adapters.fhir_bulk`).
 
 One refusal boundary. Whatever the JSON parser, `fhir.resources`, pydantic or Python raise while reading a
 resource becomes an `InputError` naming where it was. A resource that cannot be read rejects the patient it
@@ -301,8 +303,8 @@ def cases_from_resources(
     loose: list[InputError] = []
     for raw in raws:
         if raw.error is None and raw.resource_type == "Patient":
-            _read_patient_raw(raw, index, aliases)
-    reader = _Reader(knowledge, index, aliases)
+            read_patient(raw, index, aliases)
+    reader = ResourceReader(knowledge, index, aliases)
     unattributed: list[str] = []
     for raw in raws:
         if raw.error is None and raw.resource_type == "Patient":
@@ -327,7 +329,8 @@ def cases_from_resources(
     return [*index.loaded_cases(), *(LoadedCase(f"({error.field})", None, error) for error in loose)]
 
 
-def _read_patient_raw(raw: RawResource, index: PatientIndex, aliases: dict[str, str]) -> None:
+def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str]) -> None:
+    """Read a Patient's sex and birth date into its records; what cannot be read is an error of that patient."""
     raw_id = raw.data.get("id")
     patient_id = raw_id if isinstance(raw_id, str) and raw_id else ""
     key = patient_id or raw.full_url or raw.where
@@ -353,7 +356,8 @@ def _name(resource: Resource, raw: RawResource) -> str:
     return f"{resource_type}/{resource.id}" if resource.id else f"{resource_type} at {raw.where}"
 
 
-def _raw_name(raw: RawResource) -> str:
+def resource_name(raw: RawResource) -> str:
+    """A resource as reasons name it: `Observation/m1`, or `Observation at line 7` when it has no id."""
     raw_id = raw.data.get("id")
     if raw.resource_type and isinstance(raw_id, str) and raw_id:
         return f"{raw.resource_type}/{raw_id}"
@@ -388,8 +392,8 @@ def _read_patient(resource: Resource, raw: RawResource, records: PatientRecords)
     records.set_demographics(sex, birth_date, name)
 
 
-class _Reader:
-    """Reads the non-Patient resources into the patient records they belong to."""
+class ResourceReader:
+    """Reads the non-Patient resources into the patient records they belong to (Bundles, NDJSON, Bulk exports)."""
 
     def __init__(self, knowledge: Knowledge, index: PatientIndex, aliases: dict[str, str]) -> None:
         self.knowledge = knowledge
@@ -414,7 +418,7 @@ class _Reader:
         """Read one resource into its patient; raises InputError only when it belongs to no patient."""
         if raw.error is not None:
             raise raw.error
-        name = _raw_name(raw)
+        name = resource_name(raw)
         resource_type = raw.resource_type
         if resource_type not in READ_TYPES:
             owner = self.owner(raw.reference("subject", "patient"), name)
@@ -430,6 +434,13 @@ class _Reader:
             else:
                 owner.warnings.append(message)
             return
+        self.read_into(raw, name, self.records_for(raw, name))
+
+    def records_for(self, raw: RawResource, name: str) -> PatientRecords:
+        """The records of the patient a read resource belongs to: its subject, or the only patient in the input.
+
+        Raises InputError when it has no subject and the input holds more than one patient or none.
+        """
         records = self.owner(raw.reference("subject"), name)
         if records is None:
             keys = self.index.patient_keys()
@@ -439,19 +450,23 @@ class _Reader:
                 )
             records = self.index.get(keys[0])
             records.warnings.append(f"{name} has no subject; it was assigned to the only patient in the input")
+        return records
+
+    def read_into(self, raw: RawResource, name: str, records: PatientRecords) -> None:
+        """Validate one resource and read it into `records`; whatever cannot be read is an error of that patient."""
         try:
             resource = parse_resource(raw)
-            records.guard(self._read_into, resource, _name(resource, raw), records)
+            records.guard(self._read_into, resource, _name(resource, raw), records, raw.where)
         except InputError as error:
             records.errors.append(error)
         except Exception as error:  # the refusal boundary: one bad resource rejects its patient only
-            records.errors.append(_unexpected(name, resource_type, error))
+            records.errors.append(_unexpected(name, raw.resource_type, error))
 
-    def _read_into(self, resource: Resource, name: str, records: PatientRecords) -> None:
+    def _read_into(self, resource: Resource, name: str, records: PatientRecords, where: str) -> None:
         from fhir.resources.R4B.observation import Observation
 
         if isinstance(resource, Observation):
-            self.observations.read(resource, name, records)
+            self.observations.read(resource, name, records, where)
         elif resource.get_resource_type() == "Condition":
             self._coded(resource, name, records, "code", "conditions")
         else:

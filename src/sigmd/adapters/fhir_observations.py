@@ -1,23 +1,26 @@
 """FHIR Observations: the status rule, corrections, and why an Observation was not used.
 
-`observation_status_use` is the one place the meaning of an Observation status is decided; the FHIR reader
-here and population screening's Bulk NDJSON reader both apply it. A usable Observation is held until every
-resource of the input has been read, because a correction may come before or after what it corrects:
+`observation_status_use` is the one place the meaning of an Observation status is decided. The FHIR reader of
+`sigmd assess` and population screening's Bulk NDJSON reader (`fhir_bulk`) both read Observations through
+`ObservationReader`. A usable Observation is held until every resource of the input has been read, because a
+correction may come before or after what it corrects:
 
 - an amended or corrected result replaces every other result with the same id, and every other result of
   the same analyte with the same effective time (the exact effectiveDateTime, effectivePeriod.start or
   effectiveInstant as written); when several corrections compete, the last in the input is kept;
 - an entered-in-error or cancelled Observation is ignored, and so is every copy with the same id;
 - two copies of one id that are not corrections: an identical second copy is skipped, differing copies
-  refuse the patient, because sigmd cannot tell which one is current.
+  refuse the patient (in Bulk screening: both copies are rejects), because sigmd cannot tell which one is
+  current.
 
 Every Observation that is not passed on as a result is listed in the case's input notes (skipped, replaced
-or ignored), with the reason.
+or ignored), with the reason. `settle` gives each held Observation's outcome, for readers that report per
+Observation rather than per case (`fhir_bulk`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sigmd.adapters.grouping import PatientIndex, PatientRecords
 from sigmd.adapters.results import build_result, check_date
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Analyte, InputNoteKind, LabResult
+from sigmd.core.model import Analyte, InputNote, InputNoteKind, LabResult
 from sigmd.errors import InputError
 
 if TYPE_CHECKING:
@@ -87,8 +90,21 @@ def observation_status_use(status: object) -> StatusUse:
     return known
 
 
+@dataclass(frozen=True)
+class Reading:
+    """An Observation's reported value and laboratory range, as handed to `build_result`."""
+
+    value: str
+    unit: str
+    comparator: str | None
+    range_low: str | None
+    range_high: str | None
+    range_unit: str | None
+    range_text: str | None
+
+
 @dataclass
-class _Candidate:
+class HeldObservation:
     """An Observation that passed its status and checks, held until corrections are applied."""
 
     name: str
@@ -97,9 +113,26 @@ class _Candidate:
     when: str
     status: str
     corrects: bool
+    where: str = ""
+    """Where it was in the input (`Bundle.entry[3].resource`, `Observation.ndjson line 7`)."""
+    reading: Reading | None = None
     result: LabResult | None = None
     warnings: list[str] = field(default_factory=list)
     error: InputError | None = None
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A held Observation once corrections are applied: used when `note` is None, else listed with `note`.
+
+    `error` is why its result could not be built (a used Observation with an error refuses its patient);
+    `conflict` is set on both of two differing copies of one id, neither a correction.
+    """
+
+    held: HeldObservation
+    note: InputNote | None
+    error: InputError | None
+    conflict: InputError | None = None
 
 
 class ObservationReader:
@@ -107,10 +140,10 @@ class ObservationReader:
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
-        self.candidates: dict[str, list[_Candidate]] = {}
+        self.candidates: dict[str, list[HeldObservation]] = {}
         self.withdrawn: dict[str, set[str]] = {}
 
-    def read(self, obs: Observation, name: str, records: PatientRecords) -> None:
+    def read(self, obs: Observation, name: str, records: PatientRecords, where: str = "") -> None:
         """Check one Observation; a usable result is held until `finish`, anything else is listed with the reason."""
         analyte = self._analyte(obs, name, records)
         if analyte is None:
@@ -129,37 +162,27 @@ class ObservationReader:
         if collected is None:
             records.note(InputNoteKind.SKIPPED, name, f"{analyte}: {when}")
             return
-        candidate = _Candidate(name, obs.id or "", analyte, when, str(obs.status), status.corrects)
+        candidate = HeldObservation(name, obs.id or "", analyte, when, str(obs.status), status.corrects, where)
         self.candidates.setdefault(records.key, []).append(candidate)
+        field = f"{name}.valueQuantity"
         try:
-            candidate.result, candidate.warnings = self._result(obs, quantity, analyte, collected, name)
+            candidate.reading = _reading(obs, quantity, field)
+            candidate.result, candidate.warnings = build_result(
+                analyte=analyte,
+                value=candidate.reading.value,
+                unit=candidate.reading.unit,
+                collected=collected,
+                knowledge=self.knowledge,
+                field=field,
+                comparator=candidate.reading.comparator,
+                range_low=candidate.reading.range_low,
+                range_high=candidate.reading.range_high,
+                range_unit=candidate.reading.range_unit,
+                range_text=candidate.reading.range_text,
+                origin=name,
+            )
         except InputError as error:
             candidate.error = error
-
-    def _result(
-        self, obs: Observation, quantity: Any, analyte: Analyte, collected: date, name: str
-    ) -> tuple[LabResult, list[str]]:
-        field = f"{name}.valueQuantity"
-        if quantity.value is None:
-            raise InputError(f"{field}.value", None, "is missing")
-        unit = quantity.code if quantity.system == UCUM and quantity.code else (quantity.unit or quantity.code)
-        if not unit:
-            raise InputError(f"{field}.unit", None, "is missing; sigmd needs the unit of every result")
-        low, high, range_unit, range_text = _reference_range(obs)
-        return build_result(
-            analyte=analyte,
-            value=str(quantity.value),
-            unit=unit,
-            collected=collected,
-            knowledge=self.knowledge,
-            field=field,
-            comparator=quantity.comparator,
-            range_low=low,
-            range_high=high,
-            range_unit=range_unit,
-            range_text=range_text,
-            origin=name,
-        )
 
     def _analyte(self, obs: Observation, name: str, records: PatientRecords) -> Analyte | None:
         if getattr(obs, "code", None) is None:  # required in FHIR, but the models accept `"code": null`
@@ -189,8 +212,21 @@ class ObservationReader:
 
     def finish(self, index: PatientIndex) -> None:
         """Apply corrections and withdrawals, then pass each patient's remaining results on."""
-        for key, candidates in self.candidates.items():
+        for key, settled in self.settle():
             records = index.get(key)
+            records.errors.extend(s.conflict for s in settled if s.conflict is not None and s.note is not None)
+            for one in settled:
+                if one.note is not None:
+                    records.input_notes.append(one.note)
+                elif one.error is not None:
+                    records.errors.append(one.error)
+                elif one.held.result is not None:
+                    records.results.append(one.held.result)
+                    records.warnings.extend(one.held.warnings)
+
+    def settle(self) -> Iterator[tuple[str, list[Settled]]]:
+        """Each patient's held Observations, in input order, once corrections and withdrawals are applied."""
+        for key, candidates in self.candidates.items():
             withdrawn = self.withdrawn.get(key, set())
             dropped: dict[int, tuple[InputNoteKind, str]] = {}
             for position, candidate in enumerate(candidates):
@@ -201,24 +237,23 @@ class ObservationReader:
                     )
             _apply_corrections(candidates, dropped, lambda c: c.obs_id, "the same id")
             _apply_corrections(candidates, dropped, lambda c: f"{c.analyte}|{c.when}", "the same analyte and time")
-            _refuse_conflicting_copies(candidates, dropped, records)
+            conflicts = _conflicting_copies(candidates, dropped)
+            settled = []
             for position, candidate in enumerate(candidates):
+                note = None
                 if position in dropped:
                     kind, reason = dropped[position]
                     if candidate.error is not None:
                         reason += f" (it could not be read either: {candidate.error})"
-                    records.note(kind, candidate.name, reason)
-                elif candidate.error is not None:
-                    records.errors.append(candidate.error)
-                elif candidate.result is not None:
-                    records.results.append(candidate.result)
-                    records.warnings.extend(candidate.warnings)
+                    note = InputNote(kind, candidate.name, reason)
+                settled.append(Settled(candidate, note, candidate.error, conflicts.get(position)))
+            yield key, settled
 
 
 def _apply_corrections(
-    candidates: list[_Candidate],
+    candidates: list[HeldObservation],
     dropped: dict[int, tuple[InputNoteKind, str]],
-    key: Callable[[_Candidate], str],
+    key: Callable[[HeldObservation], str],
     sameness: str,
 ) -> None:
     """Within each group of the same key, the last amended or corrected result replaces the others."""
@@ -239,10 +274,12 @@ def _apply_corrections(
                 )
 
 
-def _refuse_conflicting_copies(
-    candidates: list[_Candidate], dropped: dict[int, tuple[InputNoteKind, str]], records: PatientRecords
-) -> None:
-    """Two copies of one id, neither a correction: a second identical copy is skipped; differing copies refused."""
+def _conflicting_copies(
+    candidates: list[HeldObservation], dropped: dict[int, tuple[InputNoteKind, str]]
+) -> dict[int, InputError]:
+    """Two copies of one id, neither a correction: a second identical copy is skipped; differing copies are
+    refused, and the error is returned for both positions (the earlier copy keeps its first conflict)."""
+    conflicts: dict[int, InputError] = {}
     first: dict[str, int] = {}
     for position, candidate in enumerate(candidates):
         if position in dropped or not candidate.obs_id:
@@ -254,18 +291,18 @@ def _refuse_conflicting_copies(
         if _same_reading(earlier, candidate):
             dropped[position] = (InputNoteKind.SKIPPED, f"{candidate.analyte}: a second copy of {earlier.name}")
         else:
-            records.errors.append(
-                InputError(
-                    candidate.name,
-                    candidate.obs_id,
-                    "appears twice with different results and neither copy is amended or corrected, "
-                    "so sigmd cannot tell which one is current",
-                )
+            conflicts[position] = InputError(
+                candidate.name,
+                candidate.obs_id,
+                "appears twice with different results and neither copy is amended or corrected, "
+                "so sigmd cannot tell which one is current",
             )
+            conflicts.setdefault(first[candidate.obs_id], conflicts[position])
             dropped[position] = (InputNoteKind.SKIPPED, f"{candidate.analyte}: conflicting copy of {earlier.name}")
+    return conflicts
 
 
-def _same_reading(one: _Candidate, other: _Candidate) -> bool:
+def _same_reading(one: HeldObservation, other: HeldObservation) -> bool:
     if one.result is None or other.result is None:
         return False
     return (one.when, one.result.quantity, one.result.reported_unit) == (
@@ -286,6 +323,17 @@ def _missing_value(obs: Observation) -> str:
     if obs.dataAbsentReason is not None:
         reason += f" (dataAbsentReason: {_concept_text(obs.dataAbsentReason)})"
     return reason
+
+
+def _reading(obs: Observation, quantity: Any, field: str) -> Reading:
+    """The value, comparator, unit (the UCUM code, else the unit text) and the first laboratory range with a bound."""
+    if quantity.value is None:
+        raise InputError(f"{field}.value", None, "is missing")
+    unit = quantity.code if quantity.system == UCUM and quantity.code else (quantity.unit or quantity.code)
+    if not unit:
+        raise InputError(f"{field}.unit", None, "is missing; sigmd needs the unit of every result")
+    low, high, range_unit, range_text = _reference_range(obs)
+    return Reading(str(quantity.value), str(unit), quantity.comparator, low, high, range_unit, range_text)
 
 
 def _reference_range(obs: Observation) -> tuple[str | None, str | None, str | None, str | None]:

@@ -13,6 +13,14 @@ from sigmd.errors import InputError
 P = ParamSpec("P")
 
 
+def check_after_birth(result: LabResult, birth_date: date) -> None:
+    """A result collected before the birth date is an error of the input."""
+    if result.collected < birth_date:
+        raise InputError(
+            f"{result.origin}.date", result.collected.isoformat(), f"is before the birth date {birth_date}"
+        )
+
+
 @dataclass(frozen=True)
 class LoadedCase:
     """One patient read from an input file: the case, or the error that kept it from being built.
@@ -84,21 +92,23 @@ class PatientRecords:
         except InputError as error:
             return LoadedCase(self.key, None, error)
 
-    def to_case(self) -> Case:
-        """The core's Case; a patient without birth date and sex cannot be interpreted."""
+    def demographics(self) -> tuple[Sex, date]:
+        """Sex and birth date; a patient without them cannot be interpreted."""
         if self.birth_date is None or self.sex is None:
             raise InputError(
                 f"patient {self.key}",
                 self.key,
                 "has no birth date and sex in the input (a Patient resource with birthDate, or PID-7 and PID-8)",
             )
+        return self.sex, self.birth_date
+
+    def to_case(self) -> Case:
+        """The core's Case; a patient without birth date and sex cannot be interpreted."""
+        sex, birth_date = self.demographics()
         for result in self.results:
-            if result.collected < self.birth_date:
-                raise InputError(
-                    f"{result.origin}.date", result.collected.isoformat(), f"is before the birth date {self.birth_date}"
-                )
+            check_after_birth(result, birth_date)
         return Case(
-            patient=Patient(sex=self.sex, birth_date=self.birth_date),
+            patient=Patient(sex=sex, birth_date=birth_date),
             results=tuple(sorted(self.results, key=lambda r: (r.collected, r.analyte.value, r.origin))),
             conditions=None if self.conditions is None else tuple(self.conditions),
             medications=None if self.medications is None else tuple(self.medications),

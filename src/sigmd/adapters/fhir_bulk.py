@@ -1,0 +1,194 @@
+"""FHIR Bulk Data NDJSON for population screening, read through the FHIR reader of `sigmd assess`.
+
+Each line is read as it comes (a Bulk export may be large). An Observation line goes through the same
+code as an Observation of a Bundle given to `sigmd assess`: validation with `fhir.resources`, its subject,
+the status rule, the immunoglobulin LOINC code, effective[x], the value, comparator and unit, the laboratory
+range (`fhir.ResourceReader`, `fhir_observations.ObservationReader`). Usable results are held until every line
+is read, so that corrections, withdrawals and copies are settled as in a Bundle (`ObservationReader.settle`).
+
+Every line but a blank one or a Patient is a row: an Observation the FHIR reader uses is a used row;
+one it lists as not used (skipped, replaced, ignored) or refuses is a rejected row, with the FHIR reader's
+reason and the line; any other line is a rejected row. A Patient line gives its Observations their sex and
+birth date; a Patient the FHIR reader refuses (no birth date, an invalid gender...) rejects its
+Observations with that reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sigmd.adapters.fhir import RawResource, ResourceReader, read_patient, require_fhir_resources, resource_name
+from sigmd.adapters.fhir_observations import Settled
+from sigmd.adapters.grouping import PatientIndex, PatientRecords, check_after_birth
+from sigmd.adapters.limits import decode_input, parse_json
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import Analyte
+from sigmd.errors import InputError
+
+BULK_TYPES = ("Patient", "Observation")
+"""The resource types a Bulk export for screening holds; a line of another type is a reject."""
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """One row of a Bulk export in the long format: used when `reason` is empty, else rejected with it."""
+
+    where: str
+    """The file and line (`Observation.ndjson line 7`)."""
+    reason: str = ""
+    patient_id: str | None = None
+    sex: str | None = None
+    birth_date: str | None = None
+    collected_date: str | None = None
+    loinc: str | None = None
+    value: str | None = None
+    unit: str | None = None
+    comparator: str | None = None
+    ref_low: str | None = None
+    ref_high: str | None = None
+
+
+def ndjson_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """The numbered lines of an NDJSON file, read in chunks; LF, CRLF and a bare CR end a line (as in
+    `fhir.resources_from_ndjson`)."""
+    pending = b""
+    number = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            data = pending + chunk
+            cut = len(data) - 1 if data.endswith(b"\r") else len(data)  # a CR may be the first half of CRLF
+            parts = _LINE_BREAK.split(data[:cut])
+            pending = parts.pop() + data[cut:]
+            for part in parts:
+                number += 1
+                yield number, part
+    for part in _LINE_BREAK.split(pending) if pending else []:
+        number += 1
+        yield number, part
+
+
+class BulkReader:
+    """Reads the lines of a Bulk export; `rows` gives every row once all lines are read."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        require_fhir_resources()
+        self.knowledge = knowledge
+        self.index = PatientIndex()
+        self.aliases: dict[str, str] = {}
+        self.reader = ResourceReader(knowledge, self.index, self.aliases)
+        self.rejected: list[BulkRow] = []
+        self.without_subject: list[RawResource] = []
+        self.loinc_codes = {analyte: code for code, analyte in knowledge.loinc.items()}
+
+    def read_file(self, path: Path) -> None:
+        for number, line in ndjson_lines(path):
+            if line.strip():
+                self.read_line(line, f"{path.name} line {number}")
+
+    def read_line(self, line: bytes, where: str) -> None:
+        """Read one non-blank line; a rejected line is kept with its reason."""
+        try:  # the same limits as every reader: UTF-8, nesting depth, number length, no NaN or overflow
+            document = parse_json(decode_input(line, "line"), "line")
+        except InputError as error:
+            self._reject(where, str(error))
+            return
+        kind = document.get("resourceType") if isinstance(document, dict) else None
+        if kind not in BULK_TYPES:
+            self._reject(where, f"resourceType: {kind!r} is not Patient or Observation")
+            return
+        raw = RawResource(document, where)
+        if kind == "Patient":
+            read_patient(raw, self.index, self.aliases)
+        elif raw.reference("subject"):
+            self._observation(raw)
+        else:  # the FHIR reader gives it to the only patient of the input, known once every line is read
+            self.without_subject.append(raw)
+
+    def _reject(self, where: str, reason: str, patient_id: str | None = None) -> None:
+        self.rejected.append(BulkRow(where, _located(reason, where), patient_id))
+
+    def _observation(self, raw: RawResource) -> None:
+        """Read one Observation into its patient; what the FHIR reader lists or refuses for it rejects the line."""
+        name = resource_name(raw)
+        subject = raw.reference("subject").rsplit("Patient/", 1)[-1] or None
+        try:
+            records = self.reader.records_for(raw, name)
+        except InputError as error:
+            self._reject(raw.where, str(error), subject)
+            return
+        errors, notes = len(records.errors), len(records.input_notes)
+        self.reader.read_into(raw, name, records)
+        problems = [str(e) for e in records.errors[errors:]] + [n.describe() for n in records.input_notes[notes:]]
+        del records.errors[errors:], records.input_notes[notes:]  # what is left are the Patient's own errors
+        records.warnings.clear()
+        if problems:
+            self._reject(raw.where, problems[0], records.key)
+
+    def rows(self) -> Iterator[BulkRow]:
+        """Every row: rejected lines first, then each patient's Observations once corrections are settled."""
+        for raw in self.without_subject:
+            self._observation(raw)
+        yield from self.rejected
+        for key, settled in self.reader.observations.settle():
+            records = self.index.get(key)
+            for one in settled:
+                yield self._row(records, one)
+
+    def _row(self, records: PatientRecords, one: Settled) -> BulkRow:
+        held, reading, result = one.held, one.held.reading, one.held.result
+        row = BulkRow(
+            held.where, patient_id=records.key, collected_date=held.when, loinc=self.loinc_codes[held.analyte]
+        )
+        if reading is not None:
+            row = replace(row, value=reading.value, unit=reading.unit, comparator=reading.comparator)
+        problem = _problem(records, one)
+        if problem or result is None or reading is None:  # the reader sets the result and reading, or an error
+            return replace(row, reason=_located(problem or f"{held.name} could not be read", held.where))
+        sex, birth_date = records.demographics()
+        low, high = reading.range_low, reading.range_high
+        if reading.range_unit not in (None, reading.unit) and result.lab_range is not None:
+            low, high = self._in_unit(
+                held.analyte, reading.unit, result.lab_range.low_mg_dl, result.lab_range.high_mg_dl
+            )
+        return replace(
+            row,
+            sex=sex.value,
+            birth_date=birth_date.isoformat(),
+            collected_date=result.collected.isoformat(),
+            ref_low=low,
+            ref_high=high,
+        )
+
+    def _in_unit(
+        self, analyte: Analyte, unit: str, low: float | None, high: float | None
+    ) -> tuple[str | None, str | None]:
+        """A laboratory range given in another unit than the value, converted to the value's unit (the long format
+        has one unit per row)."""
+        factor = self.knowledge.units.find(unit).factor(analyte)
+        return (None if low is None else repr(low / factor)), (None if high is None else repr(high / factor))
+
+
+def _problem(records: PatientRecords, one: Settled) -> str:
+    """Why a held Observation is not used, in the FHIR reader's words; empty when it is used."""
+    if one.note is not None:
+        return one.note.describe()
+    error = one.conflict or one.error or (records.errors[0] if records.errors else None)
+    if error is not None:  # its own error, or its Patient's
+        return str(error)
+    try:
+        _, birth_date = records.demographics()
+        if one.held.result is not None:
+            check_after_birth(one.held.result, birth_date)
+    except InputError as refused:
+        return str(refused)
+    return ""
+
+
+def _located(reason: str, where: str) -> str:
+    """A reason with the file and line, unless it names them already."""
+    return reason if where in reason else f"{reason} ({where})"

@@ -1,0 +1,263 @@
+"""Screening reads each Bulk NDJSON Observation as `sigmd assess` reads it in a Bundle (synthetic patients only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sigmd import content
+from sigmd.adapters.fhir import load_fhir_json
+from sigmd.adapters.fhir_bulk import BulkReader, ndjson_lines
+from sigmd.adapters.results import build_result, parse_date, resolve_analyte
+from sigmd.core.knowledge import Knowledge
+from sigmd.core.model import LabResult
+from sigmd.screening.run import screen
+from tests.screening.conftest import AS_OF
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+IGM, IGG = "2472-9", "2465-3"
+
+
+def _obs(oid: str, pid: str, **change: Any) -> dict[str, Any]:
+    """A final IgM of 40 mg/dL on 2025-01-01, with `change` applied (a None value removes the element)."""
+    observation: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": "2025-01-01",
+        "code": {"coding": [{"system": LOINC, "code": IGM}]},
+        "valueQuantity": {"value": 40, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"},
+    }
+    observation.update(change)
+    return {key: value for key, value in observation.items() if value is not None}
+
+
+def _quantity(value: object, unit: str, code: str | None = None, **more: Any) -> dict[str, Any]:
+    quantity: dict[str, Any] = {"value": value, "unit": unit, **more}
+    if code is not None:
+        quantity.update(system=UCUM, code=code)
+    return quantity
+
+
+SINGLE: dict[str, dict[str, Any]] = {
+    **{status: {"status": status} for status in ("final", "amended", "corrected", "preliminary", "registered")},
+    **{status: {"status": status} for status in ("unknown", "entered-in-error", "cancelled")},
+    "no status": {"status": None},
+    "not a status": {"status": "done"},
+    "only issued": {"effectiveDateTime": None, "issued": "2025-01-02T10:00:00Z"},
+    "no effective": {"effectiveDateTime": None},
+    "period start": {"effectiveDateTime": None, "effectivePeriod": {"start": "2025-01-01T08:00:00+01:00"}},
+    "period without start": {"effectiveDateTime": None, "effectivePeriod": {"end": "2025-01-01"}},
+    "instant": {"effectiveDateTime": None, "effectiveInstant": "2025-01-01T08:00:00Z"},
+    "partial date": {"effectiveDateTime": "2025-01"},
+    "before 1900": {"effectiveDateTime": "1899-12-31"},
+    "value string": {"valueQuantity": None, "valueString": "<0.05 g/L"},
+    "no value": {"valueQuantity": None},
+    "comparator": {"valueQuantity": _quantity(5, "mg/dL", "mg/dL", comparator="<")},
+    "comparator ad": {"valueQuantity": _quantity(5, "mg/dL", "mg/dL", comparator="ad")},
+    "g/L": {"valueQuantity": _quantity(0.4, "g/L", "g/L")},
+    "unit text only": {"valueQuantity": _quantity(40, "mg/dL")},
+    "UCUM code over unit text": {"valueQuantity": _quantity(0.4, "gram per litre", "g/L")},
+    "unit text not a unit": {"valueQuantity": _quantity(40, "milligrams please")},
+    "no unit": {"valueQuantity": {"value": 40}},
+    "negative value": {"valueQuantity": _quantity(-4, "mg/dL", "mg/dL")},
+    "reference range": {
+        "referenceRange": [{"low": _quantity(40, "mg/dL", "mg/dL"), "high": _quantity(230, "mg/dL", "mg/dL")}]
+    },
+    "reference range in g/L": {
+        "referenceRange": [{"low": _quantity(0.4, "g/L", "g/L"), "high": _quantity(2.3, "g/L")}]
+    },
+    "reference range low above high": {
+        "referenceRange": [{"low": _quantity(9, "mg/dL"), "high": _quantity(3, "mg/dL")}]
+    },
+    "reference range only text": {"referenceRange": [{"text": "0.4-2.3 g/L"}]},
+    "reference range not a quantity": {"referenceRange": [{"low": 5}]},
+    "LOINC code without the LOINC system": {
+        "code": {"coding": [{"system": "urn:oid:2.16.840.1.113883.6.1", "code": IGM}]}
+    },
+    "unknown code system": {"code": {"coding": [{"system": "http://example.org/lab", "code": "IGM-S"}]}},
+    "code text only": {"code": {"text": "IgM"}},
+    "another LOINC code": {"code": {"coding": [{"system": LOINC, "code": "718-7"}]}},
+    "IgG": {"code": {"coding": [{"system": LOINC, "code": IGG}]}, "valueQuantity": _quantity(9, "g/L", "g/L")},
+    "subject not a reference": {"subject": "Patient/x"},
+    "value not a number": {"valueQuantity": _quantity("forty", "mg/dL")},
+    "collected before birth": {"effectiveDateTime": "1979-12-31"},
+}
+"""One Observation per patient: what the reader does with it is seen alone."""
+
+GROUPS: dict[str, list[dict[str, Any]]] = {
+    "amended by id": [{"valueQuantity": _quantity(10, "mg/dL")}, {"status": "amended"}],
+    "corrected by analyte and time": [
+        {"id": "first", "valueQuantity": _quantity(10, "mg/dL")},
+        {"id": "second", "status": "corrected", "effectiveDateTime": "2025-01-01"},
+    ],
+    "correction before what it corrects": [{"status": "corrected"}, {"valueQuantity": _quantity(10, "mg/dL")}],
+    "withdrawn copy": [{}, {"status": "entered-in-error"}],
+    "identical copies": [{}, {}],
+    "conflicting copies": [{}, {"valueQuantity": _quantity(10, "mg/dL")}],
+}
+"""Observations of one patient that settle each other (corrections, withdrawals, copies)."""
+
+
+def _export() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    patients: list[dict[str, Any]] = []
+    observations: list[dict[str, Any]] = []
+    for number, (name, change) in enumerate(SINGLE.items()):
+        pid = f"s{number}"
+        patients.append({"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1980-01-01"})
+        observations.append(_obs(f"{pid}-{name.replace(' ', '-').replace('/', '-')}", pid, **change))
+    for number, changes in enumerate(GROUPS.values()):
+        pid = f"g{number}"
+        patients.append({"resourceType": "Patient", "id": pid, "gender": "male", "birthDate": "1990-05-05"})
+        observations.extend(_obs(f"{pid}-obs", pid, **change) for change in changes)
+    patients.append({"resourceType": "Patient", "id": "nobirth", "gender": "female"})
+    patients.append({"resourceType": "Patient", "id": "badgender", "gender": "woman", "birthDate": "1980-01-01"})
+    observations += [
+        _obs("nb1", "nobirth"),
+        _obs("nb2", "nobirth", code={"coding": [{"system": LOINC, "code": IGG}]}),
+        _obs("bg", "badgender"),
+    ]
+    observations.append(_obs("orphan", "nopatient"))
+    return patients, observations
+
+
+def _numbers(result: LabResult) -> tuple[object, ...]:
+    """What the core judges: analyte, date, value in mg/dL with its comparator, the laboratory range in mg/dL."""
+    lab = result.lab_range
+    bounds = (None, None) if lab is None else (lab.low_mg_dl, lab.high_mg_dl)
+    return (result.analyte, result.collected, result.quantity, result.reported_unit, *bounds)
+
+
+def _bulk_outcomes(folder: Path, knowledge: Knowledge) -> tuple[list[str], dict[str, tuple[object, ...]]]:
+    """The outcome of each Observation line in `sigmd screen`: `used Observation/x` or the reason, with the line's
+    location written as the Bundle's (`Bundle.entry[i].resource`); and the used rows by Observation."""
+    reader = BulkReader(knowledge)
+    reader.read_file(folder / "Patient.ndjson")
+    reader.read_file(folder / "Observation.ndjson")
+    patients = sum(1 for _ in ndjson_lines(folder / "Patient.ndjson"))
+    lines = (folder / "Observation.ndjson").read_text(encoding="utf-8").splitlines()
+    outcomes: list[str] = []
+    used: dict[str, tuple[object, ...]] = {}
+    for row in reader.rows():
+        line = int(row.where.rsplit(" ", 1)[1])
+        name = f"Observation/{json.loads(lines[line - 1])['id']}"
+        entry = f"Bundle.entry[{patients + line - 1}].resource"
+        outcomes.append(row.reason.removesuffix(f" ({row.where})").replace(row.where, entry) or f"used {name}")
+        if not row.reason:  # the long row, read back as screening's core pass reads it
+            result, _ = build_result(
+                analyte=resolve_analyte(str(row.loinc), "loinc", knowledge),
+                value=str(row.value),
+                unit=str(row.unit),
+                collected=parse_date(str(row.collected_date), "collected_date"),
+                knowledge=knowledge,
+                field="row",
+                comparator=row.comparator,
+                range_low=row.ref_low,
+                range_high=row.ref_high,
+            )
+            used[name] = _numbers(result)
+    return outcomes, used
+
+
+def _assess_outcomes(
+    bundle: dict[str, Any], observations: list[dict[str, Any]], knowledge: Knowledge
+) -> tuple[list[str], dict[str, tuple[object, ...]]]:
+    """What `sigmd assess` does with each Observation of the same resources as a Bundle: used, listed as not used
+    with the reason, or refused with its patient (the refusal counts once for each of that patient's Observations)."""
+    subjects = [o["subject"].get("reference", "") for o in observations if isinstance(o.get("subject"), dict)]
+    outcomes: list[str] = []
+    used: dict[str, tuple[object, ...]] = {}
+    for loaded in load_fhir_json(json.dumps(bundle), knowledge):
+        if loaded.case is None:
+            outcomes += [str(loaded.error)] * (subjects.count(f"Patient/{loaded.patient_key}") or 1)
+            continue
+        outcomes += [f"used {r.origin}" for r in loaded.case.results]
+        outcomes += [note.describe() for note in loaded.case.input_notes]
+        used.update((r.origin, _numbers(r)) for r in loaded.case.results)
+    return outcomes, used
+
+
+def test_every_bulk_observation_is_used_or_rejected_as_sigmd_assess_decides(tmp_path: Path) -> None:
+    """Each Observation (every status, each effective[x], value and unit form, ranges, codes, corrections and
+    copies) is used by screening exactly when `sigmd assess` uses it, with the same date, value and unit, and is
+    otherwise rejected with the reason `sigmd assess` gives for it; a used row, read back as screening's core pass
+    reads it, gives the result `sigmd assess` judges (date, value in mg/dL, comparator, laboratory range)."""
+    knowledge = content.load()
+    patients, observations = _export()
+    (tmp_path / "Patient.ndjson").write_text("".join(json.dumps(p) + "\n" for p in patients), encoding="utf-8")
+    (tmp_path / "Observation.ndjson").write_text("".join(json.dumps(o) + "\n" for o in observations), encoding="utf-8")
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in patients + observations],
+    }
+
+    screened, screened_used = _bulk_outcomes(tmp_path, knowledge)
+    assessed, assessed_used = _assess_outcomes(bundle, observations, knowledge)
+
+    # two differing copies refuse their patient in `sigmd assess`; screening rejects the earlier copy with that
+    # refusal and the later one as the conflicting copy it lists
+    conflict = next(reason for reason in assessed if "appears twice with different results" in reason)
+    assessed.remove(conflict)
+    assessed.append("Observation/g5-obs was skipped: IgM: conflicting copy of Observation/g5-obs")
+    assert len(screened) == len(observations)
+    assert sorted(screened) == sorted(assessed)
+    assert screened_used == assessed_used
+
+
+def test_the_outcomes_cover_use_and_every_kind_of_refusal(tmp_path: Path) -> None:
+    """The differential set is not trivially all-used or all-rejected: it holds used rows, skipped, replaced and
+    ignored Observations, Observations the reader refuses, and Observations of a Patient it refuses."""
+    patients, observations = _export()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in patients + observations],
+    }
+    assessed, _ = _assess_outcomes(bundle, observations, content.load())
+    text = "\n".join(assessed)
+    for seen in ("used Observation/", " was skipped: ", " was replaced: ", " was ignored: ", "unknown  (known: mg/dL"):
+        assert seen in text
+    assert "birthDate: None is missing" in text and "is not valid FHIR R4" in text
+
+
+def test_screening_counts_every_line_and_rejects_what_is_not_an_observation(tmp_path: Path) -> None:
+    """Rows in = used + rejected: a Patient line is not a row, an Encounter or a Bundle line is a reject with its
+    reason, and an Observation replaced by an amended one is a reject in the FHIR reader's words."""
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
+    lines = [
+        patient,
+        _obs("m1", "p1", valueQuantity=_quantity(10, "mg/dL")),
+        _obs("m1", "p1", status="amended", valueQuantity=_quantity(80, "mg/dL")),
+        _obs("g1", "p1", code={"coding": [{"system": LOINC, "code": IGG}]}, valueQuantity=_quantity(1000, "mg/dL")),
+        {"resourceType": "Encounter", "id": "e1", "status": "finished"},
+        {"resourceType": "Bundle", "type": "collection"},
+    ]
+    (tmp_path / "export.ndjson").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False)
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (5, 2, 3)
+    rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
+    assert (
+        "Observation/m1 was replaced: IgM: replaced by Observation/m1 (amended) with the same id (export.ndjson line 2)"
+        in rejects
+    )
+    assert "resourceType: 'Encounter' is not Patient or Observation (export.ndjson line 5)" in rejects
+    assert "resourceType: 'Bundle' is not Patient or Observation (export.ndjson line 6)" in rejects
+
+
+@pytest.mark.parametrize("separator", [b"\n", b"\r\n", b"\r"])
+def test_bulk_lines_may_end_with_lf_crlf_or_a_bare_cr_across_chunks(tmp_path: Path, separator: bytes) -> None:
+    """Lines are numbered as the FHIR NDJSON reader numbers them, whatever ends them, also when the first chunk
+    read ends between the CR and the LF of a CRLF."""
+    head = separator.join([b'{"a": 1}', b"", b'{"b": 2}']) + separator
+    long_line = b'"' + b"x" * ((1 << 20) - len(head) - 3) + b'"'
+    body = head + long_line + b"\r\n" + b'{"c": 3}' + separator
+    (tmp_path / "x.ndjson").write_bytes(body)
+    assert len(head + long_line + b"\r") == 1 << 20
+    numbers = [number for number, line in ndjson_lines(tmp_path / "x.ndjson") if line.strip()]
+    assert numbers == [1, 3, 4, 5]
