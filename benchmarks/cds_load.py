@@ -8,10 +8,11 @@ errors, the server's CPU time per request and resident memory, then the totals a
 measured in the same run. On a shared machine the wall-clock figures follow the other load (the load average
 is printed); the server's CPU time per request does not, and shows whether the cost per call stays flat.
 Targets (issue 15, point 7): p99 under 50 ms, throughput at least half of /health's, no errors, flat from
-minute 1 to the last. Memory: the server must remember every token's `jti` until the token could no longer be
-accepted (`exp` + leeway: 6 minutes with these 5-minute tokens), about 90 bytes each, so its RSS rises while
-that store fills (about 20 MB over the first 6 minutes at 640 calls/s) and is flat after. Synthetic patient
-only; loopback only. Not a test.
+minute 1 to the last. Memory: the server remembers every token's `jti` until the token could no longer be
+accepted (`exp` + leeway: 6 minutes with these 5-minute tokens), in a replay store allocated in full at start
+(`replay_store_capacity`, 28 MB by default), so the store adds nothing to RSS as it fills. The server runs as
+`sigmd serve` runs it: `uvicorn.run`, which uses httptools and uvloop when they are installed (the `web` extra
+installs them; the first line printed says which). Synthetic patient only; loopback only. Not a test.
 
     .venv/bin/python benchmarks/cds_load.py --minutes 10
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import socket
@@ -114,6 +116,14 @@ class Window:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
 
 
+def _server_implementation() -> tuple[str, str]:
+    """The HTTP parser and event loop uvicorn picks by default in this environment (the server's own)."""
+    return (
+        "httptools" if importlib.util.find_spec("httptools") else "h11",
+        "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+    )
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time used so far by process `pid` (from /proc, Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -182,7 +192,10 @@ async def _measure(port: int, pid: int, key: ECKey, args: argparse.Namespace) ->
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as client:
         await _drive(client, "/health", 3, args.concurrency, None, 60)  # warm-up
         await _drive(client, f"/cds-services/{SERVICE_ID}", 5, args.concurrency, key, 60)
-        print(f"loopback, concurrency {args.concurrency}, JWT (ES384) verified on every patient-view call")
+        print(
+            f"loopback, concurrency {args.concurrency}, JWT (ES384) verified on every patient-view call, "
+            f"uvicorn with {' and '.join(_server_implementation())}"
+        )
         cpu = _cpu_seconds(pid)
         health_before = _merge(await _drive(client, "/health", args.health_seconds, args.concurrency, None, 60))
         health_cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / max(1, len(health_before.latencies))

@@ -1,4 +1,4 @@
-"""Client keys and tokens: strong keys only, key sets over https, key rotation, bounded tokens, replay store."""
+"""Client keys and tokens: strong keys only, key sets over https, key rotation, bounded tokens."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from sigmd.cdshooks import create_cds_app
-from sigmd.cdshooks.auth import AuthError, ReplayCache
 from sigmd.cdshooks.settings import CDSSettings, TrustedIssuer
 
 from .cds import BASE, ISSUER, JKU, NOW, PUBLIC, settings, token
@@ -159,91 +158,3 @@ def test_an_overlong_token_is_refused_before_decoding():
     """A bearer token longer than max_token_bytes is refused with 401 naming the bound."""
     status, reason = discover(f"Bearer {token(BASE + PATH)}", max_token_bytes=100)
     assert status == 401 and "longer than 100" in reason
-
-
-def test_replay_store_forgets_tokens_once_they_expire():
-    """Remembered jtis are dropped when their token expires, so memory follows traffic, not uptime."""
-    cache = ReplayCache()
-    for index in range(1000):
-        cache.check_and_add(f"iss|{index}", expires=NOW + 10 + index % 5, now=NOW)
-    assert len(cache) == 1000
-    cache.check_and_add("iss|late", expires=NOW + 100, now=NOW + 20)
-    assert len(cache) == 1 and sum(len(bucket) for bucket in cache.buckets.values()) == 1
-
-
-def test_replay_store_still_refuses_a_live_token_twice():
-    """A jti seen before its token expired is refused, even among many others."""
-    cache = ReplayCache()
-    for index in range(1000):
-        cache.check_and_add(f"iss|{index}", expires=NOW + 300, now=NOW)
-    with pytest.raises(AuthError, match="replay"):
-        cache.check_and_add("iss|500", expires=NOW + 300, now=NOW + 1)
-
-
-def test_replay_store_work_per_call_does_not_grow_with_its_size():
-    """A call touches only the buckets whose second has passed, never all remembered entries."""
-    cache = ReplayCache()
-    for index in range(20_000):
-        cache.check_and_add(f"iss|{index}", expires=NOW + 300, now=NOW)
-
-    class Counting(set[int]):
-        reads = 0
-
-        def __iter__(self) -> Any:  # a scan of the whole store would go through here
-            Counting.reads += len(self)
-            return super().__iter__()
-
-    cache.seen = Counting(cache.seen)
-    cache.check_and_add("iss|new", expires=NOW + 300, now=NOW + 1)
-    assert Counting.reads == 0 and len(cache) == 20_001
-
-
-def test_a_token_with_a_far_exp_is_remembered_only_for_the_maximum_lifetime():
-    """A token valid for ten years is remembered until iat + max lifetime + leeway, when it is refused anyway."""
-    test_settings = settings()
-    app = create_cds_app(test_settings)
-    far = token(BASE + PATH, exp=NOW + 10 * 365 * 86400)
-    assert TestClient(app).get(PATH, headers={"Authorization": f"Bearer {far}"}).status_code == 200
-    replays = app.state.verifier.replays
-    kept_until = NOW + test_settings.jwt_max_lifetime_seconds + test_settings.jwt_leeway_seconds
-    assert list(replays.buckets) == [kept_until + 1]  # dropped by the first call after that second
-    replays.check_and_add("iss|other", expires=kept_until + 100, now=kept_until)
-    assert len(replays) == 2
-    replays.check_and_add("iss|later", expires=kept_until + 100, now=kept_until + 1)
-    assert len(replays) == 2 and list(replays.buckets) == [kept_until + 101]
-
-
-def test_replay_store_memory_at_a_steady_rate_stays_at_one_size():
-    """The load benchmark's traffic (640 calls a second, tokens kept 6 minutes) for 15 minutes: once full, the store
-    holds the live tokens and its table keeps one size, about 36 bytes an entry.
-
-    (The dict it replaced never shrank and rebuilt itself at 3 x its length once deleted slots ran out: with the
-    same traffic its table went from 10.5 MB to 21 MB at about minute 10, the jump the benchmark's RSS showed.)
-    """
-    import sys
-
-    cache = ReplayCache()
-    rate, lifetime = 640, 360  # calls a second; seconds each token is kept
-    sizes: set[int] = set()
-    for second in range(900):
-        now = NOW + second
-        for call in range(rate):
-            cache.check_and_add(f"iss|{second}.{call}", expires=now + lifetime, now=now)
-        if second > lifetime:  # full: as many tokens come as go
-            sizes.add(sys.getsizeof(cache.seen))
-    assert len(cache) == rate * (lifetime + 1) == sum(len(bucket) for bucket in cache.buckets.values())
-    [size] = sizes
-    assert size < 40 * len(cache)
-
-
-def test_replay_store_drops_entries_second_by_second_and_never_early():
-    """Under steady traffic each entry goes in the first call after its expiry, and not a second before."""
-    cache = ReplayCache()
-    for index in range(10):
-        cache.check_and_add(f"iss|{index}", expires=NOW + index + 0.5, now=NOW)
-    cache.check_and_add("iss|a", expires=NOW + 100, now=NOW + 0.9)
-    assert len(cache) == 11  # iss|0 expires at NOW + 0.5 but the sweep works in whole seconds
-    cache.check_and_add("iss|b", expires=NOW + 100, now=NOW + 3.0)
-    assert len(cache) == 12 - 3  # iss|0, iss|1, iss|2 expired before NOW + 3
-    with pytest.raises(AuthError, match="replay"):
-        cache.check_and_add("iss|3", expires=NOW + 100, now=NOW + 3.2)

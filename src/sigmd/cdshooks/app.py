@@ -3,7 +3,8 @@
 Answers: 200 with cards (possibly none); 400 for a request that is not a valid call (its reason named); 401 for a
 client token that is missing or not trusted; 412 when the FHIR data cannot be obtained, is not what the prefetch
 template asks for, or is not all about the patient in context; 413 for a body over the size bound; 503 when
-feedback cannot be stored (the registry's database failed; nothing of the call is kept). Input problems inside
+feedback cannot be stored (the registry's database failed; nothing of the call is kept) or when the replay store
+has no room for a new token. Input problems inside
 otherwise valid data (a result sigmd cannot read) give no card: they are logged with the field and the problem,
 never the value. Browser clients on the CORS allow-list get CORS headers and preflight answers.
 """
@@ -27,6 +28,7 @@ from sigmd.cdshooks.auth import AuthError, JWTVerifier
 from sigmd.cdshooks.cards import assessment_card, is_plainly_normal
 from sigmd.cdshooks.limits import parse_json
 from sigmd.cdshooks.prefetch import FHIR_ID, DataUnavailableError, gather, prefetch_templates, source_key
+from sigmd.cdshooks.replay import ReplayStoreFullError
 from sigmd.cdshooks.settings import SERVICE_ID, CDSSettings
 from sigmd.core.assessment import AssessmentError, assess
 from sigmd.core.knowledge import Knowledge
@@ -123,6 +125,9 @@ def create_cds_app(
         except AuthError as error:
             log.warning("rejected CDS client token on %s: %s", request.url.path, error)
             raise RequestProblemError(401, "unauthorized", str(error)) from None
+        except ReplayStoreFullError as error:  # a verified token sigmd cannot remember: refused, never let through
+            log.error("refused a CDS call on %s: %s", request.url.path, error)
+            raise RequestProblemError(503, "service unavailable", str(error)) from None
         return str(claims["iss"])
 
     async def body(request: Request) -> Any:

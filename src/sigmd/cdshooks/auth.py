@@ -7,16 +7,15 @@ one the issuer is allowed, over https; the key with that `kid` comes from that J
 `kid` not in the cache refetches the set, rate-limited, so that a client's key rotation works at once) or from the
 issuer's fixed JWK Set; RSA keys are at least `min_rsa_bits` long; the signature verifies; then the claims: `aud`
 equals the URL called, `exp` is in the future, `iat` is not in the future nor too old, and `jti` has not been
-seen before (kept until the token can no longer be accepted). Each failure raises `AuthError` with a reason that
-holds no patient data.
+seen before (kept until the token can no longer be accepted, in `sigmd.cdshooks.replay.ReplayStore`). Each failure
+raises `AuthError` with a reason that holds no patient data; a new token that the replay store has no room for
+raises `ReplayStoreFullError` (the service answers 503).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from sigmd.cdshooks.limits import LimitError, parse_json
+from sigmd.cdshooks.replay import ReplayStore
 from sigmd.cdshooks.settings import CDSSettings, TrustedIssuer, is_allowed_key_set_url
 
 ALLOWED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA")
@@ -43,49 +43,6 @@ KeyOrRefusal = PublicKey | str
 
 class AuthError(Exception):
     """A request whose JWT is missing or not trusted; the message is safe to log and return."""
-
-
-@dataclass
-class ReplayCache:
-    """`jti` values seen, each kept until its token could no longer be accepted.
-
-    A set answers "seen?" in O(1). Entries are also filed in one-second buckets by expiry; each call drops the
-    buckets whose second has passed since the previous call. Every second and every entry is visited once, so a
-    call costs amortised O(1) whatever the store's size, and memory follows the call rate times the tokens'
-    lifetime, not the uptime. Each `iss|jti` is kept as a 128-bit digest (a Python int) held once in the set and
-    referenced from its bucket: about 90 bytes an entry, 20 MB for the 230,000 tokens live at 640 calls a second
-    with 6-minute tokens. (It was a dict of bytes digests to expiry floats: 33 MB for the same tokens, and since a
-    dict never shrinks and rebuilds its table at 3 x its length when deleted slots run out, its table doubled to
-    21 MB at about minute 10 of steady traffic. A set rebuilds at 2 x its length and keeps one size.)
-    """
-
-    seen: set[int] = field(default_factory=set, repr=False)
-    buckets: dict[int, list[int]] = field(default_factory=dict, repr=False)
-    swept_until: int | None = None
-    """Every bucket before this second has been dropped."""
-
-    def check_and_add(self, key: str, expires: float, now: float) -> None:
-        self._sweep(int(now))
-        digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=16).digest(), "big")
-        if digest in self.seen:
-            raise AuthError("the token's jti was already used (replay)")
-        self.seen.add(digest)
-        second = max(math.floor(expires) + 1, self.swept_until or 0)  # dropped once `now` is past `expires`
-        self.buckets.setdefault(second, []).append(digest)
-
-    def _sweep(self, now_second: int) -> None:
-        start = now_second if self.swept_until is None else self.swept_until
-        if now_second - start > len(self.buckets):  # a long idle gap: fewer buckets than seconds to visit
-            due = [second for second in self.buckets if second <= now_second]
-        else:
-            due = list(range(start, now_second + 1))
-        for second in due:
-            for digest in self.buckets.pop(second, ()):
-                self.seen.discard(digest)
-        self.swept_until = max(start, now_second + 1)
-
-    def __len__(self) -> int:
-        return len(self.seen)
 
 
 @dataclass
@@ -203,7 +160,7 @@ class JWTVerifier:
     def __init__(self, settings: CDSSettings) -> None:
         self.settings = settings
         self.issuers: dict[str, TrustedIssuer] = {issuer.iss: issuer for issuer in settings.trusted_issuers}
-        self.replays = ReplayCache()
+        self.replays = ReplayStore(settings.replay_store_capacity)
         self.jwks = JWKSCache(
             settings.jwks_cache_seconds,
             settings.jwks_refetch_seconds,
@@ -294,7 +251,8 @@ class JWTVerifier:
             raise AuthError("the token was issued too long ago")
         # After iat + max lifetime the token is refused anyway, so its jti need not be kept longer than that.
         keep_until = min(expires, issued + self.settings.jwt_max_lifetime_seconds) + leeway
-        self.replays.check_and_add(f"{claims['iss']}|{claims['jti']}", keep_until, now)
+        if not self.replays.add(f"{claims['iss']}|{claims['jti']}", keep_until, now):
+            raise AuthError("the token's jti was already used (replay)")
 
 
 def _check_key_fits(key: PublicKey, algorithm: str) -> None:

@@ -42,6 +42,9 @@ class CDSSettings:
     """A token naming a `kid` missing from the cached JWK Set refetches the set, at most once per this interval."""
     min_rsa_bits: int = 2048
     """RSA keys shorter than this are refused (sigmd default, NIST SP 800-131A: 2048 bits since 2014)."""
+    replay_store_capacity: int = 1_000_000
+    """Tokens the replay store holds at once, allocated at start (about 28 bytes each); a new token is refused
+    (503) while all are inside their lifetime. Needed: calls a second x (token lifetime + leeway)."""
     max_token_bytes: int = 16_384
     """Longest bearer token read; a longer one is refused before it is decoded."""
     max_body_bytes: int = 4 * 1024 * 1024
@@ -77,7 +80,7 @@ class CDSSettings:
                 raise ValueError(
                     f"cors_allow_origins[{index}]: {origin!r} is not an origin (scheme://host[:port], no '*', no path)"
                 )
-        for name in ("max_token_bytes", "max_body_bytes", "max_json_depth", "min_rsa_bits"):
+        for name in ("max_token_bytes", "max_body_bytes", "max_json_depth", "min_rsa_bits", "replay_store_capacity"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: {getattr(self, name)!r} must be positive")
 
