@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sigmd import content
 from sigmd.screening.bulk import convert_bulk
 
 ANALYTES = (("2472-9", 100.0), ("2465-3", 1000.0), ("2458-8", 200.0))
@@ -69,7 +70,7 @@ def main() -> None:
         baseline = time.process_time() - start
         del lines
         start, wall = time.process_time(), time.perf_counter()
-        prepared = convert_bulk(folder, Path(work) / "converted")
+        prepared = convert_bulk(folder, Path(work) / "converted", content.load())
         spent, wall = time.process_time() - start, time.perf_counter() - wall
     total = args.observations + max(1, args.observations // 6)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

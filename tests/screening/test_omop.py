@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from sigmd import content
 from sigmd.cli import app
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.inputs import detect, prepare
@@ -349,7 +350,7 @@ def test_operator_gender_and_birth_fields_map_to_the_long_format(tmp_path: Path)
     operators = [4171756, 4171754, 4172703, 4171755, 4172704, 0, None]
     measurement = [_measure(1, op) for op in operators] + [_measure(p, None) for p in (2, 3, 4, 5, 6)]
     folder = _tables(tmp_path / "cdm", {"person": PEOPLE, "measurement": measurement})
-    prepared = prepare(folder, "auto", None, None, tmp_path / "work")
+    prepared = prepare(folder, "auto", None, None, tmp_path / "work", content.load())
     rows = pq.read_table(prepared.path).to_pylist()
     assert [r["comparator"] for r in rows[: len(operators)]] == ["<", "<=", "=", ">=", ">", None, None]
     assert {r["patient_id"]: (r["sex"], r["birth_date"]) for r in rows} == {
@@ -372,7 +373,7 @@ def test_conditions_without_drug_exposure_leave_records_unknown_with_a_warning(t
         tmp_path / "cdm", {"person": PEOPLE[:1], "measurement": [_measure(1, None)], "condition_occurrence": conditions}
     )
     with pytest.warns(UserWarning, match="drug_exposure is not"):
-        prepared = prepare(folder, "omop", None, None, tmp_path / "work")
+        prepared = prepare(folder, "omop", None, None, tmp_path / "work", content.load())
     assert prepared.records is None
 
 
@@ -380,11 +381,11 @@ def test_missing_tables_and_columns_are_named(tmp_path: Path) -> None:
     """A folder without measurement, or a measurement table without value_as_number, fails naming what is missing."""
     person_only = _tables(tmp_path / "a", {"person": PEOPLE})
     with pytest.raises(ValueError, match="has no measurement table"):
-        prepare(person_only, "auto", None, None, tmp_path / "work")
+        prepare(person_only, "auto", None, None, tmp_path / "work", content.load())
     rows = [{k: v for k, v in _measure(1, None).items() if k != "value_as_number"}]
     no_value = _tables(tmp_path / "b", {"person": PEOPLE, "measurement": rows})
     with pytest.raises(ValueError, match=r"measurement .* has no column value_as_number"):
-        prepare(no_value, "auto", None, None, tmp_path / "work")
+        prepare(no_value, "auto", None, None, tmp_path / "work", content.load())
 
 
 def test_database_urls_are_recognised_and_a_database_without_omop_tables_is_an_error(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sigmd import content
 from sigmd.core.knowledge import Knowledge
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.extras import require
@@ -37,14 +36,14 @@ def ndjson_files(source: Path) -> list[Path]:
     return files
 
 
-def convert_bulk(source: Path, work_dir: Path, knowledge: Knowledge | None = None) -> Prepared:
+def convert_bulk(source: Path, work_dir: Path, knowledge: Knowledge) -> Prepared:
     """Read every line through the FHIR reader of `sigmd assess` (`adapters.fhir_bulk`); used Observations go to
     `work_dir/bulk.parquet` in the long format, every other line but a Patient or a blank one is a reject."""
     pa = require("pyarrow", "screen")
     pq = require("pyarrow.parquet", "screen")
     from sigmd.adapters.fhir_bulk import BulkReader
 
-    reader = BulkReader(knowledge if knowledge is not None else content.load())
+    reader = BulkReader(knowledge)
     for path in ndjson_files(source):
         if not path.exists():
             raise ValueError(f"input: manifest file {str(path)!r} does not exist")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sigmd.core.knowledge import Knowledge
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.extras import require
 
@@ -51,9 +52,15 @@ def detect(source: Path) -> str:
 
 
 def prepare(
-    source: Path, file_format: str, columns: dict[str, str] | None, records: Path | None, work_dir: Path
+    source: Path,
+    file_format: str,
+    columns: dict[str, str] | None,
+    records: Path | None,
+    work_dir: Path,
+    knowledge: Knowledge,
 ) -> Prepared:
-    """Resolve the input format and column names; convert OMOP and Bulk Data to the long format."""
+    """Resolve the input format and column names; convert OMOP and Bulk Data to the long format (Bulk Data read
+    with `knowledge`'s units and codes, as the run judges)."""
     if file_format not in FORMATS:
         raise ValueError(f"format: {file_format!r} is not one of {', '.join(FORMATS)}")
     if not source.exists():
@@ -62,7 +69,7 @@ def prepare(
     if kind == "bulk":
         from sigmd.screening.bulk import convert_bulk
 
-        return convert_bulk(source, work_dir / "converted-input")
+        return convert_bulk(source, work_dir / "converted-input", knowledge)
     if kind == "omop":
         from sigmd.screening.omop import convert_omop
 

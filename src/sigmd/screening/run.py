@@ -161,9 +161,9 @@ def screen(
             else:
                 if database:
                     folder = export_database(str(source), out_dir / "converted-input" / "omop-tables", omop_schema)
-                    prepared = prepare(folder, "omop", columns, records, out_dir)
+                    prepared = prepare(folder, "omop", columns, records, out_dir, knowledge)
                 else:
-                    prepared = prepare(Path(source), file_format, columns, records, out_dir)
+                    prepared = prepare(Path(source), file_format, columns, records, out_dir, knowledge)
                 if prepared.path is None:
                     raise AssertionError("prepare() gave no file for the engine to load")
                 db.load("raw", prepared.path, prepared.file_format, {**prepared.columns, LINE_PROBLEM: LINE_PROBLEM})
