@@ -239,7 +239,7 @@ def test_screening_counts_every_line_and_rejects_what_is_not_an_observation(tmp_
         {"resourceType": "Bundle", "type": "collection"},
     ]
     (tmp_path / "export.ndjson").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False)
+    result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False, csv=True)
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (5, 2, 3)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert (
