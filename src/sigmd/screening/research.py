@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from sigmd.adapters.results import build_result
 from sigmd.core.course import IgmCourse
 from sigmd.core.interpret import Status, interpret, stated_z_score
 from sigmd.core.knowledge import CriterionId, Knowledge, Label
@@ -25,6 +24,7 @@ from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.portable import literal, matches
 from sigmd.screening.setwise import column, criterion_outcomes, decisions, z_sql
+from sigmd.screening.verdicts import row_result
 
 DEFAULT_COHORT_DEFINITION_ID = 1
 """The `cohort_definition_id` of the OMOP cohort table unless the run is given another (`--cohort-definition-id`):
@@ -133,17 +133,7 @@ def ranged_latest(db: Engine, knowledge: Knowledge, profile_id: str, set_id: str
     )
     for row in db.fetch(query).to_pylist():
         try:
-            result, _ = build_result(
-                analyte=Analyte.IGM,
-                value=row["value"],
-                unit=row["unit"],
-                collected=row["collected"],
-                knowledge=knowledge,
-                field=f"row {row['row_no']}",
-                comparator=row["comparator"],
-                range_low=row["ref_low"],
-                range_high=row["ref_high"],
-            )
+            result, _ = row_result(row, Analyte.IGM, knowledge)
         except InputError:
             found.append(LatestIgm(row["patient_id"], None, None))
             continue

@@ -108,17 +108,7 @@ def cases(
                 yield current, _case(current, patient, results, warnings, records), row_nos
             current, patient, results, warnings, row_nos = pid, Patient(Sex(row["sex"]), row["birth"]), [], [], []
         try:
-            result, notes = build_result(
-                analyte=Analyte(row["analyte"]),
-                value=row["value"],
-                unit=row["unit"],
-                collected=row["collected"],
-                knowledge=knowledge,
-                field=f"row {row['row_no']}",
-                comparator=row["comparator"],
-                range_low=row["ref_low"],
-                range_high=row["ref_high"],
-            )
+            result, notes = row_result(row, Analyte(row["analyte"]), knowledge)
         except InputError as error:
             rejected.append(Rejected(int(row["row_no"]), str(error)))
             continue
@@ -127,6 +117,22 @@ def cases(
         row_nos.append(int(row["row_no"]))
     if current is not None and patient is not None:
         yield current, _case(current, patient, results, warnings, records), row_nos
+
+
+def row_result(row: Mapping[str, Any], analyte: Analyte, knowledge: Knowledge) -> tuple[LabResult, list[str]]:
+    """The core's result (and its notes) from a row as the input wrote it: value, unit, comparator and range are
+    the input's own text, which `build_result` parses; raises `InputError` naming the row."""
+    return build_result(
+        analyte=analyte,
+        value=row["value"],
+        unit=row["unit"],
+        collected=row["collected"],
+        knowledge=knowledge,
+        field=f"row {row['row_no']}",
+        comparator=row["comparator"],
+        range_low=row["ref_low"],
+        range_high=row["ref_high"],
+    )
 
 
 def _case(
