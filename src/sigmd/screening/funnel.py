@@ -79,12 +79,13 @@ class Funnel:
         low = [i for i in esid.interpretations if i.result.analyte is Analyte.IGM and i.status in LOW]
         self.count(len(low), step_reached(esid))
 
-    def count(self, low_igm_results: int, step: str | None) -> None:
-        """Count one patient with this many low IgM results who reached `step` (and every step before it)."""
+    def count(self, low_igm_results: int, step: str | None, patients: int = 1) -> None:
+        """Count `patients` patients with `low_igm_results` low IgM results between them, each of whom reached
+        `step` (and every step before it)."""
         self.counts["low_igm_results"] += low_igm_results
         if step is not None:
             for key in PATIENT_STEPS[: PATIENT_STEPS.index(step) + 1]:
-                self.counts[key] += 1
+                self.counts[key] += patients
 
     def igm_points(self, assessment: Judged) -> list[tuple[float, float, float | None, bool]]:
         """(age in years, IgM mg/dL, age-matched limit, low) for the IgM results of one assessment."""

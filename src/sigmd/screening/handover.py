@@ -173,8 +173,8 @@ def _candidate_rows(db: Engine) -> Iterator[dict[str, Any]]:
 
 
 def hand_over(db: Engine, residue: Assessed, setwise: PassResult) -> Assessed:
-    """Add what the set-wise pass settled to the core's pass: the engine's `core_verdicts` and `late_ids` hold both."""
-    db.register("setwise_verdicts", verdict_table(setwise.verdicts))
+    """Add what the set-wise pass settled to the core's pass: the engine's `core_verdicts` and `late_ids` hold both
+    (the set-wise verdicts are the engine's view `setwise_verdicts`, never fetched)."""
     db.view("core_verdicts", "SELECT * FROM core_pass_verdicts UNION ALL SELECT * FROM setwise_verdicts")
     db.register("setwise_rejected", rejected_table(setwise.rejected))
     db.view("late_ids", "SELECT * FROM core_pass_rejected UNION ALL SELECT * FROM setwise_rejected")

@@ -5,10 +5,8 @@ distinct combination of statuses. The others are left to the core's pass."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
-from typing import Any
 
-from sigmd.core.knowledge import Knowledge
+from sigmd.core.knowledge import CriterionId, Knowledge
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import CRITERIA, Outcome
 from sigmd.screening.core_pass import PassResult
@@ -17,17 +15,6 @@ from sigmd.screening.extras import require
 from sigmd.screening.funnel import reached
 from sigmd.screening.portable import literal
 from sigmd.screening.setwise import DECISION_KEY, Pass, criterion_outcomes, decisions, igm_points_sql, judge_sql
-from sigmd.screening.verdicts import Verdict
-
-RESEARCH_FIELDS = (
-    "igm_course",
-    "latest_igm_date",
-    "latest_igm_mg_dl",
-    "latest_igm_limit_mg_dl",
-    "latest_igm_z",
-    "index_date",
-)
-"""`Verdict` fields the set-wise SQL gives in columns of the same names."""
 
 ESID = "esid"
 
@@ -65,81 +52,111 @@ def judge_setwise(
         " UNION ALL ".join(settled) if settled else "SELECT patient_id, set_id FROM flagged WHERE false",
     )
     out = PassResult()
-    for row in _decided(db, knowledge, main):
-        if row["is_candidate"]:
-            out.verdicts.append(_verdict(row, main, knowledge))
+    # The funnel is counted under the ESID profile: its own pass, or the main pass when the profile is ESID.
     esid = next((p for p in verdict_passes if p.profile.id == ESID), None)
+    main_decided = _decide(db, knowledge, main)
+    esid_decided = _decide(db, knowledge, esid) if esid is not None and esid is not main else main_decided
+    db.view("setwise_verdicts", _verdicts_sql(main, main_decided, esid, esid_decided))
     if esid is not None:
-        steps = {
-            row["patient_id"]: _count_funnel(out, row, esid, knowledge)
-            for row in _decided(db, knowledge, esid)
-            if row["is_candidate"]
-        }
-        out.verdicts = [replace(v, funnel_step=steps.get(v.patient_id)) for v in out.verdicts]
+        for row in db.fetch(
+            f"SELECT d.funnel_step, count(*) AS n, sum(j.low_igm_results) AS low {_scope(esid, esid_decided)}"
+            " WHERE s.is_candidate GROUP BY d.funnel_step"
+        ).to_pylist():
+            out.funnel.count(int(row["low"]), row["funnel_step"], int(row["n"]))
     points = db.fetch(
         f"SELECT x.age_years, x.value_mg_dl, x.low_limit, x.low FROM ({igm_points_sql(main, knowledge, horizon)}) x"
         " JOIN setwise_patients s ON s.patient_id = x.patient_id WHERE s.is_candidate ORDER BY x.patient_id, x.row_no"
     ).to_pylist()
     out.scatter.extend((p["age_years"], p["value_mg_dl"], p["low_limit"], bool(p["low"])) for p in points)
     for other in set_passes:
-        labels = _decided(
-            db,
-            knowledge,
-            other,
-            f"JOIN flagged f ON f.patient_id = j.patient_id AND f.set_id = {literal(other.set_id)} AND f.latest_may_be_low",
-            "NOT j.needs_core",
+        flagged = (
+            f"JOIN flagged f ON f.patient_id = j.patient_id AND f.set_id = {literal(other.set_id)}"
+            " AND f.latest_may_be_low"
         )
-        out.sensitivity.setdefault(other.set_id, Counter()).update(row["label"] for row in labels)
+        decided = _decide(db, knowledge, other, flagged, "NOT j.needs_core")
+        labels = db.fetch(
+            f"SELECT d.label, count(*) AS n {_scope(other, decided, flagged)} WHERE NOT j.needs_core GROUP BY d.label"
+        ).to_pylist()
+        out.sensitivity.setdefault(other.set_id, Counter()).update({r["label"]: int(r["n"]) for r in labels})
     return out
 
 
-def _decided(
-    db: Engine, knowledge: Knowledge, judged: Pass, join: str = "", condition: str = "true"
-) -> list[dict[str, Any]]:
-    """Set-wise patients' judged rows under one pass (narrowed by `join` and `condition` on `j`), with
-    the core's label and certainty for each, asked once per distinct combination of statuses."""
+DECIDED_KEY = (*DECISION_KEY, "any_low_igm")
+"""What the core's answers are keyed by: the statuses `decide` reads, and whether any IgM result was low (the
+first step of the ESID funnel)."""
+
+
+def _scope(judged: Pass, decided: str, join: str = "") -> str:
+    """Set-wise patients' judged rows under one pass, each joined to the core's answer for its combination."""
+    on = " AND ".join(f"{_key_sql(c)} IS NOT DISTINCT FROM d.{c}" for c in DECIDED_KEY)
+    return (
+        f"FROM judged_{judged.name} j JOIN setwise_patients s ON s.patient_id = j.patient_id {join}"
+        f" JOIN {decided} d ON {on}"
+    )
+
+
+def _key_sql(name: str) -> str:
+    return "j.low_igm_results > 0" if name == "any_low_igm" else f"j.{name}"
+
+
+def _decide(db: Engine, knowledge: Knowledge, judged: Pass, join: str = "", condition: str = "true") -> str:
+    """Register, as table `decided_<pass>`, the core's answer for each distinct combination of statuses among the
+    set-wise patients of one pass (narrowed by `join` and `condition` on `j`): label, certainty, the reasons
+    text, every criterion's outcome (`out_<criterion>`, empty where the profile lacks it) and the ESID funnel
+    step. The core is asked once per combination, never per patient."""
     pa = require("pyarrow", "screen")
-    table = f"judged_{judged.name}"
-    key = ", ".join(f"j.{c}" for c in DECISION_KEY)
-    scope = f"FROM {table} j JOIN setwise_patients s ON s.patient_id = j.patient_id {join}"
+    key = ", ".join(f"{_key_sql(c)} AS {c}" for c in DECIDED_KEY)
+    scope = f"FROM judged_{judged.name} j JOIN setwise_patients s ON s.patient_id = j.patient_id {join}"
     combinations = db.fetch(f"SELECT DISTINCT {key} {scope} WHERE {condition}").to_pylist()
-    answers = decisions(judged.profile, knowledge, combinations)
+    rows = []
+    for answer in decisions(judged.profile, knowledge, combinations):
+        outcomes = criterion_outcomes(judged.profile, knowledge, answer)
+        words = "; ".join(f"{CRITERIA[c].title}: {o}" for c, o in outcomes.items())
+        isolated = answer["pattern"] == Pattern.ISOLATED_LOW_IGM.value
+        step = reached(bool(answer["any_low_igm"]), isolated, {c: Outcome(o) for c, o in outcomes.items()})
+        rows.append(
+            answer
+            | {"reasons": f"pattern {Pattern(answer['pattern']).value}; {words} (judged set-wise by the engine)"}
+            | {"funnel_step": step}
+            | {f"out_{c.value}": outcomes.get(c) for c in CriterionId}
+        )
     name = f"decided_{judged.name}"
-    db.register(name, pa.Table.from_pylist(answers) if answers else _empty(table, db))
-    on = " AND ".join(f"j.{c} IS NOT DISTINCT FROM d.{c}" for c in DECISION_KEY)
-    rows: list[dict[str, Any]] = db.fetch(
-        f"SELECT j.*, d.label, d.certainty, s.is_candidate {scope} JOIN {name} d ON {on} WHERE {condition}"
-        " ORDER BY j.patient_id"
-    ).to_pylist()
-    return rows
-
-
-def _empty(table: str, db: Engine) -> Any:
-    columns = ", ".join(DECISION_KEY)
-    return db.fetch(
-        f"SELECT {columns}, CAST(NULL AS VARCHAR) AS label, CAST(NULL AS VARCHAR) AS certainty FROM {table} WHERE false"
+    text = pa.string()
+    types = {c: pa.bool_() if c in ("abnormal_persistent", "any_low_igm") else text for c in DECIDED_KEY}
+    schema = pa.schema(
+        [(c, types[c]) for c in DECIDED_KEY]
+        + [(c, text) for c in ("label", "certainty", "reasons", "funnel_step")]
+        + [(f"out_{c.value}", text) for c in CriterionId]
     )
+    db.register(name, pa.Table.from_pylist([{f: r[f] for f in schema.names} for r in rows], schema=schema))
+    return name
 
 
-def _verdict(row: dict[str, Any], judged: Pass, knowledge: Knowledge) -> Verdict:
-    outcomes = criterion_outcomes(judged.profile, knowledge, row)
-    words = "; ".join(f"{CRITERIA[c].title}: {o}" for c, o in outcomes.items())
-    reasons = f"pattern {Pattern(row['pattern']).value}; {words} (judged set-wise by the engine)"
-    criteria = tuple((c.value, o) for c, o in outcomes.items())
-    return Verdict(
-        row["patient_id"],
-        row["label"],
-        row["certainty"],
-        reasons,
-        "setwise",
-        criteria,
-        **{name: row[name] for name in RESEARCH_FIELDS},
-    )
+def _verdicts_sql(main: Pass, decided: str, esid: Pass | None, esid_decided: str) -> str:
+    """The set-wise candidates' verdicts in the columns of `handover.verdict_schema`, in the engine."""
+    from sigmd.screening.handover import verdict_schema
 
-
-def _count_funnel(out: PassResult, row: dict[str, Any], esid: Pass, knowledge: Knowledge) -> str | None:
-    """`Funnel.add` for a patient judged set-wise under the ESID profile; returns the step the patient reached."""
-    outcomes = {c: Outcome(o) for c, o in criterion_outcomes(esid.profile, knowledge, row).items()}
-    step = reached(bool(row["low_igm_results"]), row["pattern"] == Pattern.ISOLATED_LOW_IGM.value, outcomes)
-    out.funnel.count(row["low_igm_results"], step)
-    return step
+    esid_join = ""
+    step = "CAST(NULL AS VARCHAR)"
+    if esid is not None and esid_decided != decided:
+        on = " AND ".join(f"{_key_sql(c).replace('j.', 'je.')} IS NOT DISTINCT FROM de.{c}" for c in DECIDED_KEY)
+        esid_join = f" JOIN judged_{esid.name} je ON je.patient_id = j.patient_id JOIN {esid_decided} de ON {on}"
+        step = "de.funnel_step"
+    elif esid is not None:
+        step = "d.funnel_step"
+    casts = {"string": "VARCHAR", "double": "DOUBLE", "date32[day]": "DATE"}
+    columns = []
+    for item in verdict_schema():
+        name, kind = item.name, casts[str(item.type)]
+        if name == "path":
+            value = "'setwise'"
+        elif name == "funnel_step":
+            value = step
+        elif name.startswith("c_"):
+            value = f"d.out_{name.removeprefix('c_')}"
+        elif name in ("label", "certainty", "reasons"):
+            value = f"d.{name}"
+        else:
+            value = f"j.{name}"
+        columns.append(f"CAST({value} AS {kind}) AS {name}")
+    return f"SELECT {', '.join(columns)} {_scope(main, decided)}{esid_join} WHERE s.is_candidate"
