@@ -95,8 +95,9 @@ def _scope(judged: Pass, decided: str, join: str = "") -> str:
     )
 
 
-def _key_sql(name: str) -> str:
-    return "j.low_igm_results > 0" if name == "any_low_igm" else f"j.{name}"
+def _key_sql(name: str, alias: str = "j") -> str:
+    """A column of `DECIDED_KEY` on a judged table's row `alias`."""
+    return f"{alias}.low_igm_results > 0" if name == "any_low_igm" else f"{alias}.{name}"
 
 
 def _decide(db: Engine, knowledge: Knowledge, judged: Pass, join: str = "", condition: str = "true") -> str:
@@ -139,7 +140,7 @@ def _verdicts_sql(main: Pass, decided: str, esid: Pass | None, esid_decided: str
     esid_join = ""
     step = "CAST(NULL AS VARCHAR)"
     if esid is not None and esid_decided != decided:
-        on = " AND ".join(f"{_key_sql(c).replace('j.', 'je.')} IS NOT DISTINCT FROM de.{c}" for c in DECIDED_KEY)
+        on = " AND ".join(f"{_key_sql(c, 'je')} IS NOT DISTINCT FROM de.{c}" for c in DECIDED_KEY)
         esid_join = f" JOIN judged_{esid.name} je ON je.patient_id = j.patient_id JOIN {esid_decided} de ON {on}"
         step = "de.funnel_step"
     elif esid is not None:
