@@ -34,8 +34,18 @@ def judge_setwise(
     if profile_id != ESID and ESID in knowledge.profiles:
         verdict_passes.append(Pass(knowledge.profiles[ESID], set_id))
     set_passes = [Pass(profile, s) for s in knowledge.reference_sets if s != set_id] if sensitivity else []
-    for judged in (*verdict_passes, *set_passes):
+    # Every pass reads the cohort's used rows: a small part of `rows`, read once here.
+    db.materialise(
+        "cohort_rows",
+        "SELECT r.* FROM rows r JOIN cohort k ON k.patient_id = r.patient_id WHERE r.row_reason IS NULL",
+    )
+    for judged in verdict_passes:
         db.materialise(f"judged_{judged.name}", judge_sql(judged, knowledge, horizon))
+    # Under another set only a patient whose latest IgM may be low there can be labelled deficient: the others are
+    # not judged again (the sensitivity table counts deficient labels only, and `flagged` names these patients).
+    for judged in set_passes:
+        among = f"(SELECT patient_id FROM flagged WHERE set_id = {literal(judged.set_id)} AND latest_may_be_low)"
+        db.materialise(f"judged_{judged.name}", judge_sql(judged, knowledge, horizon, among))
     joins = " ".join(f"JOIN judged_{p.name} USING (patient_id)" for p in verdict_passes[1:])
     exact = " AND ".join(f"NOT judged_{p.name}.needs_core" for p in verdict_passes)
     db.materialise(

@@ -103,11 +103,11 @@ def _add(date: str, months: int, days: int) -> str:
     return f"CAST(CAST({date} + INTERVAL '{int(months)}' MONTH AS DATE) + INTERVAL '{int(days)}' DAY AS DATE)"
 
 
-def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
-    """Per patient of `cohort`: whether the SQL could judge every row, the latest status of each analyte, the
+def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "cohort") -> str:
+    """Per patient of `among` (a table or subquery with column patient_id; default `cohort`): whether the SQL could judge every row, the latest status of each analyte, the
     pattern, whether its abnormal results are persistent, each criterion's outcome and the IgM rows' summary.
 
-    Reads tables `rows` (see `classify.rows_sql`), `cohort` (patient_id), `intervals` and `all_cutoffs`
+    Reads tables `cohort_rows` (the used rows of `cohort`, columns of `classify.rows_sql`), `intervals` and `all_cutoffs`
     (see `tables.content_tables`), `absent` (analyte, below) and `record_flags` (patient_id, blinded,
     secondary_named).
     """
@@ -205,14 +205,13 @@ WITH keyed AS (
     r.value_mg_dl AS v, r.lab_low IS NOT NULL OR r.lab_high IS NOT NULL AS has_range,
     i.lower_mg_dl AS lower, i.upper_mg_dl AS upper, {limit} AS low_limit, ab.below AS absent_below,
     coalesce(f.blinded, false) AND r.analyte IN ({blinded_analytes}) AS set_aside
-  FROM rows r
-  JOIN cohort k ON k.patient_id = r.patient_id
+  FROM cohort_rows r
+  JOIN {among} k ON k.patient_id = r.patient_id
   LEFT JOIN record_flags f ON f.patient_id = r.patient_id
   LEFT JOIN intervals i ON i.set_id = {literal(judged.set_id)} AND i.analyte = r.analyte AND i.sex = r.sex
     AND i.months = r.age_months AND i.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END
   {cutoff_join}
   LEFT JOIN absent ab ON ab.analyte = r.analyte
-  WHERE r.row_reason IS NULL
 ), truths AS (
   SELECT *,
     {_below("v", "low_limit")} AS is_low,
