@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sigmd.adapters.results import EARLIEST_DATE, LATEST_DATE
+from sigmd.core.model import IGG_SUBCLASSES
 from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.delimited import LINE_PROBLEM
@@ -204,18 +205,32 @@ FROM judged
 """
 
 
+ROW_SPAN = 2**40
+"""Row numbers are positions in the input (1 to the number of rows), so they stay below this bound; `patients_sql`
+orders a patient's IgM rows by (date, row number) as one integer, days since EARLIEST_DATE * ROW_SPAN + row number
+(below 2**62 for every date sigmd reads)."""
+
+
 def patients_sql() -> str:
     """One row per patient with a usable row: the patient-level problem (if any), whether every result plainly
-    clears its limit, and the stratum. A patient with a problem is rejected whole: two birth dates, two sexes,
-    or no usable IgM result."""
-    return """
+    clears its limit, the stratum, the latest IgM row (the last of the latest date, by row number) and how many
+    IgG subclasses were measured. A patient with a problem is rejected whole: two birth dates, two sexes, or no
+    usable IgM result."""
+    key = (
+        f"CAST(date_diff('day', DATE '{EARLIEST_DATE.isoformat()}', collected) AS BIGINT) * {ROW_SPAN}"
+        " + CAST(row_no AS BIGINT)"
+    )
+    measured = " + ".join(f"CASE WHEN count_if(analyte = '{s.value}') > 0 THEN 1 ELSE 0 END" for s in IGG_SUBCLASSES)
+    return f"""
 SELECT patient_id, min(sex) AS sex, min(birth) AS birth, count(*) AS used_rows,
   CASE WHEN min(birth) <> max(birth) THEN 'birth_date' WHEN min(sex) <> max(sex) THEN 'sex'
     WHEN count_if(analyte = 'IgM') = 0 THEN 'no_igm' END AS problem,
   bool_and(not_low) AS all_not_low,
   count_if(analyte = 'IgG') > 0 AS has_igg, count_if(analyte = 'IgA') > 0 AS has_iga,
   max(CASE WHEN analyte = 'IgM' THEN age_months END) AS igm_age_months,
-  max(CASE WHEN analyte = 'IgM' THEN collected END) AS latest_igm
+  max(CASE WHEN analyte = 'IgM' THEN collected END) AS latest_igm,
+  max(CASE WHEN analyte = 'IgM' THEN {key} END) % {ROW_SPAN} AS latest_igm_row,
+  {measured} AS subclasses_measured
 FROM rows WHERE row_reason IS NULL GROUP BY patient_id
 """
 

@@ -35,7 +35,6 @@ INTEGER_ID = r"^(?:0|-?[1-9][0-9]{0,17})$"
 """A patient id that is an OMOP person_id as written: a whole number in canonical form that fits in 64 bits."""
 PREFILTER_COURSE = IgmCourse.NEVER_LOW.value
 """Every IgM result of a pre-filtered patient is plainly not low."""
-_SUBCLASSES = ", ".join(f"'{s.value}'" for s in IGG_SUBCLASSES)
 
 
 def prefilter_sql(set_id: str, stated: bool, horizon: int) -> str:
@@ -46,28 +45,19 @@ def prefilter_sql(set_id: str, stated: bool, horizon: int) -> str:
     `record_flags` (whether a record counts for a secondary cause).
     """
     z = z_sql("g.value_mg_dl", "g.comparator_code", "i.lower_mg_dl", "i.upper_mg_dl") if stated else "NULL"
+    has_range = "(g.lab_low IS NOT NULL OR g.lab_high IS NOT NULL)"
     return f"""
 WITH pre AS (
-  SELECT p.patient_id, p.has_igg, p.has_iga FROM patients p
+  SELECT p.patient_id, p.has_igg, p.has_iga, p.subclasses_measured, p.latest_igm_row FROM patients p
   WHERE p.problem IS NULL AND p.all_not_low AND p.patient_id NOT IN (SELECT patient_id FROM core_verdicts)
-), igm AS (
-  SELECT r.patient_id, r.row_no, r.sex, r.age_months, r.age_days, r.collected, r.value_mg_dl, r.comparator_code,
-    r.limit_mg_dl, r.lab_low IS NOT NULL OR r.lab_high IS NOT NULL AS has_range,
-    row_number() OVER (PARTITION BY r.patient_id ORDER BY r.collected DESC, r.row_no DESC) AS back
-  FROM rows r JOIN pre ON pre.patient_id = r.patient_id WHERE r.row_reason IS NULL AND r.analyte = 'IgM'
-), subclasses AS (
-  SELECT r.patient_id, count(DISTINCT r.analyte) AS n
-  FROM rows r JOIN pre ON pre.patient_id = r.patient_id
-  WHERE r.row_reason IS NULL AND r.analyte IN ({_SUBCLASSES}) GROUP BY r.patient_id
 )
-SELECT pre.patient_id, pre.has_igg, pre.has_iga, coalesce(s.n, 0) = {len(IGG_SUBCLASSES)} AS all_subclasses,
+SELECT pre.patient_id, pre.has_igg, pre.has_iga, pre.subclasses_measured = {len(IGG_SUBCLASSES)} AS all_subclasses,
   coalesce(f.secondary_named, false) AS secondary_named,
-  g.has_range, g.row_no AS latest_igm_row, g.collected AS latest_igm_date,
+  {has_range} AS has_range, g.row_no AS latest_igm_row, g.collected AS latest_igm_date,
   CAST(g.value_mg_dl AS DOUBLE) AS latest_igm_mg_dl,
-  CAST(CASE WHEN NOT g.has_range THEN g.limit_mg_dl END AS DOUBLE) AS latest_igm_limit_mg_dl,
-  CAST(CASE WHEN NOT g.has_range THEN {z} END AS DOUBLE) AS latest_igm_z
-FROM pre JOIN igm g ON g.patient_id = pre.patient_id AND g.back = 1
-LEFT JOIN subclasses s ON s.patient_id = pre.patient_id
+  CAST(CASE WHEN NOT {has_range} THEN g.limit_mg_dl END AS DOUBLE) AS latest_igm_limit_mg_dl,
+  CAST(CASE WHEN NOT {has_range} THEN {z} END AS DOUBLE) AS latest_igm_z
+FROM pre JOIN rows g ON g.row_no = pre.latest_igm_row
 LEFT JOIN record_flags f ON f.patient_id = pre.patient_id
 LEFT JOIN intervals i ON i.set_id = {literal(set_id)} AND i.analyte = 'IgM' AND i.sex = g.sex
   AND i.months = g.age_months AND i.day_key = CASE WHEN g.age_days < {horizon} THEN g.age_days ELSE -1 END
