@@ -24,8 +24,9 @@ def _cohort(tmp_path: Path, igm_rows: dict[str, str]) -> Path:
 
 
 def test_a_g_per_l_range_written_as_mg_dl_does_not_make_a_low_igm_plainly_normal(tmp_path: Path) -> None:
-    """IgM 25 mg/dL with a 0.4-2.3 'mg/dL' range (a g/L range) is low for the core, so screening sends it there;
-    the same IgM with a plausible 40-230 mg/dL range and an IgM of 90 stay plainly normal or agree with the core."""
+    """IgM 25 mg/dL with a 0.4-2.3 'mg/dL' range (a g/L range) is low for the core, and the set-wise pass judges
+    it so (the range is implausible beside the set's interval, which decides); the same IgM with a plausible
+    40-230 mg/dL range agrees with the core, and an IgM of 90 stays plainly normal."""
     source = _cohort(
         tmp_path,
         {
@@ -41,7 +42,7 @@ def test_a_g_per_l_range_written_as_mg_dl_does_not_make_a_low_igm_plainly_normal
     assert expected["slip"][0] == "partial_sigmd"
     with (out / "patients.csv").open(encoding="utf-8") as handle:
         paths = {row["patient_id"]: row["path"] for row in csv.DictReader(handle)}
-    assert paths["slip"] == "core" and paths["plausible_normal"] == "prefilter"
+    assert paths["slip"] == "setwise" and paths["plausible_normal"] == "prefilter"
 
 
 def test_the_sensitivity_table_counts_a_low_igm_with_an_implausible_range_under_every_set(tmp_path: Path) -> None:

@@ -56,6 +56,10 @@ class Options:
     igm_cutoffs: bool
     """The profile judges IgM against absolute cut-offs (table `cutoffs`)."""
     absent_igm_mg_dl: float
+    funnel_minus_2sd: bool | None = None
+    """The funnel profile's basis when its limits may differ from the run's (`tables.funnel_profile`; tables
+    funnel_limits and funnel_cutoffs): a plainly normal row must clear them too. None: they are the run's."""
+    funnel_igm_cutoffs: bool = False
 
 
 MARGIN = f"CAST('{1 + RELATIVE_MARGIN!r}' AS DOUBLE)"
@@ -67,9 +71,9 @@ def _show(column: str) -> str:
     return f"coalesce('''' || CAST({column} AS VARCHAR) || '''', 'None')"
 
 
-def _lab_limit(options: Options) -> str:
-    """The low limit from the reporting laboratory's own range, as the profile takes it."""
-    if options.minus_2sd:
+def _lab_limit(minus_2sd: bool) -> str:
+    """The low limit from the reporting laboratory's own range, as a profile of that basis takes it."""
+    if minus_2sd:
         log_mean = "(ln(r.lab_low) + ln(r.lab_high)) / 2"
         log_sd = f"(ln(r.lab_high) - ln(r.lab_low)) / (2 * {NORMAL_Z})"
         return (
@@ -98,6 +102,21 @@ def _iso_date(part: str) -> str:
     return f"try_cast(CASE WHEN substr({part}, 1, 4) = '0000' THEN {year_zero} ELSE nullif({part}, '') END AS DATE)"
 
 
+def _funnel_limits(options: Options, horizon: int) -> tuple[str, str]:
+    """The joins and the condition by which a row also clears every limit the funnel profile could judge it by (its
+    set limit, the limit from the laboratory's range under its basis, its IgM cut-off): ('', '') when its limits
+    are the run's. A row that clears all of them is not low under the funnel profile, whichever the core picks."""
+    if options.funnel_minus_2sd is None:
+        return "", ""
+    candidates = ["f.limit_mg_dl", _lab_limit(options.funnel_minus_2sd)]
+    joins = f"\n  {_key_join('funnel_limits', 'f', horizon, 'r.sex')}"
+    if options.funnel_igm_cutoffs:
+        joins += f"\n  {_key_join('funnel_cutoffs', 'fc', horizon, chr(39) + 'any' + chr(39))}"
+        candidates.append("CASE WHEN r.analyte = 'IgM' THEN fc.limit_mg_dl END")
+    clear = " AND ".join(f"coalesce(r.value_mg_dl >= {product(f'({c})', MARGIN)}, true)" for c in candidates)
+    return joins, f",\n    {clear} AS funnel_clear"
+
+
 def rows_sql(options: Options, horizon: int) -> str:
     """One narrow row per input row: parsed fields, age, the first reason it cannot be used, limit and `not_low`."""
     value_ok = matches("r.value", VALUE_PATTERN)
@@ -117,6 +136,7 @@ def rows_sql(options: Options, horizon: int) -> str:
     outside = literal(f" is outside the dates sigmd reads ({EARLIEST_DATE} to {LATEST_DATE})")
     cutoff_join = _key_join("cutoffs", "c", horizon, "'any'") if options.igm_cutoffs else ""
     absent = f"CAST('{options.absent_igm_mg_dl * (1 + RELATIVE_MARGIN)!r}' AS DOUBLE)"
+    funnel_join, funnel_clear = _funnel_limits(options, horizon)
     return f"""
 WITH dated AS (
   SELECT r.*, {extract("r.birth_date", DATE_PATTERN, 1)} AS birth_part,
@@ -188,18 +208,18 @@ WITH dated AS (
 ), aged AS (
   SELECT *, date_diff('day', birth, collected) AS age_days, {whole_months} AS age_months FROM parsed
 ), judged AS (
-  SELECT r.*, {_lab_limit(options)} AS lab_limit_mg_dl,
+  SELECT r.*, {_lab_limit(options.minus_2sd)} AS lab_limit_mg_dl,
     CASE WHEN r.row_reason IS NOT NULL THEN NULL {igm_rule}WHEN r.lab_low IS NOT NULL
-      THEN CASE WHEN {_lab_limit(options)} IS NOT NULL
-        THEN greatest({_lab_limit(options)}, coalesce(s.limit_mg_dl, {_lab_limit(options)})) END
-      ELSE s.limit_mg_dl END AS limit_mg_dl
+      THEN CASE WHEN {_lab_limit(options.minus_2sd)} IS NOT NULL
+        THEN greatest({_lab_limit(options.minus_2sd)}, coalesce(s.limit_mg_dl, {_lab_limit(options.minus_2sd)})) END
+      ELSE s.limit_mg_dl END AS limit_mg_dl{funnel_clear}
   FROM aged r
   {_key_join("limits", "s", horizon, "r.sex")}
-  {cutoff_join}
+  {cutoff_join}{funnel_join}
 )
 SELECT *,
   coalesce(limit_mg_dl IS NOT NULL AND comparator_code IN ('=', '>', '>=')
-    AND value_mg_dl >= {product("limit_mg_dl", MARGIN)}, false) AS not_low,
+    AND value_mg_dl >= {product("limit_mg_dl", MARGIN)}, false){" AND funnel_clear" if funnel_clear else ""} AS not_low,
   coalesce(analyte = 'IgM' AND comparator_code IN ('=', '<', '<=') AND value_mg_dl <= {absent}, false) AS maybe_absent
 FROM judged
 """

@@ -19,7 +19,7 @@ from typing import Any
 
 from sigmd.core.assessment import findings, labels_under_sets
 from sigmd.core.knowledge import Knowledge
-from sigmd.screening.funnel import Funnel, step_reached
+from sigmd.screening.funnel import FUNNEL_PROFILE, Funnel, step_reached
 from sigmd.screening.verdicts import PatientRecords, Rejected, Verdict, cases, facts_of, verdict
 
 CHUNK_ROWS = 20_000
@@ -91,8 +91,8 @@ def assess_chunk(task: Task, chunk: Chunk) -> PassResult:
             main = findings(facts, knowledge, profile_id=task.profile_id, reference_set_id=task.set_id)
             esid = (
                 main
-                if task.profile_id == "esid"
-                else findings(facts, knowledge, profile_id="esid", reference_set_id=task.set_id, beside=main)
+                if task.profile_id == FUNNEL_PROFILE
+                else findings(facts, knowledge, profile_id=FUNNEL_PROFILE, reference_set_id=task.set_id, beside=main)
             )
             out.verdicts.append(verdict(pid, main, knowledge, step_reached(esid)))
             out.funnel.add(esid)

@@ -24,6 +24,8 @@ class Judged(Protocol):
     def criteria(self) -> tuple[CriterionResult, ...]: ...
 
 
+FUNNEL_PROFILE = "esid"
+"""The rule profile the funnel is counted under, whatever profile the run judges by."""
 LOW = (Status.LOW, Status.ABSENT)
 STEPS = (
     ("low_igm_results", "IgM results below the age-matched limit"),

@@ -12,11 +12,11 @@ from sigmd.core.rules import CRITERIA, Outcome
 from sigmd.screening.core_pass import PassResult
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
-from sigmd.screening.funnel import reached
+from sigmd.screening.funnel import FUNNEL_PROFILE, reached
 from sigmd.screening.portable import literal
 from sigmd.screening.setwise import DECISION_KEY, Pass, criterion_outcomes, decisions, igm_points_sql, judge_sql
 
-ESID = "esid"
+ESID = FUNNEL_PROFILE
 
 
 def judge_setwise(

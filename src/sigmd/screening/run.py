@@ -35,7 +35,7 @@ from sigmd.screening.research import (
     prefilter_sql,
     ranged_latest,
 )
-from sigmd.screening.tables import content_tables
+from sigmd.screening.tables import content_tables, funnel_profile
 from sigmd.screening.verdicts import PatientRecords, record_flags
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
@@ -171,11 +171,14 @@ def screen(
             for name, table in content_set.tables.items():
                 db.register(name, table)
             prof = knowledge.profiles[profile_id]
+            funnel = funnel_profile(knowledge, prof)
             options = classify.Options(
                 as_of=as_of.isoformat(),
                 minus_2sd=prof.low_limit.value == "minus_2sd",
                 igm_cutoffs=bool(prof.igm_cutoffs),
                 absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
+                funnel_minus_2sd=None if funnel is None else funnel.low_limit.value == "minus_2sd",
+                funnel_igm_cutoffs=funnel is not None and bool(funnel.igm_cutoffs),
             )
             steps.next("checking rows against age-matched limits")
             db.materialise("rows", classify.rows_sql(options, content_set.day_horizon))

@@ -7,9 +7,11 @@ pattern (`sigmd.core.patterns.classify`) and the outcome of every criterion that
 (`sigmd.core.rules`). The label and its certainty are not computed here: `decisions` asks the core's own
 `decide` once per distinct combination of those statuses, and the engine joins the answers back.
 
+A laboratory's own range beside a row decides, as in the core, when it is plausible beside the set's interval.
 A row the SQL cannot judge exactly is marked `needs_core`, and its patient goes to the core instead (the
-residue, counted in summary.json): a laboratory range beside the row (whose plausibility the core checks),
-a value that may be a unit slip, or a value so close to a limit that floating-point rounding could decide it.
+residue, counted in summary.json): a value that may be a unit slip, or a value so close to a limit fitted in SQL
+from a laboratory's range that the last bit of ln or exp could decide it (every other value and limit is the
+core's own double, compared exactly).
 A row with no interval or no limit at its age is not judged, as in the core (`no_interval`). Conditions and
 medications reach the SQL as one flag pair per patient (`verdicts.record_flags`), read by the core's own matcher
 once per distinct record: whether a record counts for a secondary cause, and whether treatment on record makes
@@ -34,7 +36,7 @@ from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.classify import NORMAL_Z
-from sigmd.screening.portable import literal
+from sigmd.screening.portable import TWO_TO_64, TWO_TO_MINUS_64, exponential, literal
 
 CRITERIA_SETWISE = (
     CriterionId.IGM_LOW,
@@ -114,9 +116,37 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
     profile, thresholds = judged.profile, knowledge.thresholds
     stated = knowledge.reference_sets[judged.set_id].states_central_95
     basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
-    limit = f"i.{basis}"
+    # A laboratory's own range (a row with ref_low) decides instead of the set's interval unless one of its limits
+    # is more than `lab_range_max_ratio` times off the set's (`interpret._choose_interval`); no set interval: it
+    # decides unchecked. The profile's limit from it is the core's: mean - 2 SD of its log-normal fit, or its lower
+    # limit (`interpret._low_limit`).
+    ratio = repr(float(thresholds.lab_range_max_ratio.value))
+    off = " OR ".join(
+        # Nested CASEs so that no engine divides before the checks (PostgreSQL may evaluate AND in any order, and
+        # raises on overflow): a laboratory limit outside 2**-64 to 2**64 mg/dL is more than 2**32 times off any
+        # set's limit (`tables.LIMIT_RANGE`), so implausible, and the division is exact IEEE elsewhere.
+        f"CASE WHEN r.{lab} > 0 AND i.{ref} > 0 THEN CASE WHEN r.{lab} < {TWO_TO_MINUS_64} OR r.{lab} > {TWO_TO_64}"
+        f" THEN true ELSE greatest(r.{lab}, i.{ref}) / least(r.{lab}, i.{ref}) > {ratio} END ELSE false END"
+        for lab, ref in (("lab_low", "lower_mg_dl"), ("lab_high", "upper_mg_dl"))
+    )
+    from_lab = f"r.lab_low IS NOT NULL AND NOT ({off})"
+    if basis == "minus_2sd":
+        log_mean, log_sd = "(ln(lab_low) + ln(lab_high)) / 2", f"(ln(lab_high) - ln(lab_low)) / (2 * {NORMAL_Z!r})"
+        lab_limit = (
+            "CASE WHEN lab_high IS NOT NULL AND lab_low > 0 AND lab_low < lab_high"
+            f" THEN {exponential(f'{log_mean} - 2 * {log_sd}')} END"
+        )
+    else:
+        lab_limit = "CASE WHEN lab_low > 0 THEN lab_low END"
+    limit = f"CASE WHEN from_lab THEN {lab_limit} ELSE set_limit END"
+    # Every value and threshold the rows are compared with is the core's own double (values parsed and multiplied
+    # as the core does, limits from the tables the core's lookup built, thresholds from the content), except a
+    # limit fitted here from a laboratory's range: ln and exp may differ in the last bit between an engine and
+    # Python, so a value within RELATIVE_MARGIN of such a limit goes to the core.
+    limit_in_sql = "from_lab" if basis == "minus_2sd" else "false"
     if profile.igm_cutoffs:
-        limit = f"CASE WHEN r.analyte = 'IgM' THEN c.limit_mg_dl ELSE i.{basis} END"
+        limit = f"CASE WHEN analyte = 'IgM' THEN cutoff ELSE {limit} END"
+        limit_in_sql = f"({limit_in_sql} AND analyte <> 'IgM')"
     cutoff_join = (
         f"LEFT JOIN all_cutoffs c ON c.set_id = {literal(profile.id)} AND c.analyte = r.analyte AND c.months = r.age_months"
         f" AND c.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END"
@@ -139,6 +169,7 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
             ("limit", "low_limit"),
             ("lower", "lower"),
             ("upper", "upper"),
+            ("from_lab", "CASE WHEN from_lab THEN 1 ELSE 0 END"),
             ("cmp", "cmp"),
             ("run_n", "run_n"),
         )
@@ -196,14 +227,17 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
         CriterionId.SECONDARY_CAUSES_EXCLUDED: "CASE WHEN secondary_named THEN 'not_met' ELSE 'unknown' END",
     }
     outcome_columns = ",\n  ".join(f"{sql} AS {column(c)}" for c, sql in outcomes.items())
+    # A laboratory's range states no coverage, so no z-score is read from it (`stated_z_score`).
+    z = f"CASE WHEN igm_from_lab = 0 THEN {z_sql('igm_value', 'igm_cmp', 'igm_lower', 'igm_upper')} END"
     child = _add("birth", rule.child_below.months, rule.child_below.days)
     adult_end = _add("run_first", rule.min_span_adult.months, rule.min_span_adult.days)
     child_end = _add("run_first", rule.min_span_child.months, rule.min_span_child.days)
     return f"""
 WITH keyed AS (
   SELECT r.patient_id, r.row_no, r.analyte, r.birth, r.collected, r.age_days, r.comparator_code AS cmp,
-    r.value_mg_dl AS v, r.lab_low IS NOT NULL OR r.lab_high IS NOT NULL AS has_range,
-    i.lower_mg_dl AS lower, i.upper_mg_dl AS upper, {limit} AS low_limit, ab.below AS absent_below,
+    r.value_mg_dl AS v, r.lab_low, r.lab_high, {from_lab} AS from_lab, i.lower_mg_dl AS set_lower,
+    i.upper_mg_dl AS set_upper, i.{basis} AS set_limit, {"c.limit_mg_dl" if profile.igm_cutoffs else "NULL"} AS cutoff,
+    ab.below AS absent_below,
     coalesce(f.blinded, false) AND r.analyte IN ({blinded_analytes}) AS set_aside
   FROM cohort_rows r
   JOIN {among} k ON k.patient_id = r.patient_id
@@ -212,14 +246,18 @@ WITH keyed AS (
     AND i.months = r.age_months AND i.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END
   {cutoff_join}
   LEFT JOIN absent ab ON ab.analyte = r.analyte
+), applied AS (
+  SELECT *, CASE WHEN from_lab THEN lab_low ELSE set_lower END AS lower,
+    CASE WHEN from_lab THEN lab_high ELSE set_upper END AS upper, {limit} AS low_limit, {limit_in_sql} AS limit_in_sql
+  FROM keyed
 ), truths AS (
   SELECT *,
     {_below("v", "low_limit")} AS is_low,
     CASE WHEN absent_below IS NULL THEN 0 ELSE {_below("v", "absent_below")} END AS is_absent,
     {_above("v", "upper")} AS is_high,
-    has_range OR (analyte IN ({slip_analytes}) AND lower > 0 AND v < {slip.below_fraction} * lower)
-      OR {_near("v", "low_limit")} OR {_near("v", "absent_below")} OR {_near("v", "upper")} AS needs_core
-  FROM keyed
+    (analyte IN ({slip_analytes}) AND lower > 0 AND v < {slip.below_fraction} * lower)
+      OR (limit_in_sql AND {_near("v", "low_limit")}) AS needs_core
+  FROM applied
 ), statuses AS (
   SELECT *,
     CASE WHEN low_limit IS NULL THEN 'no_interval'
@@ -264,7 +302,7 @@ SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
   {outcome_columns},
   {igm_course_sql(low_statuses, ok_statuses)} AS igm_course, igm_date AS latest_igm_date,
   igm_value AS latest_igm_mg_dl, igm_limit AS latest_igm_limit_mg_dl, index_date,
-  {z_sql("igm_value", "igm_cmp", "igm_lower", "igm_upper") if stated else "CAST(NULL AS DOUBLE)"} AS latest_igm_z
+  {z if stated else "CAST(NULL AS DOUBLE)"} AS latest_igm_z
 FROM patterned
 """
 

@@ -21,6 +21,12 @@ from sigmd.screening.extras import require
 GROUPS = ("normal", "partial", "complete", "transient", "secondary", "iga_deficiency")
 GROUP_SHARES = (0.9585, 0.012, 0.0025, 0.015, 0.01, 0.002)
 LAST_DATE = "2025-12-31"
+RANGED_SHARE = 0.2
+"""Rows that carry the laboratory's own reference range."""
+SLIP_SHARE = 0.002
+"""IgG results in g/L of planted normal patients that are labelled mg/dL (possible unit slips)."""
+NORMAL_Z = 1.959963984540054
+"""The normal quantile of a central 95% interval."""
 ANALYTE_CODES = {Analyte.IGM: "2472-9", Analyte.IGG: "2465-3", Analyte.IGA: "2458-8"}
 SECONDARY_RECORDS = (
     ("medication", "N05AH02", "ATC", "clozapine"),
@@ -72,7 +78,7 @@ def synth(n_patients: int, seed: int, out_path: Path, file_format: str = "parque
     g = group[patient]
     late = visit_index >= 2
 
-    columns: dict[str, list[Any]] = {name: [] for name in ("row", "analyte", "value")}
+    columns: dict[str, list[Any]] = {name: [] for name in ("row", "analyte", "value", "low", "high")}
     for k, analyte in enumerate((Analyte.IGM, Analyte.IGG, Analyte.IGA)):
         edges, mu, sigma = _bands(analyte)
         band = np.minimum(np.searchsorted(edges, age_years, side="right"), len(edges) - 1)
@@ -92,11 +98,15 @@ def synth(n_patients: int, seed: int, out_path: Path, file_format: str = "parque
         columns["row"].append(np.nonzero(measured)[0])
         columns["analyte"].append(np.full(int(measured.sum()), k))
         columns["value"].append(value[measured])
+        # The band's central 95% interval, from which a laboratory's own range is drawn below.
+        columns["low"].append(np.exp(mu[band] - NORMAL_Z * sigma[band])[measured])
+        columns["high"].append(np.exp(mu[band] + NORMAL_Z * sigma[band])[measured])
     row = np.concatenate(columns["row"])
     analyte_index = np.concatenate(columns["analyte"])
     mg_dl = np.concatenate(columns["value"])
     order = np.lexsort((analyte_index, row))
     row, analyte_index, mg_dl = row[order], analyte_index[order], mg_dl[order]
+    band_low, band_high = np.concatenate(columns["low"])[order], np.concatenate(columns["high"])[order]
     n = len(row)
 
     unit_pick = rng.random(n)
@@ -120,6 +130,26 @@ def synth(n_patients: int, seed: int, out_path: Path, file_format: str = "parque
     birth_text = np.where((noise >= 0.0015) & (noise < 0.002), "31/12/1970", birth_text)
     pid = np.char.add("P", np.char.zfill(patient[row].astype(str), 8))
 
+    # Drawn from a generator of their own, so that the columns above stay as they were for a given seed.
+    extra = np.random.default_rng([seed, 1])
+    # The laboratory's own range on a fifth of the rows, in the row's unit: the band's interval as a laboratory
+    # states it (within 15%); one in a hundred in mg/dL written 100 times too small (a g/L range labelled mg/dL),
+    # which the core finds implausible, so the reference set decides.
+    ranged = (extra.random(n) < RANGED_SHARE) & np.isin(unit, ("mg/dL", "g/L", "mg/L"))
+    shift = extra.uniform(0.85, 1.15, size=n)
+    wrong = ranged & (unit == "mg/dL") & (extra.random(n) < 0.01)
+    scale = np.where(wrong, 100.0, factor)
+    ref_low = np.where(ranged, np.char.mod("%.3g", band_low * shift / scale), "")
+    ref_high = np.where(ranged, np.char.mod("%.3g", band_high * shift / scale), "")
+    # A few IgG results in g/L labelled mg/dL (IgG 9.5 'mg/dL'): a possible unit slip, which the core does not
+    # judge (it asks to confirm the unit), in planted normal patients only; at least one in any extract that has
+    # such a result, so that every path of screening comes up even in a small one.
+    eligible = (analyte_index == 1) & (unit == "g/L") & (g[row] == 0) & ~ranged
+    slip = eligible & (extra.random(n) < SLIP_SHARE)
+    if eligible.any() and not slip.any():
+        slip[int(np.argmax(eligible))] = True
+    unit = np.where(slip, "mg/dL", unit)
+
     table = pa.table(
         {
             "patient_id": pid,
@@ -130,6 +160,8 @@ def synth(n_patients: int, seed: int, out_path: Path, file_format: str = "parque
             "value": text,
             "unit": unit,
             "comparator": comparator,
+            "ref_low": ref_low,
+            "ref_high": ref_high,
         }
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

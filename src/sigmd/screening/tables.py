@@ -18,9 +18,13 @@ from sigmd.screening.bands import (
     unit_rows,
 )
 from sigmd.screening.extras import require
+from sigmd.screening.funnel import FUNNEL_PROFILE
 
 FACTOR_RANGE = (2.0**-60, 2.0**60)
 """Unit factors `sigmd.screening.portable.product` multiplies by exactly on every engine."""
+LIMIT_RANGE = (2.0**-32, 2.0**32)
+"""Positive interval limits (mg/dL) the set-wise SQL accepts: a laboratory's limit outside 2**-64 to 2**64 is then
+more than 2**32 times off, so implausible without a division that could overflow (`setwise.judge_sql`)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class ContentTables:
     tables: dict[str, Any]
     """units, analytes, limits (chosen set), igm_limits (IgM under every set), cutoffs (chosen profile),
     reference_sets (ids); for the set-wise verdicts: intervals (every set), all_cutoffs (every profile, keyed by
-    profile id) and absent (analyte, below: the absent thresholds in mg/dL)."""
+    profile id) and absent (analyte, below: the absent thresholds in mg/dL); funnel_limits and funnel_cutoffs (the
+    funnel profile's, for the chosen set; empty unless `funnel_profile` gives one)."""
     day_horizon: int
     """Ages below this many days are keyed by day as well as by month (see `bands`)."""
 
@@ -58,6 +63,15 @@ def interval_table(intervals: list[Interval]) -> Any:
     return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
 
 
+def funnel_profile(knowledge: Knowledge, profile: RuleProfile) -> RuleProfile | None:
+    """The funnel's profile when its limits may differ from `profile`'s (another low-limit basis or other IgM
+    cut-offs), else None: the pre-filter must then clear both, since the funnel judges every patient under it."""
+    funnel = knowledge.profiles.get(FUNNEL_PROFILE)
+    if funnel is None or (funnel.low_limit is profile.low_limit and funnel.igm_cutoffs == profile.igm_cutoffs):
+        return None
+    return funnel
+
+
 def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> ContentTables:
     pa = require("pyarrow", "screen")
     # One horizon for every profile, so that the set-wise passes under other profiles share the age keys.
@@ -69,7 +83,18 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
                 f"content: unit {spelling!r} ({analyte}) converts to mg/dL by {factor}, outside the factors "
                 f"{FACTOR_RANGE[0]:g} to {FACTOR_RANGE[1]:g} that screening's SQL multiplies by (`portable.product`)"
             )
+    intervals = [i for s in knowledge.reference_sets.values() for i in set_intervals(s, horizon)]
+    for interval in intervals:
+        for limit in (interval.lower_mg_dl, interval.upper_mg_dl):
+            if limit is not None and limit > 0 and not LIMIT_RANGE[0] <= limit <= LIMIT_RANGE[1]:
+                raise ValueError(
+                    f"content: reference set {interval.set_id!r} has an {interval.analyte} limit of {limit} mg/dL, "
+                    f"outside the {LIMIT_RANGE[0]:g} to {LIMIT_RANGE[1]:g} mg/dL screening's SQL compares with"
+                )
+    if not 1 <= knowledge.thresholds.lab_range_max_ratio.value < 2.0**32:
+        raise ValueError("content: lab_range_max_ratio must be at least 1 and below 2**32 for screening's SQL")
     analytes = analyte_rows(knowledge)
+    funnel = funnel_profile(knowledge, profile)
     igm_limits = [
         limit for s in knowledge.reference_sets.values() for limit in set_limits(s, profile, horizon, (Analyte.IGM,))
     ]
@@ -85,8 +110,10 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
         "limits": limit_table(set_limits(knowledge.reference_sets[reference_set_id], profile, horizon)),
         "igm_limits": limit_table(igm_limits),
         "cutoffs": limit_table(cutoff_limits(profile, horizon)),
+        "funnel_limits": limit_table(set_limits(knowledge.reference_sets[reference_set_id], funnel, horizon) if funnel else []),
+        "funnel_cutoffs": limit_table(cutoff_limits(funnel, horizon) if funnel else []),
         "reference_sets": pa.table({"set_id": pa.array(list(knowledge.reference_sets), pa.string())}),
-        "intervals": interval_table([i for s in knowledge.reference_sets.values() for i in set_intervals(s, horizon)]),
+        "intervals": interval_table(intervals),
         "all_cutoffs": limit_table([c for p in knowledge.profiles.values() for c in cutoff_limits(p, horizon)]),
         "absent": pa.table(
             {
