@@ -110,7 +110,9 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
         "limits": limit_table(set_limits(knowledge.reference_sets[reference_set_id], profile, horizon)),
         "igm_limits": limit_table(igm_limits),
         "cutoffs": limit_table(cutoff_limits(profile, horizon)),
-        "funnel_limits": limit_table(set_limits(knowledge.reference_sets[reference_set_id], funnel, horizon) if funnel else []),
+        "funnel_limits": limit_table(
+            set_limits(knowledge.reference_sets[reference_set_id], funnel, horizon) if funnel else []
+        ),
         "funnel_cutoffs": limit_table(cutoff_limits(funnel, horizon) if funnel else []),
         "reference_sets": pa.table({"set_id": pa.array(list(knowledge.reference_sets), pa.string())}),
         "intervals": interval_table(intervals),
