@@ -13,7 +13,7 @@ from sigmd.adapters.detect import load_cases
 from sigmd.core.assessment import assess
 from sigmd.screening.run import screen
 from sigmd.screening.synth import SynthFiles
-from tests.screening.conftest import AS_OF, core_verdicts, screened_verdicts, used_rows
+from tests.screening.conftest import AS_OF, core_cases, core_verdicts, screened_verdicts, used_rows
 
 TREATMENTS = {
     "ivig": ("medication", "J06BA02", "ATC", "intravenous immunoglobulin"),
@@ -269,3 +269,27 @@ def test_bulk_lines_outside_the_readers_limits_are_rejects_in_the_readers_words(
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert "NaN" in rejects and "(Observation.ndjson line 2)" in rejects
     assert "deeper than sigmd reads" in rejects and "(Observation.ndjson line 3)" in rejects
+
+
+def test_a_patient_plainly_normal_under_the_run_profile_but_low_under_esid_reaches_the_funnel(tmp_path: Path) -> None:
+    """Under a profile with an absolute IgM cut-off (medscape_20: below 20 mg/dL), IgM 20.02 mg/dL in a child of
+    four is not low, but under ESID (mean - 2 SD of the set) it may be: the pre-filter must not settle the patient,
+    so that the funnel step (counted under ESID) is the core's."""
+    from sigmd.screening.funnel import step_reached
+
+    source = tmp_path / "labs.csv"
+    lines = ["patient_id,sex,birth_date,collected_date,loinc,value,unit"]
+    values = (("IgM", "20.02"), ("IgG", "1470"), ("IgA", "256"))
+    lines += [f"child,female,2021-01-01,2025-02-09,{loinc},{value},mg/dL" for loinc, value in values]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    screen(source, out, as_of=AS_OF, progress=False, csv=True, profile="medscape_20", reference="mayo")
+    with (out / "patients.csv").open(encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    knowledge = content.load()
+    case = core_cases(used_rows(source, out / "rejects.csv"), None)["child"]
+    main = assess(case, knowledge, as_of=AS_OF, profile_id="medscape_20", reference_set_id="mayo")
+    esid = assess(case, knowledge, as_of=AS_OF, profile_id="esid", reference_set_id="mayo")
+    assert (row["label"], row["certainty"]) == (main.diagnosis.label.value, main.diagnosis.certainty.value)
+    assert step_reached(esid) is not None, "the case no longer tests what it says: IgM is not low under ESID"
+    assert row["funnel_step"] == step_reached(esid) and row["path"] != "prefilter"

@@ -71,16 +71,17 @@ def _show(column: str) -> str:
     return f"coalesce('''' || CAST({column} AS VARCHAR) || '''', 'None')"
 
 
-def _lab_limit(minus_2sd: bool) -> str:
-    """The low limit from the reporting laboratory's own range, as a profile of that basis takes it."""
-    if minus_2sd:
-        log_mean = "(ln(r.lab_low) + ln(r.lab_high)) / 2"
-        log_sd = f"(ln(r.lab_high) - ln(r.lab_low)) / (2 * {NORMAL_Z})"
+def lab_range_limit(row: str, basis: str) -> str:
+    """A profile's low limit from a row's laboratory range (`interpret._low_limit`): mean - 2 SD of its log-normal
+    fit, or its lower limit, by `basis`; NULL where it gives none. `row` is the row's alias ('' for none)."""
+    low, high = (f"{row}.lab_low", f"{row}.lab_high") if row else ("lab_low", "lab_high")
+    if basis == "minus_2sd":
+        log_mean, log_sd = f"(ln({low}) + ln({high})) / 2", f"(ln({high}) - ln({low})) / (2 * {NORMAL_Z!r})"
         return (
-            "CASE WHEN r.lab_high IS NOT NULL AND r.lab_low > 0 AND r.lab_low < r.lab_high"
+            f"CASE WHEN {high} IS NOT NULL AND {low} > 0 AND {low} < {high}"
             f" THEN {exponential(f'{log_mean} - 2 * {log_sd}')} END"
         )
-    return "CASE WHEN r.lab_low > 0 THEN r.lab_low END"
+    return f"CASE WHEN {low} > 0 THEN {low} END"
 
 
 def _key_join(table: str, alias: str, horizon: int, sex: str) -> str:
@@ -108,7 +109,7 @@ def _funnel_limits(options: Options, horizon: int) -> tuple[str, str]:
     are the run's. A row that clears all of them is not low under the funnel profile, whichever the core picks."""
     if options.funnel_minus_2sd is None:
         return "", ""
-    candidates = ["f.limit_mg_dl", _lab_limit(options.funnel_minus_2sd)]
+    candidates = ["f.limit_mg_dl", lab_range_limit("r", "minus_2sd" if options.funnel_minus_2sd else "lower_limit")]
     joins = f"\n  {_key_join('funnel_limits', 'f', horizon, 'r.sex')}"
     if options.funnel_igm_cutoffs:
         joins += f"\n  {_key_join('funnel_cutoffs', 'fc', horizon, chr(39) + 'any' + chr(39))}"
@@ -137,6 +138,7 @@ def rows_sql(options: Options, horizon: int) -> str:
     cutoff_join = _key_join("cutoffs", "c", horizon, "'any'") if options.igm_cutoffs else ""
     absent = f"CAST('{options.absent_igm_mg_dl * (1 + RELATIVE_MARGIN)!r}' AS DOUBLE)"
     funnel_join, funnel_clear = _funnel_limits(options, horizon)
+    basis = "minus_2sd" if options.minus_2sd else "lower_limit"
     return f"""
 WITH dated AS (
   SELECT r.*, {extract("r.birth_date", DATE_PATTERN, 1)} AS birth_part,
@@ -208,10 +210,10 @@ WITH dated AS (
 ), aged AS (
   SELECT *, date_diff('day', birth, collected) AS age_days, {whole_months} AS age_months FROM parsed
 ), judged AS (
-  SELECT r.*, {_lab_limit(options.minus_2sd)} AS lab_limit_mg_dl,
+  SELECT r.*, {lab_range_limit("r", basis)} AS lab_limit_mg_dl,
     CASE WHEN r.row_reason IS NOT NULL THEN NULL {igm_rule}WHEN r.lab_low IS NOT NULL
-      THEN CASE WHEN {_lab_limit(options.minus_2sd)} IS NOT NULL
-        THEN greatest({_lab_limit(options.minus_2sd)}, coalesce(s.limit_mg_dl, {_lab_limit(options.minus_2sd)})) END
+      THEN CASE WHEN {lab_range_limit("r", basis)} IS NOT NULL
+        THEN greatest({lab_range_limit("r", basis)}, coalesce(s.limit_mg_dl, {lab_range_limit("r", basis)})) END
       ELSE s.limit_mg_dl END AS limit_mg_dl{funnel_clear}
   FROM aged r
   {_key_join("limits", "s", horizon, "r.sex")}

@@ -2,9 +2,9 @@
 
 Patients judged by the core or set-wise carry their research columns in their `Verdict` (`verdicts.igm_summary`,
 `setwise.judge_sql`). A patient the pre-filter settles has every IgM, IgG and IgA result plainly at or above its
-limit: the SQL gives the latest IgM, its limit and z-score, the core's `decide` gives the label and each criterion's
-outcome once per combination of the analytes measured, and the core's `interpret` judges the latest IgM of the few
-whose row carries a laboratory's own range (the core checks whether that range is plausible before using it).
+limit: the SQL gives the latest IgM, its limit and z-score (a laboratory's own range beside it decided as the core
+decides, see `setwise.lab_range_decides`), and the core's `decide` gives the label and each criterion's outcome once
+per combination of the analytes measured.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ from itertools import product
 from typing import Any
 
 from sigmd.core.course import IgmCourse
-from sigmd.core.interpret import Status, interpret, stated_z_score
-from sigmd.core.knowledge import CriterionId, Knowledge, Label
-from sigmd.core.model import IGG_SUBCLASSES, Analyte, Patient, Sex
+from sigmd.core.interpret import Status
+from sigmd.core.knowledge import CriterionId, Knowledge, Label, LowLimitBasis
+from sigmd.core.model import IGG_SUBCLASSES
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
-from sigmd.errors import InputError
+from sigmd.screening.classify import lab_range_limit
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.portable import literal, matches
-from sigmd.screening.setwise import column, criterion_outcomes, decisions, z_sql
-from sigmd.screening.verdicts import row_result
+from sigmd.screening.setwise import column, criterion_outcomes, decisions, lab_range_decides, z_sql
 
 DEFAULT_COHORT_DEFINITION_ID = 1
 """The `cohort_definition_id` of the OMOP cohort table unless the run is given another (`--cohort-definition-id`):
@@ -37,26 +36,32 @@ PREFILTER_COURSE = IgmCourse.NEVER_LOW.value
 """Every IgM result of a pre-filtered patient is plainly not low."""
 
 
-def prefilter_sql(set_id: str, stated: bool, horizon: int) -> str:
+def prefilter_sql(knowledge: Knowledge, profile_id: str, set_id: str, horizon: int) -> str:
     """Per patient the pre-filter settles: which analytes were measured, and the latest IgM with its limit and
-    z-score (NULL where its row carries a laboratory's range, which `ranged_latest` fills from the core).
+    z-score as the core gives them (a laboratory's range beside it decides as in `setwise.lab_range_decides`; no
+    z-score is read from a laboratory's range).
 
     Reads `patients`, `rows`, `core_verdicts` (patients the core or the set-wise pass judged), `intervals` and
     `record_flags` (whether a record counts for a secondary cause).
     """
-    z = z_sql("g.value_mg_dl", "g.comparator_code", "i.lower_mg_dl", "i.upper_mg_dl") if stated else "NULL"
-    has_range = "(g.lab_low IS NOT NULL OR g.lab_high IS NOT NULL)"
+    profile = knowledge.profiles[profile_id]
+    basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
+    from_lab = lab_range_decides("g", "i", knowledge.thresholds.lab_range_max_ratio.value)
+    # With absolute IgM cut-offs the row's limit is the cut-off (`classify.rows_sql`), whatever the range says.
+    limit = f"CASE WHEN {from_lab} THEN {lab_range_limit('g', basis)} ELSE i.{basis} END"
+    if profile.igm_cutoffs:
+        limit = "g.limit_mg_dl"
+    z = z_sql("g.value_mg_dl", "g.comparator_code", "i.lower_mg_dl", "i.upper_mg_dl")
+    stated = knowledge.reference_sets[set_id].states_central_95
     return f"""
 WITH pre AS (
   SELECT p.patient_id, p.has_igg, p.has_iga, p.subclasses_measured, p.latest_igm_row FROM patients p
   WHERE p.problem IS NULL AND p.all_not_low AND p.patient_id NOT IN (SELECT patient_id FROM core_verdicts)
 )
 SELECT pre.patient_id, pre.has_igg, pre.has_iga, pre.subclasses_measured = {len(IGG_SUBCLASSES)} AS all_subclasses,
-  coalesce(f.secondary_named, false) AS secondary_named,
-  {has_range} AS has_range, g.row_no AS latest_igm_row, g.collected AS latest_igm_date,
-  CAST(g.value_mg_dl AS DOUBLE) AS latest_igm_mg_dl,
-  CAST(CASE WHEN NOT {has_range} THEN g.limit_mg_dl END AS DOUBLE) AS latest_igm_limit_mg_dl,
-  CAST(CASE WHEN NOT {has_range} THEN {z} END AS DOUBLE) AS latest_igm_z
+  coalesce(f.secondary_named, false) AS secondary_named, g.collected AS latest_igm_date,
+  CAST(g.value_mg_dl AS DOUBLE) AS latest_igm_mg_dl, CAST({limit} AS DOUBLE) AS latest_igm_limit_mg_dl,
+  CAST({f"CASE WHEN NOT {from_lab} THEN {z} END" if stated else "NULL"} AS DOUBLE) AS latest_igm_z
 FROM pre JOIN rows g ON g.row_no = pre.latest_igm_row
 LEFT JOIN record_flags f ON f.patient_id = pre.patient_id
 LEFT JOIN intervals i ON i.set_id = {literal(set_id)} AND i.analyte = 'IgM' AND i.sex = g.sex
@@ -103,50 +108,17 @@ def prefilter_decisions(knowledge: Knowledge, profile_id: str) -> Any:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-@dataclass(frozen=True)
-class LatestIgm:
-    patient_id: str
-    limit_mg_dl: float | None
-    z: float | None
-
-
-def ranged_latest(db: Engine, knowledge: Knowledge, profile_id: str, set_id: str) -> Any:
-    """(patient_id, limit, z) of each pre-filtered patient whose latest IgM row carries a laboratory's range, as
-    the core's `interpret` judges that row (empty when the core cannot read it). Reads `prefiltered` and `raw`."""
-    pa = require("pyarrow", "screen")
-    profile, reference_set = knowledge.profiles[profile_id], knowledge.reference_sets[set_id]
-    found: list[LatestIgm] = []
-    query = (
-        "SELECT x.patient_id, r.row_no, r.sex, r.birth, r.collected, raw.value, raw.unit, raw.comparator,"
-        " raw.ref_low, raw.ref_high FROM prefiltered x JOIN rows r ON r.row_no = x.latest_igm_row"
-        " JOIN raw ON raw.row_no = r.row_no WHERE x.has_range ORDER BY x.patient_id"
-    )
-    for row in db.fetch(query).to_pylist():
-        try:
-            result, _ = row_result(row, Analyte.IGM, knowledge)
-        except InputError:
-            found.append(LatestIgm(row["patient_id"], None, None))
-            continue
-        interp = interpret(result, Patient(Sex(row["sex"]), row["birth"]), reference_set, profile, knowledge.thresholds)
-        limit = None if interp.low_limit is None else interp.low_limit.value_mg_dl
-        found.append(LatestIgm(row["patient_id"], limit, stated_z_score(interp, reference_set)))
-    schema = pa.schema([("patient_id", pa.string()), ("limit_mg_dl", pa.float64()), ("z", pa.float64())])
-    return pa.Table.from_pylist([vars(f) for f in found], schema=schema)
-
-
 def prefilter_results_sql(age_band: str, criteria: list[str]) -> str:
-    """The rows of `results` for the pre-filtered patients (reads `prefiltered`, `prefilter_decided`,
-    `ranged_latest` and `patients`); `age_band` is the band of `p.igm_age_months`."""
+    """The rows of `results` for the pre-filtered patients (reads `prefiltered`, `prefilter_decided` and
+    `patients`); `age_band` is the band of `p.igm_age_months`."""
     outcomes = "".join(f", d.{c}" for c in criteria)
     same = " AND ".join(f"d.{c} = x.{c}" for c in ("has_igg", "has_iga", "all_subclasses", "secondary_named"))
     return f"""
 SELECT x.patient_id, d.label, d.certainty, CAST(NULL AS VARCHAR) AS reasons, 'prefilter' AS path, p.sex,
   {age_band} AS age_band, '{PREFILTER_COURSE}' AS igm_course, CAST(NULL AS VARCHAR) AS funnel_step,
-  CAST(NULL AS DATE) AS index_date, x.latest_igm_date, x.latest_igm_mg_dl,
-  CASE WHEN x.has_range THEN g.limit_mg_dl ELSE x.latest_igm_limit_mg_dl END AS latest_igm_limit_mg_dl,
-  CASE WHEN x.has_range THEN g.z ELSE x.latest_igm_z END AS latest_igm_z{outcomes}
+  CAST(NULL AS DATE) AS index_date, x.latest_igm_date, x.latest_igm_mg_dl, x.latest_igm_limit_mg_dl,
+  x.latest_igm_z{outcomes}
 FROM prefiltered x JOIN patients p ON p.patient_id = x.patient_id JOIN prefilter_decided d ON {same}
-LEFT JOIN ranged_latest g ON g.patient_id = x.patient_id
 """
 
 

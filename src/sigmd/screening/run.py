@@ -33,7 +33,6 @@ from sigmd.screening.research import (
     prefilter_decisions,
     prefilter_results_sql,
     prefilter_sql,
-    ranged_latest,
 )
 from sigmd.screening.tables import content_tables, funnel_profile
 from sigmd.screening.verdicts import PatientRecords, record_flags
@@ -413,9 +412,7 @@ def _write_outputs(
     profile_id, set_id, as_of, sensitivity = choices.profile_id, choices.set_id, choices.as_of, choices.sensitivity
     criteria = [f"c_{c.value}" for c in CriterionId]
     age_band = _age_band_sql("p.igm_age_months")
-    stated = knowledge.reference_sets[set_id].states_central_95
-    db.materialise("prefiltered", prefilter_sql(set_id, stated, choices.horizon))
-    db.register("ranged_latest", ranged_latest(db, knowledge, profile_id, set_id))
+    db.materialise("prefiltered", prefilter_sql(knowledge, profile_id, set_id, choices.horizon))
     db.register("prefilter_decided", prefilter_decisions(knowledge, profile_id))
     judged = ", ".join(
         f"p.{c}" if c == "sex" else f"{age_band} AS age_band" if c == "age_band" else f"v.{c}"

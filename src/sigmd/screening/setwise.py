@@ -35,8 +35,8 @@ from sigmd.core.model import IGG_SUBCLASSES, Analyte
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
-from sigmd.screening.classify import NORMAL_Z
-from sigmd.screening.portable import TWO_TO_64, TWO_TO_MINUS_64, exponential, literal
+from sigmd.screening.classify import NORMAL_Z, lab_range_limit
+from sigmd.screening.portable import TWO_TO_64, TWO_TO_MINUS_64, literal
 
 CRITERIA_SETWISE = (
     CriterionId.IGM_LOW,
@@ -116,29 +116,8 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
     profile, thresholds = judged.profile, knowledge.thresholds
     stated = knowledge.reference_sets[judged.set_id].states_central_95
     basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
-    # A laboratory's own range (a row with ref_low) decides instead of the set's interval unless one of its limits
-    # is more than `lab_range_max_ratio` times off the set's (`interpret._choose_interval`); no set interval: it
-    # decides unchecked. The profile's limit from it is the core's: mean - 2 SD of its log-normal fit, or its lower
-    # limit (`interpret._low_limit`).
-    ratio = repr(float(thresholds.lab_range_max_ratio.value))
-    off = " OR ".join(
-        # Nested CASEs so that no engine divides before the checks (PostgreSQL may evaluate AND in any order, and
-        # raises on overflow): a laboratory limit outside 2**-64 to 2**64 mg/dL is more than 2**32 times off any
-        # set's limit (`tables.LIMIT_RANGE`), so implausible, and the division is exact IEEE elsewhere.
-        f"CASE WHEN r.{lab} > 0 AND i.{ref} > 0 THEN CASE WHEN r.{lab} < {TWO_TO_MINUS_64} OR r.{lab} > {TWO_TO_64}"
-        f" THEN true ELSE greatest(r.{lab}, i.{ref}) / least(r.{lab}, i.{ref}) > {ratio} END ELSE false END"
-        for lab, ref in (("lab_low", "lower_mg_dl"), ("lab_high", "upper_mg_dl"))
-    )
-    from_lab = f"r.lab_low IS NOT NULL AND NOT ({off})"
-    if basis == "minus_2sd":
-        log_mean, log_sd = "(ln(lab_low) + ln(lab_high)) / 2", f"(ln(lab_high) - ln(lab_low)) / (2 * {NORMAL_Z!r})"
-        lab_limit = (
-            "CASE WHEN lab_high IS NOT NULL AND lab_low > 0 AND lab_low < lab_high"
-            f" THEN {exponential(f'{log_mean} - 2 * {log_sd}')} END"
-        )
-    else:
-        lab_limit = "CASE WHEN lab_low > 0 THEN lab_low END"
-    limit = f"CASE WHEN from_lab THEN {lab_limit} ELSE set_limit END"
+    from_lab = lab_range_decides("r", "i", thresholds.lab_range_max_ratio.value)
+    limit = f"CASE WHEN from_lab THEN {lab_range_limit('', basis)} ELSE set_limit END"
     # Every value and threshold the rows are compared with is the core's own double (values parsed and multiplied
     # as the core does, limits from the tables the core's lookup built, thresholds from the content), except a
     # limit fitted here from a laboratory's range: ln and exp may differ in the last bit between an engine and
@@ -305,6 +284,25 @@ SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
   {z if stated else "CAST(NULL AS DOUBLE)"} AS latest_igm_z
 FROM patterned
 """
+
+
+def lab_range_decides(row: str, interval: str, max_ratio: float) -> str:
+    """Whether a row's laboratory range decides instead of the set's interval, as the core's `interpret` chooses
+    (`_choose_interval`), for a row `row` (columns lab_low, lab_high in mg/dL) beside its set interval `interval`
+    (an `intervals` row, NULL where the set has none): a range with a lower limit decides unless one of its limits
+    is more than `max_ratio` times off the set's; with no set interval it decides unchecked.
+
+    Nested CASEs keep every engine from dividing before the checks (PostgreSQL may evaluate AND in any order and
+    raises on overflow); a laboratory limit outside 2**-64 to 2**64 mg/dL is more than 2**32 times off any set's
+    limit (`tables.LIMIT_RANGE`), so implausible, and the division is exact IEEE elsewhere."""
+    ratio = repr(float(max_ratio))
+    low = f"{row}.lab_low"
+    off = " OR ".join(
+        f"CASE WHEN {lab} > 0 AND {interval}.{ref} > 0 THEN CASE WHEN {lab} < {TWO_TO_MINUS_64} OR {lab} > {TWO_TO_64}"
+        f" THEN true ELSE greatest({lab}, {interval}.{ref}) / least({lab}, {interval}.{ref}) > {ratio} END ELSE false END"
+        for lab, ref in ((low, "lower_mg_dl"), (f"{row}.lab_high", "upper_mg_dl"))
+    )
+    return f"({low} IS NOT NULL AND NOT ({off}))"
 
 
 def igm_course_sql(low_statuses: str, ok_statuses: str) -> str:
