@@ -1,7 +1,8 @@
 """Load on the CDS Hooks service: patient-view with JWT verification on, next to /health, over N minutes.
 
 Starts `sigmd`'s CDS Hooks app with uvicorn in a separate process on 127.0.0.1 (a free port), trusting a key
-pair made for this run (ES384, fixed JWK Set, so no network). This process is the client (httpx, asyncio): it
+pair made for this run (ES384 by default, or RS384 with `--algorithm`: the two the CDS Hooks spec names; fixed
+JWK Set, so no network). This process is the client (httpx, asyncio): it
 drives /health for a while, then patient-view for `--minutes` with a fresh signed token per call, then /health
 again, each with `--concurrency` requests in flight. It prints per minute the patient-view throughput, p50/p99,
 errors, the server's CPU time per request and resident memory, then the totals and the ratio to /health
@@ -38,7 +39,7 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 SERVICE_ID = "sigmd-patient-view"
 ISSUER = "https://ehr.bench.example/"
@@ -138,7 +139,12 @@ def _rss_mb(pid: int) -> float:
 
 
 async def _drive(
-    client: httpx.AsyncClient, path: str, seconds: float, concurrency: int, key: ECKey | None, window_seconds: float
+    client: httpx.AsyncClient,
+    path: str,
+    seconds: float,
+    concurrency: int,
+    key: ECKey | RSAKey | None,
+    window_seconds: float,
 ) -> list[Window]:
     windows = [Window()]
     deadline = time.perf_counter() + seconds
@@ -151,7 +157,8 @@ async def _drive(
             else:
                 now = int(time.time())
                 claims = {"iss": ISSUER, "aud": base + path, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
-                token = jwt.encode({"alg": "ES384", "typ": "JWT", "kid": KID}, claims, key, algorithms=["ES384"])
+                algorithm = "ES384" if isinstance(key, ECKey) else "RS384"
+                token = jwt.encode({"alg": algorithm, "typ": "JWT", "kid": KID}, claims, key, algorithms=[algorithm])
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 request = client.post(path, content=BODY_BYTES, headers=headers)
             start = time.perf_counter()
@@ -187,26 +194,27 @@ def _merge(windows: list[Window]) -> Window:
     return total
 
 
-async def _measure(port: int, pid: int, key: ECKey, args: argparse.Namespace) -> dict[str, Any]:
+async def _measure(port: int, pid: int, key: ECKey | RSAKey, args: argparse.Namespace) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as client:
         await _drive(client, "/health", 3, args.concurrency, None, 60)  # warm-up
         await _drive(client, f"/cds-services/{SERVICE_ID}", 5, args.concurrency, key, 60)
         print(
-            f"loopback, concurrency {args.concurrency}, JWT (ES384) verified on every patient-view call, "
+            f"loopback, concurrency {args.concurrency}, JWT ({args.algorithm}) verified on every patient-view call, "
             f"uvicorn with {' and '.join(_server_implementation())}"
         )
-        cpu = _cpu_seconds(pid)
+        cpu, client_cpu = _cpu_seconds(pid), time.process_time()
         health_before = _merge(await _drive(client, "/health", args.health_seconds, args.concurrency, None, 60))
         health_cpu_ms = (_cpu_seconds(pid) - cpu) * 1000 / max(1, len(health_before.latencies))
+        health_client_ms = (time.process_time() - client_cpu) * 1000 / max(1, len(health_before.latencies))
         print(
             f"/health before: {health_before.rate():8.1f} req/s  p50 {health_before.percentile(0.5):6.2f} ms  "
-            f"server CPU {health_cpu_ms:.2f} ms/request"
+            f"server CPU {health_cpu_ms:.2f} ms/request  client CPU {health_client_ms:.2f} ms/request"
         )
-        print("minute   req/s   p50 ms   p99 ms  errors  server CPU ms/req  server RSS MB  load avg")
+        print("minute   req/s   p50 ms   p99 ms  errors  server CPU ms/req  client CPU ms/req  server RSS MB  load avg")
         minutes: list[dict[str, float]] = []
 
-        def report(window: Window, cpu_ms: float) -> None:
+        def report(window: Window, cpu_ms: float, client_ms: float) -> None:
             row = {
                 "minute": len(minutes) + 1,
                 "rate": window.rate(),
@@ -214,22 +222,24 @@ async def _measure(port: int, pid: int, key: ECKey, args: argparse.Namespace) ->
                 "p99_ms": window.percentile(0.99),
                 "errors": window.errors,
                 "cpu_ms_per_request": cpu_ms,
+                "client_cpu_ms_per_request": client_ms,
                 "rss_mb": _rss_mb(pid),
                 "load_average": os.getloadavg()[0],
             }
             minutes.append(row)
             print(
                 f"{row['minute']:6d} {row['rate']:7.1f} {row['p50_ms']:8.2f} {row['p99_ms']:8.2f} "
-                f"{row['errors']:7d} {row['cpu_ms_per_request']:18.2f} {row['rss_mb']:14.1f} {row['load_average']:9.2f}",
+                f"{row['errors']:7d} {row['cpu_ms_per_request']:18.2f} {row['client_cpu_ms_per_request']:18.2f} {row['rss_mb']:14.1f} {row['load_average']:9.2f}",
                 flush=True,
             )
 
         windows: list[Window] = []
         for _ in range(args.minutes):
-            cpu = _cpu_seconds(pid)
+            cpu, client_cpu = _cpu_seconds(pid), time.process_time()
             [window] = await _drive(client, f"/cds-services/{SERVICE_ID}", 60, args.concurrency, key, 60)
             windows.append(window)
-            report(window, (_cpu_seconds(pid) - cpu) * 1000 / max(1, len(window.latencies) + window.errors))
+            calls = max(1, len(window.latencies) + window.errors)
+            report(window, (_cpu_seconds(pid) - cpu) * 1000 / calls, (time.process_time() - client_cpu) * 1000 / calls)
         health_after = _merge(await _drive(client, "/health", args.health_seconds, args.concurrency, None, 60))
         print(f"/health after:  {health_after.rate():8.1f} req/s  p50 {health_after.percentile(0.5):6.2f} ms")
     view = _merge(windows)
@@ -246,6 +256,8 @@ async def _measure(port: int, pid: int, key: ECKey, args: argparse.Namespace) ->
         "ratio_to_health": view.rate() / health_rate,
         "rate_last_over_first_minute": rates[-1] / rates[0],
         "health_cpu_ms_per_request": health_cpu_ms,
+        "health_client_cpu_ms_per_request": health_client_ms,
+        "patient_view_client_cpu_ms_per_request": [round(m["client_cpu_ms_per_request"], 2) for m in minutes],
         "patient_view_cpu_ms_per_request": [round(m["cpu_ms_per_request"], 2) for m in minutes],
         "cpu_bound_ratio_to_health": health_cpu_ms / statistics.mean(m["cpu_ms_per_request"] for m in minutes),
         "rss_first_minute_mb": minutes[0]["rss_mb"],
@@ -265,6 +277,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=int, default=1, help="patient-view minutes (the full run is 10)")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--algorithm", choices=("ES384", "RS384"), default="ES384", help="the token signature")
     parser.add_argument("--health-seconds", type=float, default=20, help="/health before and after, each")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--jwks", type=Path, help=argparse.SUPPRESS)
@@ -272,7 +285,11 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.jwks)
         return
-    key = ECKey.generate_key("P-384", {"kid": KID, "alg": "ES384", "use": "sig"}, private=True)
+    key: ECKey | RSAKey
+    if args.algorithm == "ES384":
+        key = ECKey.generate_key("P-384", {"kid": KID, "alg": "ES384", "use": "sig"}, private=True)
+    else:
+        key = RSAKey.generate_key(2048, {"kid": KID, "alg": "RS384", "use": "sig"}, private=True)
     with tempfile.TemporaryDirectory() as folder, socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
