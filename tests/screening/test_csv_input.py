@@ -219,3 +219,32 @@ def test_omop_csv_tables_are_read_with_the_same_dialect_and_bad_lines_become_rej
         reasons = {int(r["row_no"]): r["reason"] for r in csv.DictReader(handle)}
     assert reasons[-2] == "cells: line 3 has 7 cells where the header has 6 (extra cells) (measurement table)"
     assert reasons[-3].startswith("person_id: '2' has a row in the person table that could not be read (quotes: line 3")
+
+
+def test_patients_read_are_screened_or_refused_by_reason(tmp_path: Path) -> None:
+    """Every patient id read is screened or counted as refused, with the reason: no patient vanishes unseen."""
+    lines = [
+        HEADER,
+        good(1),
+        good(2),
+        "U1,female,1980-01-01,2025-01-01,IgM,0.6,mmol/L,,,",  # every row refused on its own
+        "U1,female,1980-01-01,2025-02-01,IgM,sixty,mg/dL,,,",
+        "D1,female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,",  # two birth dates
+        "D1,female,1981-01-01,2025-02-01,IgM,60,mg/dL,,,",
+        "S1,female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,",  # two sexes
+        "S1,male,1980-01-01,2025-02-01,IgM,60,mg/dL,,,",
+        "N1,female,1980-01-01,2025-01-01,IgG,900,mg/dL,,,",  # no IgM result
+        ",female,1980-01-01,2025-01-01,IgM,60,mg/dL,,,",  # no patient id: a row, not a patient
+    ]
+    path = _file(tmp_path, [line.encode() for line in lines])
+    result, _ = _screen(path, tmp_path / "out")
+    assert result.summary["patients"] == result.patients == 2
+    assert result.summary["patients_refused"] == {
+        "total": 4,
+        "every_row_refused": 1,
+        "birth_dates_conflict": 1,
+        "sexes_conflict": 1,
+        "no_usable_igm": 1,
+        "refused_by_core": 0,
+    }
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (10, 2, 8)

@@ -53,6 +53,8 @@ class Dataset:
     long_records: list[dict[str, str]]
     injected: dict[int, str]
     """measurement position -> the start of the reason its OMOP-only row is rejected with."""
+    other_analyte: tuple[int, ...]
+    """measurement positions of rows of another LOINC analyte: not screening input, counted, not rejected."""
 
 
 def _dataset(tmp: Path) -> Dataset:
@@ -113,8 +115,9 @@ def _dataset(tmp: Path) -> Dataset:
     base = {k: None for k in measurement[0]}
     extra = [
         (
-            {"person_id": 1, "measurement_concept_id": LOINC_CONCEPTS["2345-7"], "value_as_number": 90.0},
-            "measurement_concept_id: '2000000004' (LOINC 2345-7) is not an immunoglobulin result",
+            {"person_id": 1, "measurement_concept_id": 0, "measurement_source_value": "GLU", "value_as_number": 90.0},
+            "measurement_source_value: 'GLU' (measurement_concept_id '0', no LOINC concept for it in the concept table)"
+            " is not an immunoglobulin result",
         ),
         ({"person_id": 999_999, "value_as_number": 50.0}, "person_id: '999999' has no row in the person table"),
         (
@@ -141,6 +144,19 @@ def _dataset(tmp: Path) -> Dataset:
                 "measurement_date": date(2024, 1, 1),
                 "unit_concept_id": UNIT_CONCEPTS["mg/dL"],
                 **fields,
+            }
+        )
+    other_analyte = []
+    for offset, value in enumerate((90.0, None)):  # glucose: even without a value, not a reject
+        other_analyte.append(len(measurement) + 1)
+        measurement.append(
+            {
+                **base,
+                "measurement_id": 95_000 + offset,
+                "person_id": 1 + offset,
+                "measurement_concept_id": LOINC_CONCEPTS["2345-7"],
+                "measurement_date": date(2024, 1, 1),
+                "value_as_number": value,
             }
         )
     person.append(
@@ -189,7 +205,7 @@ def _dataset(tmp: Path) -> Dataset:
         "drug_exposure": drugs,
         "concept": concept,
     }
-    return Dataset(tables, long_rows, long_records, injected)
+    return Dataset(tables, long_rows, long_records, injected, tuple(other_analyte))
 
 
 @pytest.fixture(scope="module")
@@ -265,9 +281,12 @@ def test_omop_tables_give_the_verdicts_of_the_same_patients_in_long_format(
         rejects = {int(r["row_no"]): r["reason"] for r in csv.DictReader(handle)}
     for position, reason in dataset.injected.items():
         assert rejects[-position].startswith(reason), rejects[-position]
+    assert not {-position for position in dataset.other_analyte} & set(rejects)
     with (tmp_path / "omop" / "summary.json").open(encoding="utf-8") as handle:
-        rows = json.load(handle)["rows"]
-    assert rows["in"] == len(dataset.tables["measurement"]) == rows["used"] + rows["rejected"]
+        summary = json.load(handle)
+    rows = summary["rows"]
+    assert summary["omop_other_analyte_rows"] == len(dataset.other_analyte) == 2
+    assert rows["in"] == len(dataset.tables["measurement"]) - 2 == rows["used"] + rows["rejected"]
     assert (rows["used"], rows["rejected"]) == (
         long_result.rows_used,
         long_result.rows_rejected + len(dataset.injected),
@@ -460,7 +479,8 @@ def test_a_postgres_cdm_screened_in_place_equals_the_copied_cdm(
     rejects = {int(r["row_no"]): r["reason"] for r in runs["postgres"]["rejects"]}
     for position, reason in dataset.injected.items():
         assert rejects[-position].startswith(reason), rejects[-position]
-    assert runs["postgres"]["summary"]["rows"]["in"] == len(dataset.tables["measurement"])
+    assert runs["postgres"]["summary"]["rows"]["in"] == len(dataset.tables["measurement"]) - len(dataset.other_analyte)
+    assert runs["postgres"]["summary"]["omop_other_analyte_rows"] == len(dataset.other_analyte)
     assert {r["label"] for r in runs["postgres"]["patients"]} >= {"normal", "partial_sigmd", "secondary_low_igm"}
 
 

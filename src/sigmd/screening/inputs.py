@@ -35,6 +35,9 @@ class Prepared:
     in_engine: bool = False
     """The engine already holds table `raw` and view `early_rejects` (rows rejected while converting): an OMOP
     CDM converted in place in the engine's database (`sigmd.screening.omop.convert_in_engine`)."""
+    other_rows: int = 0
+    """Source rows that are not screening input, counted rather than rejected: OMOP measurement rows whose concept
+    is a LOINC code of another analyte (see `sigmd.screening.omop`)."""
 
 
 def detect(source: Path) -> str:

@@ -2,7 +2,11 @@
 drug_exposure and concept, from a folder (.parquet, .csv or .tsv per table) or a database URL.
 
 Each measurement row becomes one long-format row or one reject with a reason naming the OMOP field and
-its value; the input rows are the measurement rows. The conversion is SQL (`measurement_sql`, `records_sql`):
+its value, except the rows of other analytes: a CDM's measurement table holds every laboratory result, so a row
+whose concept is a LOINC code of another analyte (glucose, say) is not screening input. Those rows are counted
+(summary.json `omop_other_analyte_rows`), not listed one by one as rejects, which on a real CDM would be nearly
+the whole table. A row whose analyte cannot be told (no LOINC concept, a source value sigmd does not know) is
+still a reject with its reason. The input rows are the other measurement rows. The conversion is SQL (`measurement_sql`, `records_sql`):
 from a folder it runs in DuckDB over the files; a PostgreSQL CDM screened with the postgres engine is converted
 in place, by the same SQL over views of its tables (`convert_in_engine`); another database is first copied
 table by table to Parquet with SQLAlchemy (`export_database`).
@@ -39,6 +43,8 @@ from sigmd.screening.extras import require
 from sigmd.screening.inputs import Prepared
 from sigmd.screening.portable import literal, to_date, to_double, to_integer
 
+SCREENED = "reason IS NULL AND NOT other_analyte"
+"""The converted measurement rows that are screening input and usable."""
 GENDERS = {8507: "male", 8532: "female"}
 OPERATORS = {4171756: "<", 4171754: "<=", 4172703: "=", 4171755: ">=", 4172704: ">"}
 SYSTEMS = {"ICD10": "ICD-10", "ICD10CM": "ICD-10-CM", "ATC": "ATC"}
@@ -202,7 +208,8 @@ def _birth_from_parts() -> str:
 
 
 def measurement_sql() -> str:
-    """Every measurement row with its long-format fields and the first reason (if any) it cannot be used.
+    """Every measurement row with its long-format fields, whether it is a result of another analyte (a LOINC
+    concept sigmd does not screen: not input, no reason) and otherwise the first reason (if any) it cannot be used.
 
     Reads views src_person, src_measurement (see `_source_view`), tables concepts and omop_analytes (code).
     """
@@ -236,8 +243,12 @@ WITH people AS (
   LEFT JOIN born p ON p.pid = m.person_id
   LEFT JOIN concepts mc ON mc.cid = m.measurement_concept_id
   LEFT JOIN concepts uc ON uc.cid = m.unit_concept_id
+), scoped AS (
+  SELECT *, coalesce(line_problem IS NULL AND concept_vocabulary = 'LOINC'
+    AND lower(concept_code) NOT IN (SELECT code FROM omop_analytes), false) AS other_analyte
+  FROM m
 )
-SELECT pos, measurement_id, person_id AS patient_id,
+SELECT pos, measurement_id, person_id AS patient_id, other_analyte,
   CASE WHEN pid IS NOT NULL THEN CASE {to_integer("gender_concept_id")} {gender} ELSE 'unknown' END END AS sex,
   strftime(birth, '%Y-%m-%d') AS birth_date,
   substr(collected_text, 1, 10) AS collected_date,
@@ -245,14 +256,12 @@ SELECT pos, measurement_id, person_id AS patient_id,
   CASE operator_id {operator} END AS comparator,
   range_low AS ref_low, range_high AS ref_high,
   CASE
+    WHEN other_analyte THEN NULL
     WHEN line_problem IS NOT NULL THEN line_problem || ' (measurement table)'
-    WHEN lower(coalesce(loinc, '')) NOT IN (SELECT code FROM omop_analytes) THEN
-      CASE WHEN concept_vocabulary = 'LOINC'
-        THEN 'measurement_concept_id: ' || {_show("measurement_concept_id")} || ' (LOINC ' || concept_code
-          || ') is not an immunoglobulin result that sigmd screens'
-        ELSE 'measurement_source_value: ' || {_show("measurement_source_value")} || ' (measurement_concept_id '
-          || {_show("measurement_concept_id")} || ', no LOINC concept for it in the concept table)'
-          || ' is not an immunoglobulin result that sigmd screens' END
+    WHEN lower(coalesce(loinc, '')) NOT IN (SELECT code FROM omop_analytes)
+      THEN 'measurement_source_value: ' || {_show("measurement_source_value")} || ' (measurement_concept_id '
+        || {_show("measurement_concept_id")} || ', no LOINC concept for it in the concept table)'
+        || ' is not an immunoglobulin result that sigmd screens'
     WHEN pid IS NULL THEN 'person_id: ' || {_show("person_id")} || ' has no row in the person table'
     WHEN copies > 1 THEN 'person_id: ' || {_show("person_id")} || ' has ' || CAST(copies AS VARCHAR)
       || ' rows in the person table'
@@ -286,7 +295,7 @@ SELECT pos, measurement_id, person_id AS patient_id,
     WHEN range_high IS NOT NULL AND {to_double("range_high")} IS NULL
       THEN 'range_high: ' || {_show("range_high")} || ' is not a number'
   END AS reason
-FROM m
+FROM scoped
 """
 
 
@@ -349,16 +358,19 @@ def convert_omop(source: Path, work_dir: Path) -> Prepared:
         records = _convert(db, set(found), work_dir, materialised=True)
         path = work_dir / "omop.parquet"
         fields = ", ".join(CANONICAL_COLUMNS)
-        db.export(f"SELECT {fields}, measurement_id FROM converted WHERE reason IS NULL ORDER BY pos", path, "parquet")
+        db.export(f"SELECT {fields}, measurement_id FROM converted WHERE {SCREENED} ORDER BY pos", path, "parquet")
         rejects = db.fetch(
             f"SELECT -pos AS row_no, {fields}, reason FROM converted WHERE reason IS NOT NULL ORDER BY pos"
         )
+        other = _other_analyte_rows(db)
     finally:
         db.close()
     reject_schema = pa.schema(
         [("row_no", pa.int64()), *[(n, pa.string()) for n in CANONICAL_COLUMNS], ("reason", pa.string())]
     )
-    return Prepared(path, "parquet", {n: n for n in CANONICAL_COLUMNS}, records, rejects.cast(reject_schema))
+    return Prepared(
+        path, "parquet", {n: n for n in CANONICAL_COLUMNS}, records, rejects.cast(reject_schema), other_rows=other
+    )
 
 
 def convert_in_engine(db: Engine, url: str, schema: str | None, work_dir: Path) -> Prepared:
@@ -405,10 +417,15 @@ def convert_in_engine(db: Engine, url: str, schema: str | None, work_dir: Path) 
     db.materialise(
         "raw",
         f"SELECT row_number() OVER (ORDER BY pos) AS row_no, {fields}, CAST(NULL AS VARCHAR) AS {LINE_PROBLEM}"
-        " FROM converted WHERE reason IS NULL",
+        f" FROM converted WHERE {SCREENED}",
     )
     db.view("early_rejects", f"SELECT -pos AS row_no, {fields}, reason FROM converted WHERE reason IS NOT NULL")
-    return Prepared(None, "engine", {n: n for n in CANONICAL_COLUMNS}, records, in_engine=True)
+    other = _other_analyte_rows(db)
+    return Prepared(None, "engine", {n: n for n in CANONICAL_COLUMNS}, records, in_engine=True, other_rows=other)
+
+
+def _other_analyte_rows(db: Engine) -> int:
+    return int(db.fetch("SELECT count(*) AS n FROM converted WHERE other_analyte").to_pylist()[0]["n"])
 
 
 def _warn_about_birth_dates(db: Engine) -> None:

@@ -716,10 +716,33 @@ def sensitivity_section(summary: dict[str, Any], names: Names) -> str:
     )
 
 
+REFUSAL_WORDS = {
+    "every_row_refused": "every row rejected",
+    "birth_dates_conflict": "conflicting birth dates",
+    "sexes_conflict": "conflicting sexes",
+    "no_usable_igm": "no usable IgM result",
+    "refused_by_core": "refused by the assessment",
+}
+
+
+def patients_sentence(summary: dict[str, Any]) -> str:
+    """Patient ids read = screened + refused, with the refusals by reason (summary.json's `patients_refused`)."""
+    refused = summary.get("patients_refused")
+    if refused is None:
+        return ""
+    screened = summary["patients"]
+    reasons = [f"{count(refused[key])} {words}" for key, words in REFUSAL_WORDS.items() if refused.get(key)]
+    because = f" ({'; '.join(reasons)})" if reasons else ""
+    return (
+        f"{count(screened + refused['total'])} patients read = {count(screened)} screened + "
+        f"{count(refused['total'])} refused{because}."
+    )
+
+
 def data_section(summary: dict[str, Any]) -> str:
     reasons = summary.get("reject_reasons") or {}
     rows = summary["rows"]
-    parts = [f"<p>{esc(rows_sentence(summary))}</p>"]
+    parts = [f"<p>{esc(rows_sentence(summary))} {esc(patients_sentence(summary))}</p>"]
     if reasons:
         parts.append(
             table(

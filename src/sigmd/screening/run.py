@@ -359,6 +359,33 @@ class _Run:
     cohort_definition_id: int
 
 
+PATIENT_PROBLEMS = {"birth_date": "birth_dates_conflict", "sex": "sexes_conflict", "no_igm": "no_usable_igm"}
+"""`patients.problem` (see `classify.patients_sql`) as named in summary.json's `patients_refused`."""
+
+
+def _patients_refused(db: Engine, screened: int, early: bool) -> dict[str, int]:
+    """Patients read but not screened, by reason, so that patient ids read = screened + refused.
+
+    A patient id counts when some input row names it (blank ids are rows without a patient). Reasons: every row
+    refused on its own; conflicting birth dates or sexes; no usable IgM result; refused by the core."""
+    early_ids = " UNION ALL SELECT CAST(patient_id AS VARCHAR) AS patient_id FROM early_rejects" if early else ""
+    unused = db.fetch(
+        "SELECT count(DISTINCT patient_id) AS n FROM ("
+        f"SELECT CAST(patient_id AS VARCHAR) AS patient_id FROM rows WHERE row_reason IS NOT NULL{early_ids}) ids"
+        " WHERE patient_id IS NOT NULL AND trim(patient_id) <> ''"
+        " AND patient_id NOT IN (SELECT CAST(patient_id AS VARCHAR) FROM patients)"
+    ).to_pylist()[0]["n"]
+    problems = db.fetch("SELECT problem, count(*) AS n FROM patients GROUP BY problem").to_pylist()
+    counts: dict[str | None, int] = {r["problem"]: int(r["n"]) for r in problems}
+    by_core = counts.pop(None, 0) - screened
+    if by_core < 0 or not set(counts) <= set(PATIENT_PROBLEMS):
+        raise AssertionError(f"patients screened {screened} do not match the patients read: {counts}")
+    refused = {"every_row_refused": int(unused)}
+    refused |= {name: counts.get(problem, 0) for problem, name in PATIENT_PROBLEMS.items()}
+    refused["refused_by_core"] = by_core
+    return {"total": sum(refused.values()), **refused}
+
+
 def _export(db: Engine, query: str, out_dir: Path, name: str, with_csv: bool) -> None:
     """Write `query` to `name`.parquet, and to `name`.csv when the CSV copies were asked for.
 
@@ -474,6 +501,7 @@ def _write_outputs(
     field = extract("reason", "^([^:]*)", 1)
     reject_fields = db.fetch(f"SELECT {field} AS field, count(*) AS n FROM rejects GROUP BY {field}").to_pylist()
     patients = sum(denominators.values())
+    refused = _patients_refused(db, patients, early)
     by_path = db.fetch("SELECT path, count(*) AS n FROM core_verdicts GROUP BY path").to_pylist()
     paths: Counter[str] = Counter({row["path"]: int(row["n"]) for row in by_path})
     summary: dict[str, Any] = {
@@ -483,8 +511,10 @@ def _write_outputs(
         "reference_set": set_id,
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
+        "omop_other_analyte_rows": prepared.other_rows,
         "results_collected": {k: None if d is None else d.isoformat() for k, d in collected.items()},
         "patients": patients,
+        "patients_refused": refused,
         "patients_assessed_by_core": paths["core"],
         "patients_judged_setwise": paths["setwise"],
         "core_pass_ran_on": run.ran_on,
