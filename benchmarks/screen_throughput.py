@@ -1,26 +1,33 @@
-"""Screening throughput: rows per second, peak memory, and the ratio of `screen` to a minimal DuckDB scan.
+"""Screening throughput: rows per second, peak memory, and the ratio of `screen` to a minimal scan on each engine.
 
 The minimal scan, timed in the same run on the same file, reads every row, normalises units, computes
-the age at collection and groups by patient. Peak memory is the largest resident set of this process
-or of any worker process it started.
+the age at collection and groups by patient. On DuckDB it reads the Parquet file directly (best of three).
+On Spark and PostgreSQL it is the same query run on that engine, after the engine's own load of the file
+(`Engine.load`, which `screen` also does), so each engine's ratio compares it with itself. Peak memory is
+the largest resident set of this process or of any worker process it started (not the PostgreSQL server's).
 
 Run:
-  python benchmarks/screen_throughput.py --patients 200000            # generates the data, then measures
-  python benchmarks/screen_throughput.py --data labs.parquet --spark  # reuses an extract (and its .records.csv)
+  python benchmarks/screen_throughput.py --patients 200000                  # generates the data, then measures
+  python benchmarks/screen_throughput.py --data labs.parquet --engine spark --engine postgres
+      # reuses an extract (and its .records.csv); postgres runs on a throw-away cluster (tests/postgres_cluster.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from sigmd.screening.run import ScreenResult, screen
+from sigmd.screening.classify import CANONICAL_COLUMNS
+from sigmd.screening.portable import to_date, to_double
+from sigmd.screening.run import ScreenResult, make_engine, screen
 from sigmd.screening.synth import synth
 
 BASELINE = """
@@ -31,6 +38,17 @@ LEFT JOIN (VALUES ('mg/dL', 1.0), ('g/L', 100.0), ('mg/L', 0.1)) u(unit, factor)
 GROUP BY patient_id
 """
 
+ENGINE_BASELINE = f"""
+SELECT count(*) AS patients, sum(n) AS rows_read FROM (
+  SELECT patient_id, count(*) AS n,
+    max(date_diff('day', {to_date("birth_date")}, {to_date("collected_date")})) AS age,
+    sum({to_double("r.value")} * u.factor) AS total
+  FROM raw r
+  LEFT JOIN (VALUES ('mg/dL', 1.0), ('g/L', 100.0), ('mg/L', 0.1)) u(unit, factor) ON u.unit = r.unit
+  GROUP BY patient_id
+) g
+"""
+"""The minimal scan in the portable spelling, over the engine's own load of the file (view `raw`)."""
 
 PART = 1_000_000
 """Patients generated per part; large cohorts are written part by part to keep generation memory bounded."""
@@ -73,6 +91,18 @@ def _baseline(data: Path) -> float:
     return time.perf_counter() - started
 
 
+def _engine_baseline(engine: str, url: str | None, data: Path) -> float:
+    """Load the file into the engine and run the minimal scan there; seconds for both."""
+    db = make_engine(engine, url)
+    try:
+        started = time.perf_counter()
+        db.load("raw", data, "parquet", {c: c for c in CANONICAL_COLUMNS})
+        db.fetch(ENGINE_BASELINE)
+        return time.perf_counter() - started
+    finally:
+        db.close()
+
+
 def _timed(label: str, run: ScreenResult, elapsed: float, baseline: float, rows: int) -> None:
     stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in run.timings.items())
     print(f"{label}: {elapsed:.2f} s ({stages}); {rows / elapsed:,.0f} rows/s")
@@ -83,7 +113,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=5_000_000)
     parser.add_argument("--data", type=Path, help="an existing Parquet extract (from `sigmd synth`)")
-    parser.add_argument("--spark", action="store_true", help="also run the Spark engine")
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=("duckdb", "spark", "postgres"),
+        help="engines to measure, each against its own minimal scan (repeatable; default: duckdb)",
+    )
     parser.add_argument("--generate-only", action="store_true", help="write the extract and stop")
     parser.add_argument("--no-sensitivity", action="store_true", help="skip the reference-set sensitivity table")
     args = parser.parse_args()
@@ -98,20 +133,28 @@ def main() -> None:
     if args.generate_only:
         print(f"wrote {data} ({rows:,} rows) and {records}")
         return
-    baseline = min(_baseline(data) for _ in range(3))
-    print(f"rows {rows:,}; baseline scan {baseline:.2f} s (best of 3, warm cache)")
     options = {"records": records, "as_of": date(2026, 1, 1), "progress": False, "sensitivity": not args.no_sensitivity}
-    started = time.perf_counter()
-    result = screen(data, work / "out", **options)  # type: ignore[arg-type]
-    _timed("duckdb", result, time.perf_counter() - started, baseline, rows)
-    print(
-        f"patients {result.patients:,}; assessed by the core {result.summary['patients_assessed_by_core']:,}; "
-        f"peak RSS {peak_rss_gb():.2f} GB"
-    )
-    if args.spark:
-        started = time.perf_counter()
-        result = screen(data, work / "out-spark", engine="spark", **options)  # type: ignore[arg-type]
-        _timed("spark", result, time.perf_counter() - started, baseline, rows)
+    with ExitStack() as stack:
+        for engine in args.engine or ["duckdb"]:
+            url = None
+            if engine == "postgres":
+                sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for tests/
+                from tests.postgres_cluster import throwaway_cluster
+
+                url = stack.enter_context(throwaway_cluster()).new_database()
+            if engine == "duckdb":
+                baseline = min(_baseline(data) for _ in range(3))
+                print(f"rows {rows:,}; duckdb baseline scan {baseline:.2f} s (best of 3, warm cache)")
+            else:
+                baseline = _engine_baseline(engine, url, data)
+                print(f"rows {rows:,}; {engine} baseline (load + minimal scan on {engine}) {baseline:.2f} s")
+            started = time.perf_counter()
+            result = screen(data, work / f"out-{engine}", engine=engine, engine_url=url, **options)  # type: ignore[arg-type]
+            _timed(engine, result, time.perf_counter() - started, baseline, rows)
+            print(
+                f"{engine}: patients {result.patients:,}; assessed by the core "
+                f"{result.summary['patients_assessed_by_core']:,}; peak RSS so far {peak_rss_gb():.2f} GB"
+            )
 
 
 if __name__ == "__main__":
