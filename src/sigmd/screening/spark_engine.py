@@ -10,6 +10,7 @@ Needs PySpark 4 (`createDataFrame` from Arrow, `toArrow`).
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import sys
 import tempfile
@@ -45,10 +46,26 @@ SMALL_DATA = {
 than they save, so they are switched off. Java options only apply to a session that starts the JVM."""
 
 
+def default_driver_memory() -> str:
+    """A quarter of this machine's memory, from 1 to 8 GB: the driver JVM's heap, which on a local master also
+    holds the executors' work. Spark's own default (1 GB) ran out of heap on 1 M patients (5.5 M rows, local[2],
+    2026-11-27) in a sort of the outputs stage; 3 GB finished. sigmd's default, not a tuned figure."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return "1g"
+    return f"{max(1, min(8, total // 4 // 1024**3))}g"
+
+
 def local_session(
-    cores: int = 2, memory: str = "1g", shuffle_partitions: int = 4, small_data: bool = False, master: str | None = None
+    cores: int = 2,
+    memory: str | None = None,
+    shuffle_partitions: int = 4,
+    small_data: bool = False,
+    master: str | None = None,
 ) -> Any:
-    """A SparkSession: no UI, a temporary warehouse, ANSI casts off, log level WARN.
+    """A SparkSession: no UI, a temporary warehouse, ANSI casts off, log level WARN; `memory` is the driver's heap
+    (default `default_driver_memory()`).
 
     `master` defaults to `local[cores]` (one JVM); `local-cluster[2,1,1024]` runs two executor JVMs of one
     core and 1024 MB each beside the driver, as a cluster would (it works from a pip-installed PySpark).
@@ -62,7 +79,7 @@ def local_session(
         .appName("sigmd-screening")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", memory)
+        .config("spark.driver.memory", memory or default_driver_memory())
         .config("spark.sql.shuffle.partitions", str(int(shuffle_partitions)))
         .config("spark.sql.warehouse.dir", warehouse)
         .config(*ANSI_OFF)
