@@ -285,7 +285,10 @@ def test_omop_tables_give_the_verdicts_of_the_same_patients_in_long_format(
     with (tmp_path / "omop" / "summary.json").open(encoding="utf-8") as handle:
         summary = json.load(handle)
     rows = summary["rows"]
-    assert summary["omop_other_analyte_rows"] == len(dataset.other_analyte) == 2
+    assert summary["omop_other_analytes"] == {
+        "rows": len(dataset.other_analyte),
+        "most_frequent": [{"loinc": "2345-7", "name": "Glucose [Mass/volume] in Serum or Plasma", "rows": 2}],
+    }
     assert rows["in"] == len(dataset.tables["measurement"]) - 2 == rows["used"] + rows["rejected"]
     assert (rows["used"], rows["rejected"]) == (
         long_result.rows_used,
@@ -385,6 +388,29 @@ def test_operator_gender_and_birth_fields_map_to_the_long_format(tmp_path: Path)
     ]
 
 
+def test_a_code_set_aside_whose_name_reads_like_an_immunoglobulin_test_is_warned_about(tmp_path: Path) -> None:
+    """Rows of another LOINC code are counted, not rejected; when its concept name reads like an immunoglobulin
+    test (an IgM result mapped to a code sigmd does not know), the run warns that those results are not screened."""
+    concept = [
+        {"concept_id": 7001, "vocabulary_id": "LOINC", "concept_code": "99999-9", "concept_name": "IgM Ser-mCnc"},
+        {"concept_id": 7002, "vocabulary_id": "LOINC", "concept_code": "2345-7", "concept_name": "Glucose"},
+        {"concept_id": 7003, "vocabulary_id": "LOINC", "concept_code": "5244-3", "concept_name": "Measles IgG Ab"},
+    ]
+    other = [{**_measure(1, None), "measurement_concept_id": c} for c in (7001, 7001, 7002, 7003)]
+    tables = {"person": PEOPLE[:1], "measurement": [_measure(1, None), *other], "concept": concept}
+    folder = _tables(tmp_path / "cdm", tables)
+    with pytest.warns(UserWarning, match=r"2 row\(s\) have LOINC codes .*\(LOINC 99999-9 'IgM Ser-mCnc' \(2 rows\)\)"):
+        prepared = prepare(folder, "omop", None, None, tmp_path / "work", content.load())
+    assert prepared.other_analytes is not None
+    assert prepared.other_analytes.rows == 4  # an antibody test is not warned about
+    assert [(c.loinc, c.rows) for c in prepared.other_analytes.most_frequent] == [
+        ("99999-9", 2),
+        ("2345-7", 1),
+        ("5244-3", 1),
+    ]
+    assert prepared.rejects.num_rows == 0 and pq.read_table(prepared.path).num_rows == 1
+
+
 def test_conditions_without_drug_exposure_leave_records_unknown_with_a_warning(tmp_path: Path) -> None:
     """A records table must list conditions and medications, so condition_occurrence alone is not used."""
     conditions = [{"person_id": 1, "condition_concept_id": 0, "condition_source_value": "C91.1"}]
@@ -480,7 +506,7 @@ def test_a_postgres_cdm_screened_in_place_equals_the_copied_cdm(
     for position, reason in dataset.injected.items():
         assert rejects[-position].startswith(reason), rejects[-position]
     assert runs["postgres"]["summary"]["rows"]["in"] == len(dataset.tables["measurement"]) - len(dataset.other_analyte)
-    assert runs["postgres"]["summary"]["omop_other_analyte_rows"] == len(dataset.other_analyte)
+    assert runs["postgres"]["summary"]["omop_other_analytes"]["rows"] == len(dataset.other_analyte)
     assert {r["label"] for r in runs["postgres"]["patients"]} >= {"normal", "partial_sigmd", "secondary_low_igm"}
 
 

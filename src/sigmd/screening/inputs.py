@@ -35,9 +35,25 @@ class Prepared:
     in_engine: bool = False
     """The engine already holds table `raw` and view `early_rejects` (rows rejected while converting): an OMOP
     CDM converted in place in the engine's database (`sigmd.screening.omop.convert_in_engine`)."""
-    other_rows: int = 0
-    """Source rows that are not screening input, counted rather than rejected: OMOP measurement rows whose concept
-    is a LOINC code of another analyte (see `sigmd.screening.omop`)."""
+    other_analytes: OtherAnalytes | None = None
+    """OMOP only: the measurement rows of other analytes, counted rather than rejected (see `sigmd.screening.omop`)."""
+
+
+@dataclass(frozen=True)
+class OtherCode:
+    loinc: str
+    name: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class OtherAnalytes:
+    """Measurement rows whose concept is a LOINC code sigmd does not screen: not input, counted by code."""
+
+    rows: int
+    most_frequent: tuple[OtherCode, ...]
+    """The most frequent codes (at most `sigmd.screening.omop.OTHER_CODES_SHOWN`), with their concept names, so
+    that an immunoglobulin result mapped to a code sigmd does not know can be seen."""
 
 
 def detect(source: Path) -> str:

@@ -4,8 +4,9 @@ drug_exposure and concept, from a folder (.parquet, .csv or .tsv per table) or a
 Each measurement row becomes one long-format row or one reject with a reason naming the OMOP field and
 its value, except the rows of other analytes: a CDM's measurement table holds every laboratory result, so a row
 whose concept is a LOINC code of another analyte (glucose, say) is not screening input. Those rows are counted
-(summary.json `omop_other_analyte_rows`), not listed one by one as rejects, which on a real CDM would be nearly
-the whole table. A row whose analyte cannot be told (no LOINC concept, a source value sigmd does not know) is
+(summary.json `omop_other_analytes`, with the most frequent codes and their names), not listed one by one as
+rejects, which on a real CDM would be nearly the whole table; a code set aside whose concept name reads like an
+immunoglobulin test raises a warning, since its results are then not screened. A row whose analyte cannot be told (no LOINC concept, a source value sigmd does not know) is
 still a reject with its reason. The input rows are the other measurement rows. The conversion is SQL (`measurement_sql`, `records_sql`):
 from a folder it runs in DuckDB over the files; a PostgreSQL CDM screened with the postgres engine is converted
 in place, by the same SQL over views of its tables (`convert_in_engine`); another database is first copied
@@ -40,9 +41,13 @@ from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.delimited import LINE_PROBLEM, convert_delimited, read_header
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
-from sigmd.screening.inputs import Prepared
+from sigmd.screening.inputs import OtherAnalytes, OtherCode, Prepared
 from sigmd.screening.portable import literal, to_date, to_double, to_integer
 
+OTHER_CODES_SHOWN = 20
+IMMUNOGLOBULIN_NAME = re.compile(r"^(?!.*(\bAb\b|antibod)).*(\bIg ?[GAM]\d?\b|immunoglobulin [GAM]\b)", re.IGNORECASE)
+"""A concept name that reads like a total IgG, IgA or IgM test, not an antibody test such as "Measles virus IgG Ab"
+(sigmd's own heuristic, for a warning only)."""
 SCREENED = "reason IS NULL AND NOT other_analyte"
 """The converted measurement rows that are screening input and usable."""
 GENDERS = {8507: "male", 8532: "female"}
@@ -234,7 +239,7 @@ WITH people AS (
 ), m AS (
   SELECT m.*, p.pid, p.copies, p.person_problem, p.gender_concept_id, p.year_of_birth, p.month_of_birth, p.day_of_birth,
     p.birth_datetime, p.y, p.mo, p.d, p.birth,
-    mc.vocabulary AS concept_vocabulary, mc.code AS concept_code,
+    mc.vocabulary AS concept_vocabulary, mc.code AS concept_code, mc.name AS concept_name,
     CASE WHEN mc.vocabulary = 'LOINC' THEN mc.code ELSE m.measurement_source_value END AS loinc,
     CASE WHEN uc.vocabulary = 'UCUM' THEN uc.code ELSE m.unit_source_value END AS unit,
     coalesce(m.measurement_date, m.measurement_datetime) AS collected_text,
@@ -249,6 +254,8 @@ WITH people AS (
   FROM m
 )
 SELECT pos, measurement_id, person_id AS patient_id, other_analyte,
+  CASE WHEN other_analyte THEN concept_code END AS other_code,
+  CASE WHEN other_analyte THEN concept_name END AS other_name,
   CASE WHEN pid IS NOT NULL THEN CASE {to_integer("gender_concept_id")} {gender} ELSE 'unknown' END END AS sex,
   strftime(birth, '%Y-%m-%d') AS birth_date,
   substr(collected_text, 1, 10) AS collected_date,
@@ -362,14 +369,14 @@ def convert_omop(source: Path, work_dir: Path) -> Prepared:
         rejects = db.fetch(
             f"SELECT -pos AS row_no, {fields}, reason FROM converted WHERE reason IS NOT NULL ORDER BY pos"
         )
-        other = _other_analyte_rows(db)
+        other = _other_analytes(db)
     finally:
         db.close()
     reject_schema = pa.schema(
         [("row_no", pa.int64()), *[(n, pa.string()) for n in CANONICAL_COLUMNS], ("reason", pa.string())]
     )
     return Prepared(
-        path, "parquet", {n: n for n in CANONICAL_COLUMNS}, records, rejects.cast(reject_schema), other_rows=other
+        path, "parquet", {n: n for n in CANONICAL_COLUMNS}, records, rejects.cast(reject_schema), other_analytes=other
     )
 
 
@@ -420,12 +427,29 @@ def convert_in_engine(db: Engine, url: str, schema: str | None, work_dir: Path) 
         f" FROM converted WHERE {SCREENED}",
     )
     db.view("early_rejects", f"SELECT -pos AS row_no, {fields}, reason FROM converted WHERE reason IS NOT NULL")
-    other = _other_analyte_rows(db)
-    return Prepared(None, "engine", {n: n for n in CANONICAL_COLUMNS}, records, in_engine=True, other_rows=other)
+    other = _other_analytes(db)
+    return Prepared(None, "engine", {n: n for n in CANONICAL_COLUMNS}, records, in_engine=True, other_analytes=other)
 
 
-def _other_analyte_rows(db: Engine) -> int:
-    return int(db.fetch("SELECT count(*) AS n FROM converted WHERE other_analyte").to_pylist()[0]["n"])
+def _other_analytes(db: Engine) -> OtherAnalytes:
+    """The rows of other analytes by code (one pass), and a warning when a code's name reads like an immunoglobulin."""
+    by_code = db.fetch(
+        "SELECT other_code AS code, min(other_name) AS name, count(*) AS n FROM converted WHERE other_analyte"
+        " GROUP BY other_code"
+    ).to_pylist()
+    by_code.sort(key=lambda r: (-int(r["n"]), str(r["code"])))
+    codes = tuple(OtherCode(str(r["code"]), str(r["name"] or ""), int(r["n"])) for r in by_code)
+    like = [c for c in codes if IMMUNOGLOBULIN_NAME.search(c.name)]
+    if like:
+        shown = "; ".join(f"LOINC {c.loinc} {c.name[:60]!r} ({c.rows} rows)" for c in like[:5])
+        warnings.warn(
+            f"OMOP measurement: {sum(c.rows for c in like)} row(s) have LOINC codes sigmd does not screen whose "
+            f"concept names read like immunoglobulin tests ({shown}); they are not screened. If they are serum IgM, "
+            "IgG or IgA results, the code is missing from sigmd's analyte codes",
+            UserWarning,
+            stacklevel=4,
+        )
+    return OtherAnalytes(sum(c.rows for c in codes), codes[:OTHER_CODES_SHOWN])
 
 
 def _warn_about_birth_dates(db: Engine) -> None:

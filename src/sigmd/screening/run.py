@@ -6,7 +6,7 @@ import csv
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -511,7 +511,7 @@ def _write_outputs(
         "reference_set": set_id,
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
-        "omop_other_analyte_rows": prepared.other_rows,
+        "omop_other_analytes": None if prepared.other_analytes is None else asdict(prepared.other_analytes),
         "results_collected": {k: None if d is None else d.isoformat() for k, d in collected.items()},
         "patients": patients,
         "patients_refused": refused,
