@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +134,10 @@ def _numbers(result: LabResult) -> tuple[object, ...]:
     return (result.analyte, result.collected, result.quantity, result.reported_unit, *bounds)
 
 
-def _bulk_outcomes(folder: Path, knowledge: Knowledge) -> tuple[list[str], dict[str, tuple[object, ...]]]:
-    """The outcome of each Observation line in `sigmd screen`: `used Observation/x` or the reason, with the line's
-    location written as the Bundle's (`Bundle.entry[i].resource`); and the used rows by Observation."""
+def _bulk_outcomes(folder: Path, knowledge: Knowledge) -> tuple[list[str], dict[str, tuple[object, ...]], Counter[str]]:
+    """The outcome of each Observation row in `sigmd screen`: `used Observation/x` or the reason, with the line's
+    location written as the Bundle's (`Bundle.entry[i].resource`); the used rows by Observation; and the
+    Observations of other analytes set aside, by code."""
     reader = BulkReader(knowledge)
     reader.read_file(folder / "Patient.ndjson")
     reader.read_file(folder / "Observation.ndjson")
@@ -161,7 +163,7 @@ def _bulk_outcomes(folder: Path, knowledge: Knowledge) -> tuple[list[str], dict[
                 range_high=row.ref_high,
             )
             used[name] = _numbers(result)
-    return outcomes, used
+    return outcomes, used, reader.other_codes
 
 
 def _assess_outcomes(
@@ -197,15 +199,23 @@ def test_every_bulk_observation_is_used_or_rejected_as_sigmd_assess_decides(tmp_
         "entry": [{"resource": r} for r in patients + observations],
     }
 
-    screened, screened_used = _bulk_outcomes(tmp_path, knowledge)
+    screened, screened_used, other = _bulk_outcomes(tmp_path, knowledge)
     assessed, assessed_used = _assess_outcomes(bundle, observations, knowledge)
+
+    # an Observation of another analyte is not a row in screening but counted by code; `sigmd assess` skips it
+    assert other == Counter({"718-7": 1})
+    skipped = [
+        reason for reason in assessed if "-another-LOINC-code was skipped: its code http://loinc.org|718-7" in reason
+    ]
+    assert len(skipped) == 1
+    assessed.remove(skipped[0])
 
     # two differing copies refuse their patient in `sigmd assess`; screening rejects the earlier copy with that
     # refusal and the later one as the conflicting copy it lists
     conflict = next(reason for reason in assessed if "appears twice with different results" in reason)
     assessed.remove(conflict)
     assessed.append("Observation/g5-obs was skipped: IgM: conflicting copy of Observation/g5-obs")
-    assert len(screened) == len(observations)
+    assert len(screened) == len(observations) - 1
     assert sorted(screened) == sorted(assessed)
     assert screened_used == assessed_used
 
@@ -261,3 +271,44 @@ def test_bulk_lines_may_end_with_lf_crlf_or_a_bare_cr_across_chunks(tmp_path: Pa
     assert len(head + long_line + b"\r") == 1 << 20
     numbers = [number for number, line in ndjson_lines(tmp_path / "x.ndjson") if line.strip()]
     assert numbers == [1, 3, 4, 5]
+
+
+def test_observations_of_other_analytes_are_counted_by_code_not_rejected(tmp_path: Path) -> None:
+    """A Bulk export holds every laboratory result: an Observation coded in LOINC with no immunoglobulin code is
+    counted by code (with a warning when its name reads like an immunoglobulin test), not a row. Observations
+    whose analyte cannot be told (local codes only, text only, an immunoglobulin code without the LOINC system, a
+    malformed code) are still rows, rejected with the FHIR reader's reason."""
+    patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
+    glucose = {"system": LOINC, "code": "2345-7", "display": "Glucose [Mass/volume] in Serum or Plasma"}
+    lines = [
+        patient,
+        _obs("m1", "p1"),
+        _obs("x1", "p1", code={"coding": [glucose]}),
+        _obs("x2", "p1", code={"coding": [{"system": "http://example.org/lab", "code": "GLU"}, glucose]}),
+        _obs("x3", "p1", code={"coding": [{"system": LOINC, "code": "99999-9"}], "text": "IgM, serum"}),
+        _obs("x4", "p1", code={"coding": [{"system": LOINC, "code": "5244-3", "display": "Measles IgG Ab"}]}),
+        # still rows (rejected): the analyte cannot be told, or the code is not the plain shape
+        _obs("r1", "p1", code={"coding": [{"system": "http://example.org/lab", "code": "IGM-S"}]}),
+        _obs("r2", "p1", code={"text": "IgM"}),
+        _obs("r3", "p1", code={"coding": [{"system": "urn:oid:2.16.840.1.113883.6.1", "code": IGM}, glucose]}),
+        _obs("r4", "p1", code={"coding": [{"system": LOINC, "code": 2345}]}),
+        _obs("r5", "p1", code={"coding": {"system": LOINC, "code": "2345-7"}}),
+    ]
+    (tmp_path / "export.ndjson").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"1 result\(s\) have LOINC codes .*\(LOINC 99999-9 'IgM, serum' \(1 rows\)\)"):
+        result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False, csv=True)
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 1, 5)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["other_analytes"] == {
+        "rows": 4,
+        "most_frequent": [
+            {"loinc": "2345-7", "name": "Glucose [Mass/volume] in Serum or Plasma", "rows": 2},
+            {"loinc": "5244-3", "name": "Measles IgG Ab", "rows": 1},
+            {"loinc": "99999-9", "name": "IgM, serum", "rows": 1},
+        ],
+    }
+    rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
+    for line in range(7, 12):
+        assert f"export.ndjson line {line}" in rejects
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "4 results of other analytes (LOINC codes sigmd does not screen) were set aside" in report

@@ -285,7 +285,7 @@ def test_omop_tables_give_the_verdicts_of_the_same_patients_in_long_format(
     with (tmp_path / "omop" / "summary.json").open(encoding="utf-8") as handle:
         summary = json.load(handle)
     rows = summary["rows"]
-    assert summary["omop_other_analytes"] == {
+    assert summary["other_analytes"] == {
         "rows": len(dataset.other_analyte),
         "most_frequent": [{"loinc": "2345-7", "name": "Glucose [Mass/volume] in Serum or Plasma", "rows": 2}],
     }
@@ -399,7 +399,7 @@ def test_a_code_set_aside_whose_name_reads_like_an_immunoglobulin_test_is_warned
     other = [{**_measure(1, None), "measurement_concept_id": c} for c in (7001, 7001, 7002, 7003)]
     tables = {"person": PEOPLE[:1], "measurement": [_measure(1, None), *other], "concept": concept}
     folder = _tables(tmp_path / "cdm", tables)
-    with pytest.warns(UserWarning, match=r"2 row\(s\) have LOINC codes .*\(LOINC 99999-9 'IgM Ser-mCnc' \(2 rows\)\)"):
+    with pytest.warns(UserWarning, match=r"2 result\(s\) have LOINC codes .*\(LOINC 99999-9 'IgM Ser-mCnc' \(2 rows\)\)"):
         prepared = prepare(folder, "omop", None, None, tmp_path / "work", content.load())
     assert prepared.other_analytes is not None
     assert prepared.other_analytes.rows == 4  # an antibody test is not warned about
@@ -506,7 +506,7 @@ def test_a_postgres_cdm_screened_in_place_equals_the_copied_cdm(
     for position, reason in dataset.injected.items():
         assert rejects[-position].startswith(reason), rejects[-position]
     assert runs["postgres"]["summary"]["rows"]["in"] == len(dataset.tables["measurement"]) - len(dataset.other_analyte)
-    assert runs["postgres"]["summary"]["omop_other_analytes"]["rows"] == len(dataset.other_analyte)
+    assert runs["postgres"]["summary"]["other_analytes"]["rows"] == len(dataset.other_analyte)
     assert {r["label"] for r in runs["postgres"]["patients"]} >= {"normal", "partial_sigmd", "secondary_low_igm"}
 
 

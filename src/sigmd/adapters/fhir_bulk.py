@@ -6,9 +6,11 @@ the status rule, the immunoglobulin LOINC code, effective[x], the value, compara
 range (`fhir.ResourceReader`, `fhir_observations.ObservationReader`). Usable results are held until every line
 is read, so that corrections, withdrawals and copies are settled as in a Bundle (`ObservationReader.settle`).
 
-Every line but a blank one or a Patient is a row: an Observation the FHIR reader uses is a used row;
-one it lists as not used (skipped, replaced, ignored) or refuses is a rejected row, with the FHIR reader's
-reason and the line; any other line is a rejected row. A Patient line gives its Observations their sex and
+An export holds every laboratory result, so an Observation coded in LOINC with no immunoglobulin code sigmd
+reads (glucose, say) is not screening input: it is counted by code (`BulkReader.other_codes`), not validated and
+not a row. Every other line but a blank one or a Patient is a row: an Observation the FHIR reader uses is a
+used row; one it lists as not used (skipped, replaced, ignored) or refuses is a rejected row, with the FHIR
+reader's reason and the line; any other line is a rejected row. A Patient line gives its Observations their sex and
 birth date; a Patient the FHIR reader refuses (no birth date, an invalid gender...) rejects its
 Observations with that reason.
 """
@@ -16,12 +18,14 @@ Observations with that reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from sigmd.adapters.fhir import RawResource, ResourceReader, read_patient, require_fhir_resources, resource_name
-from sigmd.adapters.fhir_observations import Settled
+from sigmd.adapters.fhir_observations import LOINC, Settled
 from sigmd.adapters.grouping import PatientIndex, PatientRecords, check_after_birth
 from sigmd.adapters.limits import decode_input, parse_json
 from sigmd.core.knowledge import Knowledge
@@ -84,6 +88,10 @@ class BulkReader:
         self.rejected: list[BulkRow] = []
         self.without_subject: list[RawResource] = []
         self.loinc_codes = {analyte: code for code, analyte in knowledge.loinc.items()}
+        self.other_codes: Counter[str] = Counter()
+        """Observations of other analytes by LOINC code (`other_analyte`)."""
+        self.other_names: dict[str, str] = {}
+        """The first name seen for each of `other_codes`."""
 
     def read_file(self, path: Path) -> None:
         for number, line in ndjson_lines(path):
@@ -100,6 +108,12 @@ class BulkReader:
         kind = document.get("resourceType") if isinstance(document, dict) else None
         if kind not in BULK_TYPES:
             self._reject(where, f"resourceType: {kind!r} is not Patient or Observation")
+            return
+        other = other_analyte(document, self.knowledge.loinc) if kind == "Observation" else None
+        if other is not None:
+            code, name = other
+            self.other_codes[code] += 1
+            self.other_names.setdefault(code, name)
             return
         raw = RawResource(document, where)
         if kind == "Patient":
@@ -171,6 +185,25 @@ class BulkReader:
         has one unit per row)."""
         factor = self.knowledge.units.find(unit).factor(analyte)
         return (None if low is None else repr(low / factor)), (None if high is None else repr(high / factor))
+
+
+def other_analyte(observation: dict[str, Any], immunoglobulin_codes: Mapping[str, Analyte]) -> tuple[str, str] | None:
+    """(LOINC code, name) of an Observation of another analyte: a coding in the LOINC system and no coding, in any
+    system, with an immunoglobulin code sigmd reads. None otherwise, and whenever `code` is not the plain shape
+    (the FHIR reader then judges the Observation and names what is wrong)."""
+    concept = observation.get("code")
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(concept, dict) or not isinstance(codings, list):
+        return None
+    if not all(isinstance(c, dict) and isinstance(c.get("code"), str) for c in codings):
+        return None
+    if any(c["code"] in immunoglobulin_codes for c in codings):
+        return None
+    loinc = next((c for c in codings if c.get("system") == LOINC and c["code"].strip()), None)
+    if loinc is None:
+        return None
+    name = next((n for n in (loinc.get("display"), concept.get("text")) if isinstance(n, str)), "")
+    return loinc["code"], name
 
 
 def _problem(records: PatientRecords, one: Settled) -> str:

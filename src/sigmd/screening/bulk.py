@@ -12,7 +12,7 @@ from pathlib import Path
 from sigmd.core.knowledge import Knowledge
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.extras import require
-from sigmd.screening.inputs import Prepared
+from sigmd.screening.inputs import Prepared, count_other_analytes
 
 BATCH_ROWS = 50_000
 """Used rows are written to Parquet in batches of this many, so that they are not all held twice."""
@@ -38,7 +38,8 @@ def ndjson_files(source: Path) -> list[Path]:
 
 def convert_bulk(source: Path, work_dir: Path, knowledge: Knowledge) -> Prepared:
     """Read every line through the FHIR reader of `sigmd assess` (`adapters.fhir_bulk`); used Observations go to
-    `work_dir/bulk.parquet` in the long format, every other line but a Patient or a blank one is a reject."""
+    `work_dir/bulk.parquet` in the long format, Observations of other analytes are counted, and every other line
+    but a Patient or a blank one is a reject."""
     pa = require("pyarrow", "screen")
     pq = require("pyarrow.parquet", "screen")
     from sigmd.adapters.fhir_bulk import BulkReader
@@ -67,6 +68,14 @@ def convert_bulk(source: Path, work_dir: Path, knowledge: Knowledge) -> Prepared
     reject_schema = pa.schema(
         [("row_no", pa.int64()), *[(n, pa.string()) for n in CANONICAL_COLUMNS], ("reason", pa.string())]
     )
+    other = count_other_analytes(
+        ((code, reader.other_names[code], n) for code, n in reader.other_codes.items()), "FHIR Bulk Observation"
+    )
     return Prepared(
-        path, "parquet", {n: n for n in CANONICAL_COLUMNS}, None, pa.Table.from_pylist(rejects, schema=reject_schema)
+        path,
+        "parquet",
+        {n: n for n in CANONICAL_COLUMNS},
+        None,
+        pa.Table.from_pylist(rejects, schema=reject_schema),
+        other_analytes=other,
     )

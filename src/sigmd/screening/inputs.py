@@ -7,6 +7,8 @@ converted are kept as rejects with their reason, so input rows = used + rejected
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,10 @@ from sigmd.core.knowledge import Knowledge
 from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.extras import require
 
+OTHER_CODES_SHOWN = 20
+IMMUNOGLOBULIN_NAME = re.compile(r"^(?!.*(\bAb\b|antibod)).*(\bIg ?[GAM]\d?\b|immunoglobulin [GAM]\b)", re.IGNORECASE)
+"""A code's name that reads like a total IgG, IgA or IgM test, not an antibody test such as "Measles virus IgG Ab"
+(sigmd's own heuristic, for a warning only)."""
 FORMATS = ("auto", "csv", "parquet", "omop", "bulk")
 REQUIRED_COLUMNS = ("patient_id", "sex", "birth_date", "collected_date", "loinc", "value", "unit")
 """A long-format extract without one of these is refused; `comparator`, `ref_low` and `ref_high` may be absent."""
@@ -36,7 +42,7 @@ class Prepared:
     """The engine already holds table `raw` and view `early_rejects` (rows rejected while converting): an OMOP
     CDM converted in place in the engine's database (`sigmd.screening.omop.convert_in_engine`)."""
     other_analytes: OtherAnalytes | None = None
-    """OMOP only: the measurement rows of other analytes, counted rather than rejected (see `sigmd.screening.omop`)."""
+    """OMOP and FHIR Bulk: the results of other analytes, counted rather than rejected (`count_other_analytes`)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,33 @@ class OtherCode:
 
 @dataclass(frozen=True)
 class OtherAnalytes:
-    """Measurement rows whose concept is a LOINC code sigmd does not screen: not input, counted by code."""
+    """Results whose LOINC code is one sigmd does not screen: not input, counted by code.
+
+    A CDM's measurement table and a Bulk export's Observations hold every laboratory result, so a result of
+    another analyte (glucose, say) is not a reject: listing each one would copy nearly the whole input out.
+    """
 
     rows: int
     most_frequent: tuple[OtherCode, ...]
-    """The most frequent codes (at most `sigmd.screening.omop.OTHER_CODES_SHOWN`), with their concept names, so
-    that an immunoglobulin result mapped to a code sigmd does not know can be seen."""
+    """The most frequent codes (at most `OTHER_CODES_SHOWN`), with their names, so that an immunoglobulin result
+    coded with a code sigmd does not know can be seen."""
+
+
+def count_other_analytes(by_code: Iterable[tuple[str, str, int]], source: str) -> OtherAnalytes:
+    """The results of other analytes from (LOINC code, name, rows) per code, and a warning when a code's name reads
+    like an immunoglobulin test (its results are then not screened). `source` names the input in the warning."""
+    codes = sorted((OtherCode(code, name, rows) for code, name, rows in by_code), key=lambda c: (-c.rows, c.loinc))
+    like = [c for c in codes if IMMUNOGLOBULIN_NAME.search(c.name)]
+    if like:
+        shown = "; ".join(f"LOINC {c.loinc} {c.name[:60]!r} ({c.rows} rows)" for c in like[:5])
+        warnings.warn(
+            f"{source}: {sum(c.rows for c in like)} result(s) have LOINC codes sigmd does not screen whose names "
+            f"read like immunoglobulin tests ({shown}); they are not screened. If they are serum IgM, IgG or IgA "
+            "results, the code is missing from sigmd's analyte codes",
+            UserWarning,
+            stacklevel=3,
+        )
+    return OtherAnalytes(sum(c.rows for c in codes), tuple(codes[:OTHER_CODES_SHOWN]))
 
 
 def detect(source: Path) -> str:

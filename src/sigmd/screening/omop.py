@@ -4,7 +4,7 @@ drug_exposure and concept, from a folder (.parquet, .csv or .tsv per table) or a
 Each measurement row becomes one long-format row or one reject with a reason naming the OMOP field and
 its value, except the rows of other analytes: a CDM's measurement table holds every laboratory result, so a row
 whose concept is a LOINC code of another analyte (glucose, say) is not screening input. Those rows are counted
-(summary.json `omop_other_analytes`, with the most frequent codes and their names), not listed one by one as
+(summary.json `other_analytes`, with the most frequent codes and their names), not listed one by one as
 rejects, which on a real CDM would be nearly the whole table; a code set aside whose concept name reads like an
 immunoglobulin test raises a warning, since its results are then not screened. A row whose analyte cannot be told (no LOINC concept, a source value sigmd does not know) is
 still a reject with its reason. The input rows are the other measurement rows. The conversion is SQL (`measurement_sql`, `records_sql`):
@@ -41,13 +41,9 @@ from sigmd.screening.classify import CANONICAL_COLUMNS
 from sigmd.screening.delimited import LINE_PROBLEM, convert_delimited, read_header
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
-from sigmd.screening.inputs import OtherAnalytes, OtherCode, Prepared
+from sigmd.screening.inputs import OtherAnalytes, Prepared, count_other_analytes
 from sigmd.screening.portable import literal, to_date, to_double, to_integer
 
-OTHER_CODES_SHOWN = 20
-IMMUNOGLOBULIN_NAME = re.compile(r"^(?!.*(\bAb\b|antibod)).*(\bIg ?[GAM]\d?\b|immunoglobulin [GAM]\b)", re.IGNORECASE)
-"""A concept name that reads like a total IgG, IgA or IgM test, not an antibody test such as "Measles virus IgG Ab"
-(sigmd's own heuristic, for a warning only)."""
 SCREENED = "reason IS NULL AND NOT other_analyte"
 """The converted measurement rows that are screening input and usable."""
 GENDERS = {8507: "male", 8532: "female"}
@@ -432,24 +428,14 @@ def convert_in_engine(db: Engine, url: str, schema: str | None, work_dir: Path) 
 
 
 def _other_analytes(db: Engine) -> OtherAnalytes:
-    """The rows of other analytes by code (one pass), and a warning when a code's name reads like an immunoglobulin."""
+    """The rows of other analytes by code (one pass), with a warning when a code's name reads like an immunoglobulin."""
     by_code = db.fetch(
         "SELECT other_code AS code, min(other_name) AS name, count(*) AS n FROM converted WHERE other_analyte"
         " GROUP BY other_code"
     ).to_pylist()
-    by_code.sort(key=lambda r: (-int(r["n"]), str(r["code"])))
-    codes = tuple(OtherCode(str(r["code"]), str(r["name"] or ""), int(r["n"])) for r in by_code)
-    like = [c for c in codes if IMMUNOGLOBULIN_NAME.search(c.name)]
-    if like:
-        shown = "; ".join(f"LOINC {c.loinc} {c.name[:60]!r} ({c.rows} rows)" for c in like[:5])
-        warnings.warn(
-            f"OMOP measurement: {sum(c.rows for c in like)} row(s) have LOINC codes sigmd does not screen whose "
-            f"concept names read like immunoglobulin tests ({shown}); they are not screened. If they are serum IgM, "
-            "IgG or IgA results, the code is missing from sigmd's analyte codes",
-            UserWarning,
-            stacklevel=4,
-        )
-    return OtherAnalytes(sum(c.rows for c in codes), codes[:OTHER_CODES_SHOWN])
+    return count_other_analytes(
+        ((str(r["code"]), str(r["name"] or ""), int(r["n"])) for r in by_code), "OMOP measurement"
+    )
 
 
 def _warn_about_birth_dates(db: Engine) -> None:

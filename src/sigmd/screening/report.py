@@ -739,10 +739,22 @@ def patients_sentence(summary: dict[str, Any]) -> str:
     )
 
 
+def other_analytes_sentence(summary: dict[str, Any]) -> str:
+    """Results of other analytes set aside (OMOP and FHIR Bulk input), which are not rows in."""
+    other = summary.get("other_analytes")
+    if not other or not other["rows"]:
+        return ""
+    return (
+        f"Besides, {count(other['rows'])} results of other analytes (LOINC codes sigmd does not screen) were set "
+        "aside, not read as rows; summary.json lists the most frequent codes."
+    )
+
+
 def data_section(summary: dict[str, Any]) -> str:
     reasons = summary.get("reject_reasons") or {}
     rows = summary["rows"]
-    parts = [f"<p>{esc(rows_sentence(summary))} {esc(patients_sentence(summary))}</p>"]
+    sentences = (rows_sentence(summary), patients_sentence(summary), other_analytes_sentence(summary))
+    parts = [f"<p>{esc(' '.join(s for s in sentences if s))}</p>"]
     if reasons:
         parts.append(
             table(

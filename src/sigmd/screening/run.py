@@ -511,7 +511,7 @@ def _write_outputs(
         "reference_set": set_id,
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
-        "omop_other_analytes": None if prepared.other_analytes is None else asdict(prepared.other_analytes),
+        "other_analytes": None if prepared.other_analytes is None else asdict(prepared.other_analytes),
         "results_collected": {k: None if d is None else d.isoformat() for k, d in collected.items()},
         "patients": patients,
         "patients_refused": refused,
