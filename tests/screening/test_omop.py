@@ -399,7 +399,9 @@ def test_a_code_set_aside_whose_name_reads_like_an_immunoglobulin_test_is_warned
     other = [{**_measure(1, None), "measurement_concept_id": c} for c in (7001, 7001, 7002, 7003)]
     tables = {"person": PEOPLE[:1], "measurement": [_measure(1, None), *other], "concept": concept}
     folder = _tables(tmp_path / "cdm", tables)
-    with pytest.warns(UserWarning, match=r"2 result\(s\) have LOINC codes .*\(LOINC 99999-9 'IgM Ser-mCnc' \(2 rows\)\)"):
+    with pytest.warns(
+        UserWarning, match=r"2 result\(s\) have LOINC codes .*\(LOINC 99999-9 'IgM Ser-mCnc' \(2 rows\)\)"
+    ):
         prepared = prepare(folder, "omop", None, None, tmp_path / "work", content.load())
     assert prepared.other_analytes is not None
     assert prepared.other_analytes.rows == 4  # an antibody test is not warned about

@@ -16,8 +16,10 @@ import pytest
 from sqlglot.errors import UnsupportedError
 
 from sigmd import content
+from sigmd.adapters.results import EARLIEST_DATE, LATEST_DATE, parse_date
 from sigmd.core.model import Analyte
 from sigmd.core.values import VALUE_PATTERN
+from sigmd.errors import InputError
 from sigmd.screening import classify, omop
 from sigmd.screening.classify import DATE_PATTERN, PLAIN_NUMBER
 from sigmd.screening.duckdb_engine import DuckDBEngine
@@ -83,6 +85,13 @@ TEXTS = [
     " 2020-01-05T10:30:00+01:00 ",
     "2020-01-05T25:00",
     "2020-01-05\u2028",
+    "2020-01-5 ",
+    "+020-01-05",
+    "２０２０-01-05",
+    "2020-0a-05",
+    "2020-01-05\xa0",
+    "20200105",
+    "2020-W01-1",
     "it's \\s: 'quoted'",
     "µG/dL",
     "MG / DL",
@@ -96,6 +105,8 @@ EXPRESSIONS = {
     "number": extract("v", VALUE_PATTERN, 2),
     "plain": matches("v", PLAIN_NUMBER),
     "date_part": extract("v", DATE_PATTERN, 1),
+    "date_part_fast": classify._date_part("v"),
+    "iso_date": classify._iso_date(classify._date_part("v")),
     "field": extract("v", "^([^:]*)", 1),
     "whole": extract("v", "^[0-9]+", 0),
     "no_spaces": remove("v", r"\s"),
@@ -345,3 +356,24 @@ def test_postgres_refuses_text_it_cannot_hold(postgres_url: str, tmp_path: Path)
             engine.load("raw", source, "parquet", {"patient_id": "patient_id", "value": "value"})
     finally:
         engine.close()
+
+
+def test_screening_reads_a_date_exactly_when_the_core_does() -> None:
+    """The SQL date of every probe (through the fast path for `dddd-dd-dd`) is the core's `parse_date`, and NULL
+    where the core refuses the text; the fast path gives the pattern's date part wherever that part is a date."""
+    rows = _on_duckdb(
+        f"SELECT v, {classify._iso_date(classify._date_part('v'))} AS fast,"
+        f" {classify._iso_date(extract('v', DATE_PATTERN, 1))} AS slow FROM t",
+        {"t": pa.table({"v": pa.array(TEXTS, pa.string())})},
+    )
+    read = 0
+    for row in rows:
+        assert row["fast"] == row["slow"], row["v"]
+        try:
+            expected = None if row["v"] is None else parse_date(row["v"], "v")
+        except InputError:
+            expected = None
+        inside = row["fast"] if row["fast"] is not None and EARLIEST_DATE <= row["fast"] <= LATEST_DATE else None
+        assert inside == expected, row["v"]
+        read += expected is not None
+    assert 3 <= read <= len(rows) - 10  # dates, date-times, and many texts both refuse

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date
 
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, Comparator, LabRange, LabResult, Quantity
 from sigmd.core.units import UnitError
-from sigmd.core.values import ValueFormatError, parse_reported_value
+from sigmd.core.values import ValueFormatError, parse_reported_value, shared_pattern
 from sigmd.errors import InputError
 
 
@@ -30,15 +30,25 @@ LATEST_DATE = date(2199, 12, 31)
 overflow. A result dated after the as-of date is read and then listed as not used by the core."""
 
 
+DATE_PATTERN = (
+    r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:[T ](?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?\s*$"
+)
+"""An ISO date (YYYY-MM-DD), or an ISO date-time whose date part (group 1) is read; shared with the SQL engines.
+Python's `date.fromisoformat` alone also reads forms sigmd does not (`19800101`, the week date `1980-W01-1`)."""
+_DATE = shared_pattern(DATE_PATTERN)
+
+
 def parse_date(text: str, field: str) -> date:
-    """An ISO date, or the date part of an ISO date-time, between `EARLIEST_DATE` and `LATEST_DATE`."""
-    value = str(text).strip()
+    """An ISO date, or the date part of an ISO date-time (`DATE_PATTERN`), between `EARLIEST_DATE` and
+    `LATEST_DATE`."""
+    match = _DATE.match(str(text))
     try:
-        if len(value) > 10:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-        else:
-            parsed = date.fromisoformat(value)
-    except (ValueError, OverflowError):
+        if match is None:
+            raise ValueError
+        parsed = date.fromisoformat(match.group(1))
+    except ValueError:
         raise InputError(field, text, "is not an ISO date (YYYY-MM-DD)") from None
     return check_date(parsed, field, text)
 

@@ -7,12 +7,22 @@ import re
 
 from sigmd.core.model import Comparator
 
+SPACE_CLASS = r"\t\n\f\r "
+r"""What `\s` means in a pattern shared with the SQL engines: RE2's white space, which Java and PostgreSQL are given
+too (`sigmd.screening.portable`); Python's own `\s` would also take no-break and other Unicode spaces."""
 VALUE_PATTERN = r"^\s*(<=|>=|≤|≥|<|>|=)?\s*((?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*$"
 """A reported value: optional comparator, then a non-negative decimal number (shared with the SQL engines).
 
 The number's form is unambiguous (digits with an optional fraction, or a bare fraction), so a long run of digits
 that fails to match fails in linear time."""
-_VALUE = re.compile(VALUE_PATTERN)
+
+
+def shared_pattern(pattern: str) -> re.Pattern[str]:
+    """A pattern shared with the SQL engines, compiled so that Python reads it as they do (`SPACE_CLASS`)."""
+    return re.compile(pattern.replace(r"\s", f"[{SPACE_CLASS}]"))
+
+
+_VALUE = shared_pattern(VALUE_PATTERN)
 _SYMBOLS = {"≤": Comparator.LE, "≥": Comparator.GE}
 
 

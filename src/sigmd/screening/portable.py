@@ -25,7 +25,9 @@ forms (as DuckDB SQL) and refuse anything else when the SQL is built:
 
 from __future__ import annotations
 
-RE2_SPACE = r"\t\n\f\r "
+from sigmd.core.values import SPACE_CLASS
+
+RE2_SPACE = SPACE_CLASS
 """What `\\s` matches in RE2 (and so in DuckDB): tab, line feed, form feed, carriage return, space."""
 SENTINEL = "!"
 """Appended to text and pattern for a match anchored at the end (see the module docstring)."""

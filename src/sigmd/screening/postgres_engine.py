@@ -73,7 +73,11 @@ TRY_CAST_SQL = {
 }
 """try_cast from text for the types the shared SQL casts to: the value of canonical text (what `portable`
 passes: '12', '-3', '1.5e3', '2024-02-29'), NULL for anything else. Doubles round as DuckDB's do, to
-infinity or zero when out of range (PostgreSQL's own cast raises there)."""
+infinity or zero when out of range (PostgreSQL's own cast raises there).
+
+They are declared STABLE, not IMMUTABLE: the cast from text to date is stable (it reads DateStyle), and PostgreSQL
+does not inline an IMMUTABLE SQL function whose body is not, so each call went through the SQL function executor
+(4.0 s against 1.3 s for 1.1 M dates)."""
 if set(TRY_CAST_SQL) != set(TRY_CAST_FUNCTIONS.values()):  # pragma: no cover - a programming error
     raise AssertionError("every try_cast the PostgreSQL dialect writes needs its function here")
 TEXT_TYPES = {25: "text", 1043: "varchar", 1042: "bpchar", 19: "name"}
@@ -170,7 +174,7 @@ class PostgresEngine:
         for function, (returns, body) in TRY_CAST_SQL.items():
             self._con.execute(
                 f"CREATE OR REPLACE FUNCTION pg_temp.{function}(t text) RETURNS {returns}"
-                f" LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $sigmd$ {body} $sigmd$"
+                f" LANGUAGE sql STABLE PARALLEL SAFE AS $sigmd$ {body} $sigmd$"
             )
 
     def sql(self, query: str) -> str:

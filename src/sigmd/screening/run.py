@@ -373,7 +373,8 @@ def _patients_refused(db: Engine, screened: int, early: bool) -> dict[str, int]:
         "SELECT count(DISTINCT patient_id) AS n FROM ("
         f"SELECT CAST(patient_id AS VARCHAR) AS patient_id FROM rows WHERE row_reason IS NOT NULL{early_ids}) ids"
         " WHERE patient_id IS NOT NULL AND trim(patient_id) <> ''"
-        " AND patient_id NOT IN (SELECT CAST(patient_id AS VARCHAR) FROM patients)"
+        # an anti-join: PostgreSQL ran NOT IN over a million patients as a nested loop (265 s at 1 M patients)
+        " AND NOT EXISTS (SELECT 1 FROM patients p WHERE CAST(p.patient_id AS VARCHAR) = ids.patient_id)"
     ).to_pylist()[0]["n"]
     problems = db.fetch("SELECT problem, count(*) AS n FROM patients GROUP BY problem").to_pylist()
     counts: dict[str | None, int] = {r["problem"]: int(r["n"]) for r in problems}
