@@ -140,3 +140,13 @@ def test_a_blood_count_is_read_when_nothing_goes_wrong(knowledge: Knowledge) -> 
     document = {**_document(), "blood_count": {"date": "2024-01-10", "result": "abnormal"}}
     count = case_from_dict(document, knowledge).blood_count
     assert count is not None and count.abnormal
+
+
+@pytest.mark.parametrize("text", ["19800501", "1980-W18-4", "1980-122", "1980-05-01\u00a0", "1980-5-1"])
+def test_dates_in_forms_other_than_yyyy_mm_dd_are_refused(knowledge: Knowledge, text: str) -> None:
+    """Only an ISO date `YYYY-MM-DD` (or an ISO date-time) is read, as screening reads it: Python's
+    `date.fromisoformat` alone would take the basic form and week or ordinal dates (1980-W18-4 is 1980-05-01)."""
+    with pytest.raises(InputError) as caught:
+        case_from_dict(_document(birth_date=text), knowledge)
+    assert caught.value.field == "patient.birth_date" and caught.value.value == text
+    assert "is not an ISO date (YYYY-MM-DD)" in str(caught.value)
