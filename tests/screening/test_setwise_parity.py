@@ -65,6 +65,7 @@ AIMS: dict[str, dict[str, tuple[float, float]]] = {
     "hyper_igm": {"IgM": (1.7, 2.6), "IgG": (-2.5, -1.5), "IgA": (-2.5, -1.5)},
     "low_igg": {"IgG": (-2.5, -1.5)},
     "censored": {},
+    "unit_slip": {},
     "borderline": {},
     "subclass": {"IgM": (-3.0, -1.3), "IgG2": (-3.0, -1.8), "IgG3": (-3.0, -1.8)},
 }
@@ -217,6 +218,11 @@ def rows_of_patient(draw: st.DrawFn, pid: str, aim: str, profile: str, reference
         for row in rows:
             if row["loinc"] in ("IgM", "IgA"):
                 row["value"] = f"<{row['value']}"
+    if aim == "unit_slip":
+        # The latest IgG in g/L written as mg/dL: a possible unit slip, which only the core judges (the core path).
+        latest = [row for row in rows if row["loinc"] == "IgG"][-1]
+        mg_dl = float(latest["value"]) / {"g/L": 0.01, "g/l": 0.01, "mg/L": 10.0}.get(latest["unit"], 1.0)
+        latest.update(value=f"{mg_dl / 100:.3g}", unit="mg/dL")
     if aim == "refused":
         # Beside its usable results, one row for each way a row can be refused.
         rows += [_corrupt(rows[0], corruption, birth) for corruption in CORRUPTIONS]
