@@ -25,4 +25,4 @@ def test_bulk_export_folder_rejects_event_logs_and_counts_observations_of_other_
         "most_frequent": [{"loinc": "94500-6", "name": "", "rows": 2}],
     }
     reasons = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
-    assert "resourceType: None is not Patient or Observation (log.ndjson line 1)" in reasons
+    assert "resourceType: None is not a FHIR R4 resource type (log.ndjson line 1)" in reasons

@@ -7,12 +7,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from sigmd import content
 from sigmd.adapters.fhir import load_fhir_json
 from sigmd.adapters.fhir_bulk import BulkReader, ndjson_lines
 from sigmd.adapters.results import build_result, parse_date, resolve_analyte
+from sigmd.core.assessment import assess
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import LabResult
 from sigmd.screening.run import screen
@@ -237,8 +239,9 @@ def test_the_outcomes_cover_use_and_every_kind_of_refusal(tmp_path: Path) -> Non
 
 
 def test_screening_counts_every_line_and_rejects_what_is_not_an_observation(tmp_path: Path) -> None:
-    """Rows in = used + rejected: a Patient line is not a row, an Encounter or a Bundle line is a reject with its
-    reason, and an Observation replaced by an amended one is a reject in the FHIR reader's words."""
+    """Rows in = used + rejected: a Patient line is not a row, an Encounter line is counted by type and not a row, a
+    Bundle or a line of no FHIR resource type is a reject with its reason, and an Observation replaced by an amended
+    one is a reject in the FHIR reader's words."""
     patient = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-01"}
     lines = [
         patient,
@@ -247,17 +250,25 @@ def test_screening_counts_every_line_and_rejects_what_is_not_an_observation(tmp_
         _obs("g1", "p1", code={"coding": [{"system": LOINC, "code": IGG}]}, valueQuantity=_quantity(1000, "mg/dL")),
         {"resourceType": "Encounter", "id": "e1", "status": "finished"},
         {"resourceType": "Bundle", "type": "collection"},
+        {"resourceType": "Quantity", "value": 1},
+        {"id": "x"},
     ]
     (tmp_path / "export.ndjson").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     result = screen(tmp_path, tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False, csv=True)
-    assert (result.rows_in, result.rows_used, result.rows_rejected) == (5, 2, 3)
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (6, 2, 4)
     rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
     assert (
         "Observation/m1 was replaced: IgM: replaced by Observation/m1 (amended) with the same id (export.ndjson line 2)"
         in rejects
     )
-    assert "resourceType: 'Encounter' is not Patient or Observation (export.ndjson line 5)" in rejects
-    assert "resourceType: 'Bundle' is not Patient or Observation (export.ndjson line 6)" in rejects
+    assert (
+        "resourceType: 'Bundle' is not read from a Bulk export, which holds one resource a line (export.ndjson line 6)"
+        in rejects
+    )
+    assert "resourceType: 'Quantity' is not a FHIR R4 resource type (export.ndjson line 7)" in rejects
+    assert "resourceType: None is not a FHIR R4 resource type (export.ndjson line 8)" in rejects
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["other_resources"] == {"Encounter": 1}
 
 
 @pytest.mark.parametrize("separator", [b"\n", b"\r\n", b"\r"])
@@ -312,3 +323,187 @@ def test_observations_of_other_analytes_are_counted_by_code_not_rejected(tmp_pat
         assert f"export.ndjson line {line}" in rejects
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "4 results of other analytes (LOINC codes sigmd does not screen) were set aside" in report
+
+
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ATC = "http://www.whocc.no/atc"
+
+
+def _low_igm_panels(pid: str) -> list[dict[str, Any]]:
+    """IgM 12 mg/dL on two dates six months apart with normal IgG and IgA: persistent isolated low IgM, so that the
+    records alone decide between partial SIgMD and secondary low IgM, and whether IgG is set aside."""
+    panels = []
+    for day in ("2025-01-10", "2025-07-20"):
+        for code, value in ((IGM, 12), (IGG, 1000), ("2458-8", 200)):
+            oid = f"{pid}-{code}-{day}"
+            panels.append(
+                _obs(
+                    oid,
+                    pid,
+                    code={"coding": [{"system": LOINC, "code": code}]},
+                    effectiveDateTime=day,
+                    valueQuantity=_quantity(value, "mg/dL"),
+                )
+            )
+    return panels
+
+
+def _condition(cid: str, pid: str, **change: Any) -> dict[str, Any]:
+    condition: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": cid,
+        "subject": {"reference": f"Patient/{pid}"},
+        "code": {"coding": [{"system": ICD10, "code": "C91.1"}], "text": "chronic lymphocytic leukaemia"},
+    }
+    condition.update(change)
+    return condition
+
+
+def _medication(kind: str, mid: str, pid: str, code: str, text: str) -> dict[str, Any]:
+    medication: dict[str, Any] = {
+        "resourceType": kind,
+        "id": mid,
+        "status": "active",
+        "subject": {"reference": f"Patient/{pid}"},
+        "medicationCodeableConcept": {"coding": [{"system": ATC, "code": code}], "text": text},
+    }
+    if kind == "MedicationRequest":
+        medication["intent"] = "order"
+    return medication
+
+
+def _records_export() -> dict[str, list[dict[str, Any]]]:
+    """A Bulk export by file: patients with low IgM whose conditions and medications decide their verdict."""
+    pids = ("cll", "cll-refuted", "ivig", "clozapine", "plain", "bad-condition")
+    patients = [{"resourceType": "Patient", "id": p, "gender": "female", "birthDate": "1980-01-01"} for p in pids]
+    return {
+        "Patient": patients,
+        "Observation": [o for p in pids for o in _low_igm_panels(p)],
+        "Condition": [
+            _condition("c1", "cll"),
+            _condition(
+                "c2",
+                "cll-refuted",
+                verificationStatus={"coding": [{"code": "refuted"}]},
+            ),
+            _condition("c3", "bad-condition", code="chronic lymphocytic leukaemia"),  # not valid FHIR R4
+            _condition("c4", "plain", code={"text": "asthma"}),
+        ],
+        "MedicationRequest": [_medication("MedicationRequest", "m1", "ivig", "J06BA02", "immunoglobulin")],
+        "MedicationStatement": [_medication("MedicationStatement", "m2", "clozapine", "N05AH02", "clozapine")],
+        "Encounter": [{"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}}],
+    }
+
+
+def _write_export(folder: Path, export: dict[str, list[dict[str, Any]]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, resources in export.items():
+        (folder / f"{kind}.ndjson").write_text("".join(json.dumps(r) + "\n" for r in resources), encoding="utf-8")
+
+
+def test_conditions_and_medications_of_an_export_decide_verdicts_as_in_sigmd_assess(tmp_path: Path) -> None:
+    """The export's Condition, MedicationStatement and MedicationRequest resources are the records table: each
+    patient's label and certainty equal what `sigmd assess` gives for the same resources as a Bundle (a cause on
+    record makes the low IgM secondary; immunoglobulin treatment sets IgG aside; a refuted condition does not
+    count); a condition the FHIR reader refuses refuses its patient in both; an Encounter is counted, not a row."""
+    knowledge = content.load()
+    export = _records_export()
+    _write_export(tmp_path / "export", export)
+    result = screen(tmp_path / "export", tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False, csv=True)
+
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for rs in export.values() for r in rs],
+    }
+    expected: dict[str, tuple[str, ...]] = {}
+    refused: dict[str, str] = {}
+    for loaded in load_fhir_json(json.dumps(bundle), knowledge):
+        if loaded.case is None:
+            refused[loaded.patient_key] = str(loaded.error)
+            continue
+        assessment = assess(loaded.case, knowledge, as_of=AS_OF)
+        verdict = assessment.diagnosis
+        criteria = tuple(f"{c.id.value}={c.outcome.value}" for c in assessment.criteria)
+        expected[loaded.patient_key] = (verdict.label.value, verdict.certainty.value, *criteria)
+    screened = {
+        row["patient_id"]: (
+            row["label"],
+            row["certainty"],
+            *(f"{c.split('=')[0]}={row['c_' + c.split('=')[0]]}" for c in expected[row["patient_id"]][2:]),
+        )
+        for row in pq.read_table(tmp_path / "out" / "patients.parquet").to_pylist()
+    }
+    assert screened == expected
+    assert expected["cll"][0] == "secondary_low_igm" and expected["clozapine"][0] == "secondary_low_igm"
+    assert expected["plain"][0] == "partial_sigmd" and expected["cll-refuted"] == expected["plain"]
+    assert "igg_normal=unknown" in expected["ivig"] and "igg_normal=met" in expected["plain"]
+    invalid = ".code: 'chronic lymphocytic leukaemia' is not valid FHIR R4"
+    assert list(refused) == ["bad-condition"] and invalid in refused["bad-condition"]
+
+    observations = len(export["Observation"])
+    assert (result.rows_in, result.rows_used, result.rows_rejected) == (observations, observations - 6, 6)
+    rejects = (tmp_path / "out" / "rejects.csv").read_text(encoding="utf-8")
+    assert rejects.count(f"Condition.ndjson line 3{invalid}") == 6
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["other_resources"] == {"Encounter": 1}
+    assert summary["records"] == {
+        "table": "bulk.records.csv",
+        "patients": 4,
+        "conditions": 2,
+        "medications": 2,
+        "patients_with_a_secondary_cause": 2,
+        "patients_with_treatment_setting_aside_igg": 1,
+    }
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Encounter 1" in report and "2 conditions and 2 medications for 4 patients" in report
+
+
+def test_a_records_table_given_with_an_export_is_used_and_replaces_the_exports_own(tmp_path: Path) -> None:
+    """`--records` with a Bulk export is the records table (it was once ignored); the export's own record lines are
+    then counted, not read, with a warning. Without any records the report says secondary causes were not seen."""
+    export = _records_export()
+    del export["Condition"]  # its invalid Condition would refuse a patient if read
+    _write_export(tmp_path / "export", export)
+    side = tmp_path / "records.csv"
+    side.write_text("patient_id,kind,code,system,text\nplain,condition,C91.1,ICD-10,\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"records\.csv' is the records table; the export's own 2 Condition"):
+        screen(tmp_path / "export", tmp_path / "out", records=side, as_of=AS_OF, progress=False, sensitivity=False)
+    screened = {r["patient_id"]: r["label"] for r in pq.read_table(tmp_path / "out" / "patients.parquet").to_pylist()}
+    assert screened["plain"] == "secondary_low_igm"
+    assert screened["ivig"] == screened["clozapine"] == "partial_sigmd"  # their export records were not read
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["other_resources"] == {"Encounter": 1, "MedicationRequest": 1, "MedicationStatement": 1}
+    assert summary["records"]["table"] == "records.csv" and summary["records"]["patients_with_a_secondary_cause"] == 1
+
+    for kind in ("MedicationRequest", "MedicationStatement"):
+        (tmp_path / "export" / f"{kind}.ndjson").unlink()
+    screen(tmp_path / "export", tmp_path / "bare", as_of=AS_OF, progress=False, sensitivity=False)
+    summary = json.loads((tmp_path / "bare" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["records"] is None
+    report = (tmp_path / "bare" / "report.html").read_text(encoding="utf-8")
+    assert "No conditions or medications were given" in report
+
+
+def test_an_export_with_conditions_only_is_read_with_a_warning_and_its_manifest_lists_record_files(
+    tmp_path: Path,
+) -> None:
+    """A manifest's Condition file is read; an export with conditions but no medication resources still uses its
+    conditions (they can name a cause), with a warning that medications cannot be seen."""
+    export = _records_export()
+    for kind in ("MedicationRequest", "MedicationStatement", "Encounter"):
+        del export[kind]
+    export["Condition"] = [c for c in export["Condition"] if c["id"] != "c3"]
+    _write_export(tmp_path / "export", export)
+    manifest = {
+        "transactionTime": "2025-08-01T00:00:00Z",
+        "request": "https://fhir.example/$export",
+        "requiresAccessToken": False,
+        "output": [{"type": k, "url": f"https://fhir.example/files/{k}.ndjson"} for k in export],
+        "error": [],
+    }
+    (tmp_path / "export" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"holds no medications \(no MedicationStatement or MedicationRequest"):
+        screen(tmp_path / "export" / "manifest.json", tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False)
+    screened = {r["patient_id"]: r["label"] for r in pq.read_table(tmp_path / "out" / "patients.parquet").to_pylist()}
+    assert screened["cll"] == "secondary_low_igm" and screened["plain"] == "partial_sigmd"

@@ -6,13 +6,22 @@ the status rule, the immunoglobulin LOINC code, effective[x], the value, compara
 range (`fhir.ResourceReader`, `fhir_observations.ObservationReader`). Usable results are held until every line
 is read, so that corrections, withdrawals and copies are settled as in a Bundle (`ObservationReader.settle`).
 
+Condition, MedicationStatement and MedicationRequest lines are read by the same reader into their patient's
+records (the conditions and medications the core matches secondary causes and treatment on), unless the
+screening was given its own records table (`read_records=False`). As in `sigmd assess`, one of them that the
+reader refuses (invalid FHIR, say) refuses its patient: each of that patient's Observations is rejected with
+its reason, since a record that cannot be read could hide a secondary cause. One withdrawn or refuted is set
+aside and counted (`records_not_used`).
+
 An export holds every laboratory result, so an Observation coded in LOINC with no immunoglobulin code sigmd
 reads (glucose, say) is not screening input: it is counted by code (`BulkReader.other_codes`), not validated and
-not a row. Every other line but a blank one or a Patient is a row: an Observation the FHIR reader uses is a
-used row; one it lists as not used (skipped, replaced, ignored) or refuses is a rejected row, with the FHIR
-reader's reason and the line; any other line is a rejected row. A Patient line gives its Observations their sex and
-birth date; a Patient the FHIR reader refuses (no birth date, an invalid gender...) rejects its
-Observations with that reason.
+not a row. A line of another FHIR R4 resource type (Encounter, Procedure...) is counted by type
+(`other_resources`), not read and not a row. Every other line but a blank one, a Patient or a record is a row:
+an Observation the FHIR reader uses is a used row; one it lists as not used (skipped, replaced, ignored) or
+refuses is a rejected row, with the FHIR reader's reason and the line; any other line (not JSON, no known
+resource type, a Bundle, a record that belongs to no patient) is a rejected row. A Patient line gives its
+Observations their sex and birth date; a Patient the FHIR reader refuses (no birth date, an invalid gender...)
+rejects its Observations with that reason.
 """
 
 from __future__ import annotations
@@ -21,19 +30,28 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sigmd.adapters.fhir import RawResource, ResourceReader, read_patient, require_fhir_resources, resource_name
+from sigmd.adapters.fhir import (
+    RawResource,
+    ResourceReader,
+    is_resource_type,
+    read_patient,
+    require_fhir_resources,
+    resource_name,
+)
 from sigmd.adapters.fhir_observations import LOINC, Settled
 from sigmd.adapters.grouping import PatientIndex, PatientRecords, check_after_birth
 from sigmd.adapters.limits import decode_input, parse_json
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Analyte
+from sigmd.core.model import Analyte, CodedText
 from sigmd.errors import InputError
 
-BULK_TYPES = ("Patient", "Observation")
-"""The resource types a Bulk export for screening holds; a line of another type is a reject."""
+RECORD_TYPES = ("Condition", "MedicationStatement", "MedicationRequest")
+"""The resource types read into a patient's records (conditions and medications)."""
+MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest")
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _CHUNK = 1 << 20
 
@@ -79,8 +97,11 @@ def ndjson_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 class BulkReader:
     """Reads the lines of a Bulk export; `rows` gives every row once all lines are read."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, *, read_records: bool = True) -> None:
         require_fhir_resources()
+        self.read_records = read_records
+        """Read Condition, MedicationStatement and MedicationRequest lines into the records (else count them in
+        `other_resources`, as when screening has its own records table)."""
         self.knowledge = knowledge
         self.index = PatientIndex()
         self.aliases: dict[str, str] = {}
@@ -92,6 +113,14 @@ class BulkReader:
         """Observations of other analytes by LOINC code (`other_analyte`)."""
         self.other_names: dict[str, str] = {}
         """The first name seen for each of `other_codes`."""
+        self.other_resources: Counter[str] = Counter()
+        """Lines of FHIR R4 resource types not read, by type."""
+        self.records_read: Counter[str] = Counter()
+        """Record lines read into their patient's conditions or medications, by resource type."""
+        self.records_not_used: Counter[str] = Counter()
+        """Record lines set aside (withdrawn, refuted, no code or text), by resource type."""
+        self.record_types: set[str] = set()
+        """The record resource types the export holds (a line of each was read, whatever became of it)."""
 
     def read_file(self, path: Path) -> None:
         for number, line in ndjson_lines(path):
@@ -106,25 +135,61 @@ class BulkReader:
             self._reject(where, str(error))
             return
         kind = document.get("resourceType") if isinstance(document, dict) else None
-        if kind not in BULK_TYPES:
-            self._reject(where, f"resourceType: {kind!r} is not Patient or Observation")
+        if kind == "Observation":
+            other = other_analyte(document, self.knowledge.loinc)
+            if other is not None:
+                code, name = other
+                self.other_codes[code] += 1
+                self.other_names.setdefault(code, name)
+                return
+        elif kind == "Bundle":
+            self._reject(
+                where, "resourceType: 'Bundle' is not read from a Bulk export, which holds one resource a line"
+            )
             return
-        other = other_analyte(document, self.knowledge.loinc) if kind == "Observation" else None
-        if other is not None:
-            code, name = other
-            self.other_codes[code] += 1
-            self.other_names.setdefault(code, name)
+        elif (kind in RECORD_TYPES and not self.read_records) or kind not in ("Patient", *RECORD_TYPES):
+            if not (isinstance(kind, str) and _is_resource_type(kind)):
+                shown = repr(kind[:60]) if isinstance(kind, str) else repr(kind)[:60]
+                self._reject(where, f"resourceType: {shown} is not a FHIR R4 resource type")
+                return
+            self.other_resources[kind] += 1
             return
         raw = RawResource(document, where)
         if kind == "Patient":
             read_patient(raw, self.index, self.aliases)
         elif raw.reference("subject"):
-            self._observation(raw)
+            self._read(raw)
         else:  # the FHIR reader gives it to the only patient of the input, known once every line is read
             self.without_subject.append(raw)
 
     def _reject(self, where: str, reason: str, patient_id: str | None = None) -> None:
         self.rejected.append(BulkRow(where, _located(reason, where), patient_id))
+
+    def _read(self, raw: RawResource) -> None:
+        if raw.resource_type == "Observation":
+            self._observation(raw)
+        else:
+            self._record(raw)
+
+    def _record(self, raw: RawResource) -> None:
+        """Read one Condition or medication into its patient's records. What the FHIR reader refuses stays an error
+        of the patient (which rejects the patient's Observations, as `sigmd assess` refuses the patient); one set
+        aside is counted. A record that belongs to no patient is a rejected line."""
+        name = resource_name(raw)
+        self.record_types.add(raw.resource_type)
+        try:
+            records = self.reader.records_for(raw, name)
+        except InputError as error:
+            self._reject(raw.where, str(error))
+            return
+        conditions, medications = len(records.conditions or ()), len(records.medications or ())
+        notes, warnings = len(records.input_notes), len(records.warnings)
+        self.reader.read_into(raw, name, records)
+        if len(records.conditions or ()) > conditions or len(records.medications or ()) > medications:
+            self.records_read[raw.resource_type] += 1
+        elif len(records.input_notes) > notes or len(records.warnings) > warnings:
+            self.records_not_used[raw.resource_type] += 1
+        del records.input_notes[notes:], records.warnings[warnings:]
 
     def _observation(self, raw: RawResource) -> None:
         """Read one Observation into its patient; what the FHIR reader lists or refuses for it rejects the line."""
@@ -143,10 +208,17 @@ class BulkReader:
         if problems:
             self._reject(raw.where, problems[0], records.key)
 
+    def records(self) -> Iterator[tuple[str, str, CodedText]]:
+        """(patient key, `condition` or `medication`, record) for every record read; call after `rows`."""
+        for key in self.index.patient_keys():
+            found = self.index.get(key)
+            yield from ((key, "condition", record) for record in found.conditions or ())
+            yield from ((key, "medication", record) for record in found.medications or ())
+
     def rows(self) -> Iterator[BulkRow]:
         """Every row: rejected lines first, then each patient's Observations once corrections are settled."""
         for raw in self.without_subject:
-            self._observation(raw)
+            self._read(raw)
         yield from self.rejected
         for key, settled in self.reader.observations.settle():
             records = self.index.get(key)
@@ -185,6 +257,11 @@ class BulkReader:
         has one unit per row)."""
         factor = self.knowledge.units.find(unit).factor(analyte)
         return (None if low is None else repr(low / factor)), (None if high is None else repr(high / factor))
+
+
+@lru_cache(maxsize=256)
+def _is_resource_type(name: str) -> bool:
+    return is_resource_type(name)
 
 
 def other_analyte(observation: dict[str, Any], immunoglobulin_codes: Mapping[str, Analyte]) -> tuple[str, str] | None:

@@ -54,6 +54,8 @@ class Assessed:
     """IgM points of the candidates: the core's pass's in patient order, then the set-wise pass's."""
     ran_on: str
     """Where the core's pass ran: `spark executors`, `local worker processes` or `the screening process`."""
+    records: dict[str, Any] | None = None
+    """What the records table held (summary.json `records`), set by the run; None without one."""
 
 
 def _column_type(owner: str, name: str, hint: Any) -> Any:

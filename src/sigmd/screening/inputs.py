@@ -22,6 +22,9 @@ IMMUNOGLOBULIN_NAME = re.compile(r"^(?!.*(\bAb\b|antibod)).*(\bIg ?[GAM]\d?\b|im
 """A code's name that reads like a total IgG, IgA or IgM test, not an antibody test such as "Measles virus IgG Ab"
 (sigmd's own heuristic, for a warning only)."""
 FORMATS = ("auto", "csv", "parquet", "omop", "bulk")
+RECORD_COLUMNS = ("patient_id", "kind", "code", "system", "text")
+"""The records table (conditions and medications): `--records`, or converted from OMOP or a FHIR Bulk export. An
+optional column `origin` names where each record came from (else its line of the table)."""
 REQUIRED_COLUMNS = ("patient_id", "sex", "birth_date", "collected_date", "loinc", "value", "unit")
 """A long-format extract without one of these is refused; `comparator`, `ref_low` and `ref_high` may be absent."""
 
@@ -43,6 +46,8 @@ class Prepared:
     CDM converted in place in the engine's database (`sigmd.screening.omop.convert_in_engine`)."""
     other_analytes: OtherAnalytes | None = None
     """OMOP and FHIR Bulk: the results of other analytes, counted rather than rejected (`count_other_analytes`)."""
+    other_resources: dict[str, int] | None = None
+    """FHIR Bulk: lines of resource types screening does not read (Encounter...), counted by type, not rows."""
 
 
 @dataclass(frozen=True)
@@ -113,9 +118,21 @@ def prepare(
         raise ValueError(f"input: {str(source)!r} does not exist")
     kind = detect(source) if file_format == "auto" else file_format
     if kind == "bulk":
+        from sigmd.adapters.fhir_bulk import RECORD_TYPES
         from sigmd.screening.bulk import convert_bulk
 
-        return convert_bulk(source, work_dir / "converted-input", knowledge)
+        converted = convert_bulk(source, work_dir / "converted-input", knowledge, read_records=records is None)
+        if records is None:
+            return converted
+        unread = sum(n for kind, n in (converted.other_resources or {}).items() if kind in RECORD_TYPES)
+        if unread:
+            warnings.warn(
+                f"records: {str(records)!r} is the records table; the export's own {unread} Condition and "
+                "medication line(s) were not read",
+                UserWarning,
+                stacklevel=3,
+            )
+        return replace(converted, records=records)
     if kind == "omop":
         from sigmd.screening.omop import convert_omop
 

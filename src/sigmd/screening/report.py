@@ -750,10 +750,41 @@ def other_analytes_sentence(summary: dict[str, Any]) -> str:
     )
 
 
+def other_resources_sentence(summary: dict[str, Any]) -> str:
+    """Lines of resource types screening does not read (FHIR Bulk input), which are not rows in."""
+    other = summary.get("other_resources") or {}
+    if not other:
+        return ""
+    listed = ", ".join(f"{kind} {count(n)}" for kind, n in other.items())
+    return f"Lines of resource types screening does not read were counted and set aside: {listed}."
+
+
+def records_sentence(summary: dict[str, Any]) -> str:
+    """Whether conditions and medications were seen, which decides whether secondary causes can show."""
+    records = summary.get("records")
+    if not records:
+        return (
+            "No conditions or medications were given, so secondary causes and immunoglobulin or anti-CD20 "
+            "treatment could not be seen: no verdict here rules them out."
+        )
+    return (
+        f"Conditions and medications ({records['table']}): {count(records['conditions'])} conditions and "
+        f"{count(records['medications'])} medications for {count(records['patients'])} patients; "
+        f"{count(records['patients_with_a_secondary_cause'])} patients have one that counts for a secondary cause, "
+        f"{count(records['patients_with_treatment_setting_aside_igg'])} a treatment that sets their IgG aside."
+    )
+
+
 def data_section(summary: dict[str, Any]) -> str:
     reasons = summary.get("reject_reasons") or {}
     rows = summary["rows"]
-    sentences = (rows_sentence(summary), patients_sentence(summary), other_analytes_sentence(summary))
+    sentences = (
+        rows_sentence(summary),
+        patients_sentence(summary),
+        other_analytes_sentence(summary),
+        other_resources_sentence(summary),
+        records_sentence(summary),
+    )
     parts = [f"<p>{esc(' '.join(s for s in sentences if s))}</p>"]
     if reasons:
         parts.append(

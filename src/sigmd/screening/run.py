@@ -21,7 +21,7 @@ from sigmd.screening.delimited import LINE_PROBLEM
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.handover import Assessed, assess_residue, hand_over
-from sigmd.screening.inputs import Prepared, prepare
+from sigmd.screening.inputs import RECORD_COLUMNS, Prepared, prepare
 from sigmd.screening.judge import judge_setwise
 from sigmd.screening.omop import convert_in_engine, export_database, is_database_url
 from sigmd.screening.portable import extract, literal
@@ -35,11 +35,10 @@ from sigmd.screening.research import (
     prefilter_sql,
 )
 from sigmd.screening.tables import content_tables, funnel_profile
-from sigmd.screening.verdicts import PatientRecords, record_flags
+from sigmd.screening.verdicts import PatientRecords, RecordFlags, record_flags
 
 SIGMD_LABELS = ("partial_sigmd", "complete_sigmd")
 RAW_COLUMNS = ("row_no", *classify.CANONICAL_COLUMNS)
-RECORD_COLUMNS = ("patient_id", "kind", "code", "system", "text")
 
 
 @dataclass
@@ -266,7 +265,8 @@ def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
                     raise ValueError(
                         f"records: kind {row['kind']!r} on line {reader.line_num} of {name!r} is not condition or medication"
                     )
-                entry = CodedText(row["text"] or "", row["code"] or "", row["system"] or "", f"records line {index}")
+                origin = row.get("origin") or f"records line {index}"
+                entry = CodedText(row["text"] or "", row["code"] or "", row["system"] or "", origin)
                 lists = found.setdefault(row["patient_id"], ([], []))
                 lists[1 if row["kind"] == "medication" else 0].append(entry)
     except UnicodeDecodeError as error:
@@ -337,7 +337,24 @@ def _assess_all(
     # Without the sensitivity pass only the chosen set is known: other sets are left out, never shown as zero.
     run.sensitivity = {s: run.sensitivity.get(s, Counter()) for s in knowledge.reference_sets} if sensitivity else {}
     run.sensitivity[set_id] = main_counts
+    run.records = _records_summary(prepared, records, flags)
     return run
+
+
+def _records_summary(
+    prepared: Prepared, records: dict[str, PatientRecords] | None, flags: dict[str, RecordFlags]
+) -> dict[str, Any] | None:
+    """What the records table held and what the core found in it (summary.json `records`); None without one."""
+    if prepared.records is None or records is None:
+        return None
+    return {
+        "table": prepared.records.name,
+        "patients": len(records),
+        "conditions": sum(len(r.conditions) for r in records.values()),
+        "medications": sum(len(r.medications) for r in records.values()),
+        "patients_with_a_secondary_cause": sum(f.secondary_named for f in flags.values()),
+        "patients_with_treatment_setting_aside_igg": sum(f.blinded for f in flags.values()),
+    }
 
 
 def _age_band_sql(months: str) -> str:
@@ -513,6 +530,8 @@ def _write_outputs(
         "as_of": as_of.isoformat(),
         "rows": {"in": rows_in, "used": rows_used, "rejected": rows_rejected},
         "other_analytes": None if prepared.other_analytes is None else asdict(prepared.other_analytes),
+        "other_resources": prepared.other_resources,
+        "records": run.records,
         "results_collected": {k: None if d is None else d.isoformat() for k, d in collected.items()},
         "patients": patients,
         "patients_refused": refused,
