@@ -413,15 +413,19 @@ def test_a_code_set_aside_whose_name_reads_like_an_immunoglobulin_test_is_warned
     assert prepared.rejects.num_rows == 0 and pq.read_table(prepared.path).num_rows == 1
 
 
-def test_conditions_without_drug_exposure_leave_records_unknown_with_a_warning(tmp_path: Path) -> None:
-    """A records table must list conditions and medications, so condition_occurrence alone is not used."""
+def test_conditions_without_drug_exposure_are_used_with_a_warning(tmp_path: Path) -> None:
+    """condition_occurrence alone is still the records table (a condition read can name a secondary cause), with a
+    warning that medications cannot be seen."""
     conditions = [{"person_id": 1, "condition_concept_id": 0, "condition_source_value": "C91.1"}]
     folder = _tables(
         tmp_path / "cdm", {"person": PEOPLE[:1], "measurement": [_measure(1, None)], "condition_occurrence": conditions}
     )
-    with pytest.warns(UserWarning, match="drug_exposure is not"):
+    with pytest.warns(UserWarning, match="drug_exposure is not: secondary causes and treatment among the medications"):
         prepared = prepare(folder, "omop", None, None, tmp_path / "work", content.load())
-    assert prepared.records is None
+    assert prepared.records is not None
+    with prepared.records.open(encoding="utf-8", newline="") as handle:
+        listed = [(r["patient_id"], r["kind"], r["code"]) for r in csv.DictReader(handle)]
+    assert listed == [("1", "condition", "C91.1")]
 
 
 def test_missing_tables_and_columns_are_named(tmp_path: Path) -> None:

@@ -453,36 +453,39 @@ def _warn_about_birth_dates(db: Engine) -> None:
 
 
 def _write_records(db: Engine, tables: set[str], path: Path) -> Path | None:
-    """The records table, when both condition_occurrence and drug_exposure are given (else unknown: None)."""
+    """The records table from condition_occurrence and drug_exposure, or None when neither is given.
+
+    One table without the other, or lines that could not be read, leave the rest of the records in use, with a
+    warning: a record read can name a secondary cause, and one missing cannot be seen either way, so dropping
+    what was read would only hide causes (as with a FHIR Bulk export)."""
     have = [t for t in ("condition_occurrence", "drug_exposure") if t in tables]
+    if not have:
+        return None
     if len(have) == 1:
         other = "drug_exposure" if have[0] == "condition_occurrence" else "condition_occurrence"
+        lacking = "medications" if other == "drug_exposure" else "conditions"
         warnings.warn(
-            f"OMOP {have[0]} is given but {other} is not; conditions and medications are treated as unknown "
-            "(secondary causes cannot be ruled out), as a records table must list both",
+            f"OMOP {have[0]} is given but {other} is not: secondary causes and treatment among the {lacking} "
+            "cannot be seen",
             UserWarning,
             stacklevel=4,
         )
-    if len(have) < 2:
-        return None
     for table in have:
         unread = db.fetch(f"SELECT count(*) AS n FROM src_{table} WHERE line_problem IS NOT NULL").to_pylist()[0]["n"]
         if unread:
             warnings.warn(
-                f"OMOP {table}: {unread} line(s) could not be read; conditions and medications are treated as "
-                "unknown (secondary causes cannot be ruled out), as the records must list all of them",
+                f"OMOP {table}: {unread} line(s) could not be read; the lines read are used, and secondary causes "
+                "on the unread ones cannot be seen",
                 UserWarning,
                 stacklevel=4,
             )
-            return None
-    union = (
-        records_sql(
+    parts = {
+        "condition_occurrence": records_sql(
             "condition_occurrence", "condition_concept_id", "condition_source_value", "condition_source_concept_id"
-        )
-        + " UNION ALL "
-        + records_sql("drug_exposure", "drug_concept_id", "drug_source_value", "drug_source_concept_id")
-    )
-    db.export(union, path, "csv")
+        ),
+        "drug_exposure": records_sql("drug_exposure", "drug_concept_id", "drug_source_value", "drug_source_concept_id"),
+    }
+    db.export(" UNION ALL ".join(parts[t] for t in have), path, "csv")
     return path
 
 
