@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sigmd.adapters.detect import load_cases
 from sigmd.adapters.fhir import load_fhir_json, load_fhir_ndjson, resources_from_ndjson
 from sigmd.adapters.grouping import LoadedCase
 from sigmd.adapters.limits import MAX_JSON_DEPTH, MAX_NUMBER_CHARS
+from sigmd.core.assessment import assess
 from sigmd.core.knowledge import Knowledge
 from sigmd.errors import InputError
 
@@ -225,6 +227,45 @@ def test_a_contained_medication_is_read(knowledge: Knowledge) -> None:
     doc = bundle(patient("p1"), observation("a", "2472-9", 20, "mg/dL", "2024-01-01"), statement)
     case = load_fhir_json(json.dumps(doc), knowledge)[0].require()
     assert case.medications is not None and case.medications[0].text == "clozapine"
+
+
+@pytest.mark.parametrize(
+    ("status", "read"),
+    [("completed", True), ("in-progress", True), ("stopped", True), ("not-done", False), ("entered-in-error", False)],
+)
+def test_a_medication_administration_is_read_unless_it_did_not_happen(
+    knowledge: Knowledge, status: str, read: bool
+) -> None:
+    """Immunoglobulin infusions are often recorded only as MedicationAdministration: one given (completed, in
+    progress or stopped part-way) is a medication on record, so the core sets the IgG aside; one not done or
+    entered in error is listed as not used and leaves the IgG judged."""
+    given = {
+        "resourceType": "MedicationAdministration",
+        "id": "ivig",
+        "status": status,
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2024-01-05",
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.whocc.no/atc", "code": "J06BA02"}],
+            "text": "immunoglobulin, normal human, for intravascular administration",
+        },
+    }
+    doc = bundle(
+        patient("p1"),
+        observation("m", "2472-9", 12, "mg/dL", "2024-01-01"),
+        observation("g", "2465-3", 1000, "mg/dL", "2024-01-01"),
+        given,
+    )
+    case = load_fhir_json(json.dumps(doc), knowledge)[0].require()
+    assessment = assess(case, knowledge, as_of=date(2025, 1, 1))
+    igg_normal = next(c.outcome.value for c in assessment.criteria if c.id.value == "igg_normal")
+    if read:
+        assert case.medications is not None and [m.code for m in case.medications] == ["J06BA02"]
+        assert igg_normal == "unknown"
+    else:
+        assert not case.medications
+        assert [n.origin for n in case.input_notes] == ["MedicationAdministration/ivig"]
+        assert igg_normal == "met"
 
 
 @pytest.mark.parametrize(

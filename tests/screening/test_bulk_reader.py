@@ -503,7 +503,10 @@ def test_an_export_with_conditions_only_is_read_with_a_warning_and_its_manifest_
         "error": [],
     }
     (tmp_path / "export" / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    with pytest.warns(UserWarning, match=r"holds no medications \(no MedicationStatement or MedicationRequest"):
+    with pytest.warns(
+        UserWarning,
+        match=r"holds no medications \(no MedicationStatement, MedicationRequest or MedicationAdministration",
+    ):
         screen(tmp_path / "export" / "manifest.json", tmp_path / "out", as_of=AS_OF, progress=False, sensitivity=False)
     screened = {r["patient_id"]: r["label"] for r in pq.read_table(tmp_path / "out" / "patients.parquet").to_pylist()}
     assert screened["cll"] == "secondary_low_igm" and screened["plain"] == "partial_sigmd"

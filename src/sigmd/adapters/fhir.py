@@ -1,4 +1,5 @@
-"""FHIR R4 input: Bundles and NDJSON holding Patient, Observation, Condition, MedicationStatement, MedicationRequest.
+"""FHIR R4 input: Bundles and NDJSON holding Patient, Observation, Condition and medications (MedicationStatement,
+MedicationRequest, MedicationAdministration).
 
 Which models. Every resource is validated with the `fhir.resources` package, module `fhir.resources.R4B`
 (FHIR 4.3.0), installed by `pip install 'sigmd[fhir]'`. The releases of `fhir.resources` whose default models
@@ -6,13 +7,14 @@ are R4 4.0.1 are 6.0-6.4; they are built on pydantic 1, which cannot be installe
 dependency of sigmd's CLI through Typer, and of FastAPI). Releases 6.5 and later default to R4B (6.5) or R5
 (7.x, 8.x) and ship R4B, not R4, as a sub-package. R4B was published as a backwards-compatible update of R4:
 the resources read and written here (Patient, Observation, Condition, MedicationStatement, MedicationRequest,
-Bundle, RiskAssessment, DetectedIssue, ServiceRequest) have the same elements and cardinalities in 4.0.1 and
+MedicationAdministration, Bundle, RiskAssessment, DetectedIssue, ServiceRequest) have the same elements and cardinalities in 4.0.1 and
 4.3.0, so R4 documents validate against these models and what they produce is valid R4.
 
 What is read: Patient.birthDate and gender; Observations coded with a LOINC code that sigmd knows
 (IgM 2472-9, IgG 2465-3, IgA 2458-8, IgG1-4 2466-1/2467-9/2468-7/2469-5) with valueQuantity (comparator,
 UCUM unit), referenceRange (the laboratory's own range) and effectiveDateTime / effectivePeriod.start /
-effectiveInstant; Condition, MedicationStatement and MedicationRequest as coded text. Everything else that is
+effectiveInstant; Condition, MedicationStatement, MedicationRequest and MedicationAdministration (how infusions
+such as immunoglobulin replacement are often recorded) as coded text. Everything else that is
 present is listed as not used, with the reason: Observations in the case's input notes (skipped, replaced,
 ignored), other resources in its warnings.
 
@@ -82,7 +84,18 @@ SYSTEM_ALIASES: dict[str, str] = {
 """FHIR code-system URIs for ICD-10 and ATC, mapped to the URIs `sigmd.core.secondary` matches on."""
 
 BUNDLE_TYPES = ("collection", "searchset", "transaction", "batch")
-READ_TYPES = ("Patient", "Observation", "Condition", "MedicationStatement", "MedicationRequest")
+READ_TYPES = (
+    "Patient",
+    "Observation",
+    "Condition",
+    "MedicationStatement",
+    "MedicationRequest",
+    "MedicationAdministration",
+)
+WITHDRAWN_STATUSES = ("entered-in-error", "cancelled")
+"""Statuses of a Condition or medication that withdraw it (the record is ignored)."""
+NOT_HAPPENED_STATUSES = ("not-taken", "not-done", "refuted")
+"""Statuses that say the condition or medication is not the patient's (not taken, not given, refuted): skipped."""
 """Resource types sigmd reads; other FHIR resource types are listed as not used without being validated."""
 __all__ = [
     "ATC",
@@ -475,9 +488,9 @@ class ResourceReader:
     def _coded(self, resource: Resource, name: str, records: PatientRecords, element: str, kind: str) -> None:
         status = str(getattr(resource, "status", "") or "")
         verification = _concept_code(getattr(resource, "verificationStatus", None))
-        stated = status if status in ("entered-in-error", "cancelled", "not-taken") else verification
-        if stated in ("entered-in-error", "cancelled", "not-taken", "refuted"):
-            withdrawn = stated in ("entered-in-error", "cancelled")
+        stated = status if status in (*WITHDRAWN_STATUSES, *NOT_HAPPENED_STATUSES) else verification
+        if stated in (*WITHDRAWN_STATUSES, *NOT_HAPPENED_STATUSES):
+            withdrawn = stated in WITHDRAWN_STATUSES
             note = InputNoteKind.IGNORED if withdrawn else InputNoteKind.SKIPPED
             records.note(note, name, f"its status is {stated}")
             return

@@ -6,9 +6,9 @@ the status rule, the immunoglobulin LOINC code, effective[x], the value, compara
 range (`fhir.ResourceReader`, `fhir_observations.ObservationReader`). Usable results are held until every line
 is read, so that corrections, withdrawals and copies are settled as in a Bundle (`ObservationReader.settle`).
 
-Condition, MedicationStatement and MedicationRequest lines are read by the same reader into their patient's
-records (the conditions and medications the core matches secondary causes and treatment on), unless the
-screening was given its own records table (`read_records=False`). As in `sigmd assess`, one of them that the
+Condition and medication lines (`RECORD_TYPES`) are read by the same reader into their patient's records (the
+conditions and medications the core matches secondary causes and treatment on), unless the screening was given
+its own records table (`read_records=False`). As in `sigmd assess`, one of them that the
 reader refuses (invalid FHIR, say) refuses its patient: each of that patient's Observations is rejected with
 its reason, since a record that cannot be read could hide a secondary cause. One withdrawn or refuted is set
 aside and counted (`records_not_used`).
@@ -49,9 +49,9 @@ from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, CodedText
 from sigmd.errors import InputError
 
-RECORD_TYPES = ("Condition", "MedicationStatement", "MedicationRequest")
+RECORD_TYPES = ("Condition", "MedicationStatement", "MedicationRequest", "MedicationAdministration")
 """The resource types read into a patient's records (conditions and medications)."""
-MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest")
+MEDICATION_TYPES = ("MedicationStatement", "MedicationRequest", "MedicationAdministration")
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _CHUNK = 1 << 20
 
@@ -100,7 +100,7 @@ class BulkReader:
     def __init__(self, knowledge: Knowledge, *, read_records: bool = True) -> None:
         require_fhir_resources()
         self.read_records = read_records
-        """Read Condition, MedicationStatement and MedicationRequest lines into the records (else count them in
+        """Read Condition and medication lines into the records (else count them in
         `other_resources`, as when screening has its own records table)."""
         self.knowledge = knowledge
         self.index = PatientIndex()

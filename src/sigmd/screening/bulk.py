@@ -2,7 +2,7 @@
 
 The lines are read by `sigmd.adapters.fhir_bulk`, the FHIR reader of `sigmd assess`; this module finds the files
 and writes the rows, and the conditions and medications of the export (Condition, MedicationStatement and
-MedicationRequest) as the records table `bulk.records.csv`.
+MedicationRequest, MedicationAdministration) as the records table `bulk.records.csv`.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def _write_records(reader: BulkReader, path: Path) -> Path | None:
     if "Condition" not in reader.record_types:
         lacking.append("conditions (no Condition resources)")
     if not reader.record_types & set(MEDICATION_TYPES):
-        lacking.append("medications (no MedicationStatement or MedicationRequest resources)")
+        lacking.append("medications (no MedicationStatement, MedicationRequest or MedicationAdministration)")
     if lacking:
         warnings.warn(
             f"FHIR Bulk: the export holds no {' and no '.join(lacking)}; secondary causes and treatment among "
