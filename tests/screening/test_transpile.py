@@ -21,7 +21,7 @@ from sigmd.core.model import Analyte
 from sigmd.core.values import VALUE_PATTERN
 from sigmd.errors import InputError
 from sigmd.screening import classify, omop
-from sigmd.screening.classify import DATE_PATTERN, PLAIN_NUMBER
+from sigmd.screening.classify import PLAIN_NUMBER
 from sigmd.screening.duckdb_engine import DuckDBEngine
 from sigmd.screening.engine import Engine, _transpile, transpile
 from sigmd.screening.portable import (
@@ -92,6 +92,25 @@ TEXTS = [
     "2020-01-05\xa0",
     "20200105",
     "2020-W01-1",
+    "1900-02-29",
+    "2000-02-29",
+    "2100-02-29",
+    "2021-02-30",
+    "2021-04-31",
+    "2021-06-30",
+    "2021-11-31",
+    "2021-12-31",
+    "2021-13-01",
+    "2021-00-10",
+    "2021-01-00",
+    "2021-01-32",
+    "-0.0",
+    "0.000",
+    "0." + "0" * 297 + "1",
+    "0." + "0" * 298 + "1",
+    "9" * 300,
+    "9" * 301,
+    "1" + "0" * 308 + ".5",
     "it's \\s: 'quoted'",
     "µG/dL",
     "MG / DL",
@@ -104,8 +123,8 @@ EXPRESSIONS = {
     "symbol": extract("v", VALUE_PATTERN, 1),
     "number": extract("v", VALUE_PATTERN, 2),
     "plain": matches("v", PLAIN_NUMBER),
-    "date_part": extract("v", DATE_PATTERN, 1),
-    "iso_date": classify._iso_date(extract("v", DATE_PATTERN, 1)),
+    "date_part": classify._date_part("v"),
+    "iso_date": classify._iso_date(classify._date_part("v")),
     "field": extract("v", "^([^:]*)", 1),
     "whole": extract("v", "^[0-9]+", 0),
     "no_spaces": remove("v", r"\s"),
@@ -360,7 +379,7 @@ def test_postgres_refuses_text_it_cannot_hold(postgres_url: str, tmp_path: Path)
 def test_screening_reads_a_date_exactly_when_the_core_does() -> None:
     """The SQL date of every probe is the core's `parse_date`, and NULL where the core refuses the text."""
     rows = _on_duckdb(
-        f"SELECT v, {classify._iso_date(extract('v', DATE_PATTERN, 1))} AS fast FROM t",
+        f"SELECT v, {classify._iso_date(classify._date_part('v'))} AS fast FROM t",
         {"t": pa.table({"v": pa.array(TEXTS, pa.string())})},
     )
     read = 0

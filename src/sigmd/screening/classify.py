@@ -87,6 +87,17 @@ def _key_join(table: str, alias: str, horizon: int, sex: str) -> str:
     )
 
 
+PLAIN_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""A date as most inputs write it: `DATE_PATTERN` with no time and no white space."""
+
+
+def _date_part(text: str) -> str:
+    """The date part of `DATE_PATTERN` in `text`, as `extract` gives it ('' when it does not match). A plain date is
+    its own date part, and a pattern this simple costs far less than the full one (on PostgreSQL about 6 s per
+    million rows), so it is tried first; `test_transpile` checks the result against the core's reading of dates."""
+    return f"CASE WHEN {matches(text, PLAIN_DATE)} THEN {text} ELSE {extract(text, DATE_PATTERN, 1)} END"
+
+
 def _iso_date(part: str) -> str:
     """The date of a `DATE_PATTERN` date part ('' when there is none: NULL).
 
@@ -138,8 +149,8 @@ def rows_sql(options: Options, horizon: int) -> str:
     basis = "minus_2sd" if options.minus_2sd else "lower_limit"
     return f"""
 WITH dated AS (
-  SELECT r.*, {extract("r.birth_date", DATE_PATTERN, 1)} AS birth_part,
-    {extract("r.collected_date", DATE_PATTERN, 1)} AS collected_part
+  SELECT r.*, {_date_part("r.birth_date")} AS birth_part, {_date_part("r.collected_date")} AS collected_part,
+    {plain} AS value_plain
   FROM raw r
 ), base AS (
   SELECT r.*, a.analyte,
@@ -147,9 +158,9 @@ WITH dated AS (
       WHEN '' THEN 'unknown' ELSE {sex} END AS sex_code,
     {_iso_date("r.birth_part")} AS birth,
     {_iso_date("r.collected_part")} AS collected,
-    CASE WHEN {plain} THEN try_cast(r.value AS DOUBLE)
+    CASE WHEN r.value_plain THEN try_cast(r.value AS DOUBLE)
       WHEN {value_ok} THEN try_cast({extract("r.value", VALUE_PATTERN, 2)} AS DOUBLE) END AS number,
-    CASE WHEN {plain} THEN '' WHEN {value_ok} THEN {extract("r.value", VALUE_PATTERN, 1)} END AS value_symbol,
+    CASE WHEN r.value_plain THEN '' WHEN {value_ok} THEN {extract("r.value", VALUE_PATTERN, 1)} END AS value_symbol,
     nullif(trim(coalesce(r.comparator, '')), '') AS comparator_given,
     CASE WHEN {low_plain} THEN try_cast(r.ref_low AS DOUBLE)
       WHEN {low_ok} THEN try_cast({extract("r.ref_low", VALUE_PATTERN, 2)} AS DOUBLE) END AS low_number,
