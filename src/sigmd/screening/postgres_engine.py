@@ -34,6 +34,9 @@ SESSION = (
     "SET extra_float_digits = 1",  # doubles print in the shortest form that reads back exactly
     "SET client_encoding = 'UTF8'",
     "SET jit = off",  # compiling the long CASE expressions costs more than it saves on one pass
+    # The joins have no index to use and CTEs carry no statistics, so PostgreSQL chose to sort all rows to merge
+    # them with the small limit tables (2.5 s of 16 s at 200 k patients); a hash join reads them once (1 s).
+    "SET enable_mergejoin = off",
 )
 OVERFLOW = str(2**1024 - 2**970)
 """The least decimal that rounds to an infinite double (halfway between the largest double and 2**1024)."""
