@@ -13,6 +13,7 @@ from sigmd.screening.core_pass import PassResult
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.funnel import FUNNEL_PROFILE, reached
+from sigmd.screening.portable import literal
 from sigmd.screening.setwise import DECISION_KEY, Pass, criterion_outcomes, decisions, igm_points_sql, judge_sql
 
 ESID = FUNNEL_PROFILE
@@ -28,33 +29,37 @@ def judge_setwise(
     label is settled here too. Under the remaining sets the core's pass still labels them.
     """
     profile = knowledge.profiles[profile_id]
-    main = Pass.under(profile, set_id)
+    main = Pass(profile, set_id)
     verdict_passes = [main]
     if profile_id != ESID and ESID in knowledge.profiles:
-        verdict_passes.append(Pass.under(knowledge.profiles[ESID], set_id))
-    # Under another set only a patient whose latest IgM may be low there can be labelled deficient: the others are
-    # not judged again (the sensitivity table counts deficient labels only, and `flagged` names these patients).
-    # Every other set is judged in one pass.
-    others = Pass.other_sets(profile, set_id) if sensitivity and len(knowledge.reference_sets) > 1 else None
+        verdict_passes.append(Pass(knowledge.profiles[ESID], set_id))
+    set_passes = [Pass(profile, s) for s in knowledge.reference_sets if s != set_id] if sensitivity else []
     # Every pass reads the cohort's used rows: a small part of `rows`, read once here.
     db.materialise(
         "cohort_rows",
         "SELECT r.* FROM rows r JOIN cohort k ON k.patient_id = r.patient_id WHERE r.row_reason IS NULL",
     )
-    for judged in [*verdict_passes, *([others] if others else [])]:
+    for judged in verdict_passes:
         db.materialise(f"judged_{judged.name}", judge_sql(judged, knowledge, horizon))
+    # Under another set only a patient whose latest IgM may be low there can be labelled deficient: the others are
+    # not judged again (the sensitivity table counts deficient labels only, and `flagged` names these patients).
+    for judged in set_passes:
+        among = f"(SELECT patient_id FROM flagged WHERE set_id = {literal(judged.set_id)} AND latest_may_be_low)"
+        db.materialise(f"judged_{judged.name}", judge_sql(judged, knowledge, horizon, among))
     joins = " ".join(f"JOIN judged_{p.name} USING (patient_id)" for p in verdict_passes[1:])
     exact = " AND ".join(f"NOT judged_{p.name}.needs_core" for p in verdict_passes)
     db.materialise(
         "setwise_patients",
         f"SELECT patient_id, is_candidate FROM cohort JOIN judged_{main.name} USING (patient_id) {joins} WHERE {exact}",
     )
+    settled = [
+        f"SELECT j.patient_id, {literal(p.set_id)} AS set_id FROM judged_{p.name} j"
+        f" JOIN setwise_patients s ON s.patient_id = j.patient_id WHERE NOT j.needs_core"
+        for p in set_passes
+    ]
     db.materialise(
         "setwise_sets",
-        f"SELECT j.patient_id, j.set_id FROM judged_{others.name} j JOIN setwise_patients s"
-        " ON s.patient_id = j.patient_id WHERE NOT j.needs_core"
-        if others
-        else "SELECT patient_id, set_id FROM flagged WHERE false",
+        " UNION ALL ".join(settled) if settled else "SELECT patient_id, set_id FROM flagged WHERE false",
     )
     out = PassResult()
     # The funnel is counted under the ESID profile: its own pass, or the main pass when the profile is ESID.
@@ -73,14 +78,16 @@ def judge_setwise(
         " JOIN setwise_patients s ON s.patient_id = x.patient_id WHERE s.is_candidate ORDER BY x.patient_id, x.row_no"
     ).to_pylist()
     out.scatter.extend((p["age_years"], p["value_mg_dl"], p["low_limit"], bool(p["low"])) for p in points)
-    if others is not None:
-        decided = _decide(db, knowledge, others, condition="NOT j.needs_core")
+    for other in set_passes:
+        flagged = (
+            f"JOIN flagged f ON f.patient_id = j.patient_id AND f.set_id = {literal(other.set_id)}"
+            " AND f.latest_may_be_low"
+        )
+        decided = _decide(db, knowledge, other, flagged, "NOT j.needs_core")
         labels = db.fetch(
-            f"SELECT j.set_id, d.label, count(*) AS n {_scope(others, decided)} WHERE NOT j.needs_core"
-            " GROUP BY j.set_id, d.label"
+            f"SELECT d.label, count(*) AS n {_scope(other, decided, flagged)} WHERE NOT j.needs_core GROUP BY d.label"
         ).to_pylist()
-        for row in labels:
-            out.sensitivity.setdefault(row["set_id"], Counter())[row["label"]] += int(row["n"])
+        out.sensitivity.setdefault(other.set_id, Counter()).update({r["label"]: int(r["n"]) for r in labels})
     return out
 
 
@@ -89,11 +96,12 @@ DECIDED_KEY = (*DECISION_KEY, "any_low_igm")
 first step of the ESID funnel)."""
 
 
-def _scope(judged: Pass, decided: str) -> str:
+def _scope(judged: Pass, decided: str, join: str = "") -> str:
     """Set-wise patients' judged rows under one pass, each joined to the core's answer for its combination."""
     on = " AND ".join(f"{_key_sql(c)} IS NOT DISTINCT FROM d.{c}" for c in DECIDED_KEY)
     return (
-        f"FROM judged_{judged.name} j JOIN setwise_patients s ON s.patient_id = j.patient_id JOIN {decided} d ON {on}"
+        f"FROM judged_{judged.name} j JOIN setwise_patients s ON s.patient_id = j.patient_id {join}"
+        f" JOIN {decided} d ON {on}"
     )
 
 
@@ -102,14 +110,14 @@ def _key_sql(name: str, alias: str = "j") -> str:
     return f"{alias}.low_igm_results > 0" if name == "any_low_igm" else f"{alias}.{name}"
 
 
-def _decide(db: Engine, knowledge: Knowledge, judged: Pass, condition: str = "true") -> str:
+def _decide(db: Engine, knowledge: Knowledge, judged: Pass, join: str = "", condition: str = "true") -> str:
     """Register, as table `decided_<pass>`, the core's answer for each distinct combination of statuses among the
-    set-wise patients of one pass (narrowed by `condition` on `j`), whatever their reference set: label, certainty, the reasons
+    set-wise patients of one pass (narrowed by `join` and `condition` on `j`): label, certainty, the reasons
     text, every criterion's outcome (`out_<criterion>`, empty where the profile lacks it) and the ESID funnel
     step. The core is asked once per combination, never per patient."""
     pa = require("pyarrow", "screen")
     key = ", ".join(f"{_key_sql(c)} AS {c}" for c in DECIDED_KEY)
-    scope = f"FROM judged_{judged.name} j JOIN setwise_patients s ON s.patient_id = j.patient_id"
+    scope = f"FROM judged_{judged.name} j JOIN setwise_patients s ON s.patient_id = j.patient_id {join}"
     combinations = db.fetch(f"SELECT DISTINCT {key} {scope} WHERE {condition}").to_pylist()
     rows = []
     for answer in decisions(judged.profile, knowledge, combinations):

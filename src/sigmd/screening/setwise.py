@@ -1,7 +1,7 @@
 """Verdicts computed set-wise in the engine, for every patient whose rows the SQL can judge exactly.
 
-For one rule profile, under one reference set or several at once, `judge_sql` judges every used row of the
-patients it is given (absent, low, normal, high or indeterminate, as `sigmd.core.interpret` does), then per patient the
+For one rule profile and one reference set, `judge_sql` judges every used row of the patients in table
+`cohort` (absent, low, normal, high or indeterminate, as `sigmd.core.interpret` does), then per patient the
 latest status of each analyte, the persistence of low results (`sigmd.core.timeline.persistence`), the
 pattern (`sigmd.core.patterns.classify`) and the outcome of every criterion that lab rows can decide
 (`sigmd.core.rules`). The label and its certainty are not computed here: `decisions` asks the core's own
@@ -66,25 +66,14 @@ def _key(analyte: Analyte) -> str:
 
 @dataclass(frozen=True)
 class Pass:
-    """One judgement pass: a rule profile over (reference set, patient) pairs, in one query whatever the sets."""
+    """One judgement pass: a rule profile under a reference set."""
 
     profile: RuleProfile
-    name: str
-    """The pass's name in table names (`judged_<name>`)."""
-    among: str
-    """The pairs judged: a table or subquery with columns set_id and patient_id."""
+    set_id: str
 
-    @classmethod
-    def under(cls, profile: RuleProfile, set_id: str) -> Pass:
-        """Every patient of `cohort` under one reference set."""
-        return cls(profile, f"{profile.id}__{set_id}", f"(SELECT {literal(set_id)} AS set_id, patient_id FROM cohort)")
-
-    @classmethod
-    def other_sets(cls, profile: RuleProfile, set_id: str) -> Pass:
-        """For the sensitivity table: under each set but `set_id`, the patients whose latest IgM may be low there
-        (table `flagged`), the only ones that set can label deficient."""
-        among = f"(SELECT set_id, patient_id FROM flagged WHERE latest_may_be_low AND set_id <> {literal(set_id)})"
-        return cls(profile, f"{profile.id}__other_sets", among)
+    @property
+    def name(self) -> str:
+        return f"{self.profile.id}__{self.set_id}"
 
 
 def _below(value: str, threshold: str) -> str:
@@ -116,17 +105,16 @@ def _add(date: str, months: int, days: int) -> str:
     return f"CAST(CAST({date} + INTERVAL '{int(months)}' MONTH AS DATE) + INTERVAL '{int(days)}' DAY AS DATE)"
 
 
-def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
-    """Per (reference set, patient) pair of `judged.among`: whether the SQL could judge every row, the latest status
-    of each analyte, the pattern, whether its abnormal results are persistent, each criterion's outcome and the IgM
-    rows' summary, under the pass's profile and that set (several sets are judged in one query).
+def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "cohort") -> str:
+    """Per patient of `among` (a table or subquery with column patient_id; default `cohort`): whether the SQL could judge every row, the latest status of each analyte, the
+    pattern, whether its abnormal results are persistent, each criterion's outcome and the IgM rows' summary.
 
     Reads tables `cohort_rows` (the used rows of `cohort`, columns of `classify.rows_sql`), `intervals` and `all_cutoffs`
     (see `tables.content_tables`), `absent` (analyte, below) and `record_flags` (patient_id, blinded,
     secondary_named).
     """
     profile, thresholds = judged.profile, knowledge.thresholds
-    stated = ", ".join(literal(i) for i, s in knowledge.reference_sets.items() if s.states_central_95) or "''"
+    stated = knowledge.reference_sets[judged.set_id].states_central_95
     basis = "minus_2sd" if profile.low_limit is LowLimitBasis.MINUS_2SD else "lower_limit"
     from_lab = lab_range_decides("r", "i", thresholds.lab_range_max_ratio.value)
     limit = f"CASE WHEN from_lab THEN {lab_range_limit('', basis)} ELSE set_limit END"
@@ -225,15 +213,15 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int) -> str:
     child_end = _add("run_first", rule.min_span_child.months, rule.min_span_child.days)
     return f"""
 WITH keyed AS (
-  SELECT k.set_id, r.patient_id, r.row_no, r.analyte, r.birth, r.collected, r.age_days, r.comparator_code AS cmp,
+  SELECT r.patient_id, r.row_no, r.analyte, r.birth, r.collected, r.age_days, r.comparator_code AS cmp,
     r.value_mg_dl AS v, r.lab_low, r.lab_high, {from_lab} AS from_lab, i.lower_mg_dl AS set_lower,
     i.upper_mg_dl AS set_upper, i.{basis} AS set_limit, {"c.limit_mg_dl" if profile.igm_cutoffs else "NULL"} AS cutoff,
     ab.below AS absent_below,
     coalesce(f.blinded, false) AND r.analyte IN ({blinded_analytes}) AS set_aside
   FROM cohort_rows r
-  JOIN {judged.among} k ON k.patient_id = r.patient_id
+  JOIN {among} k ON k.patient_id = r.patient_id
   LEFT JOIN record_flags f ON f.patient_id = r.patient_id
-  LEFT JOIN intervals i ON i.set_id = k.set_id AND i.analyte = r.analyte AND i.sex = r.sex
+  LEFT JOIN intervals i ON i.set_id = {literal(judged.set_id)} AND i.analyte = r.analyte AND i.sex = r.sex
     AND i.months = r.age_months AND i.day_key = CASE WHEN r.age_days < {horizon} THEN r.age_days ELSE -1 END
   {cutoff_join}
   LEFT JOIN absent ab ON ab.analyte = r.analyte
@@ -254,24 +242,24 @@ WITH keyed AS (
     CASE WHEN low_limit IS NULL THEN 'no_interval'
       WHEN is_absent = 1 AND is_low <> 0 THEN 'absent' WHEN is_low = 1 THEN 'low'
       WHEN is_low = -1 THEN 'indeterminate' WHEN is_high = 1 THEN 'high' ELSE 'normal' END AS status,
-    row_number() OVER (PARTITION BY set_id, patient_id, analyte ORDER BY collected, row_no) AS pos,
-    count(*) OVER (PARTITION BY set_id, patient_id, analyte) AS n
+    row_number() OVER (PARTITION BY patient_id, analyte ORDER BY collected, row_no) AS pos,
+    count(*) OVER (PARTITION BY patient_id, analyte) AS n
   FROM truths WHERE NOT set_aside
 ), marks AS (
   SELECT *,
-    coalesce(max(CASE WHEN status IN {ok_statuses} THEN pos END) OVER (PARTITION BY set_id, patient_id, analyte), 0)
+    coalesce(max(CASE WHEN status IN {ok_statuses} THEN pos END) OVER (PARTITION BY patient_id, analyte), 0)
       AS last_ok,
-    max(CASE WHEN pos = n THEN collected END) OVER (PARTITION BY set_id, patient_id, analyte) AS last_date,
-    max(CASE WHEN pos = n THEN status END) OVER (PARTITION BY set_id, patient_id, analyte) AS last_status
+    max(CASE WHEN pos = n THEN collected END) OVER (PARTITION BY patient_id, analyte) AS last_date,
+    max(CASE WHEN pos = n THEN status END) OVER (PARTITION BY patient_id, analyte) AS last_status
   FROM statuses
 ), runs AS (
   SELECT *,
     count(CASE WHEN pos > last_ok AND status IN {low_statuses} THEN 1 END)
-      OVER (PARTITION BY set_id, patient_id, analyte) AS run_n,
+      OVER (PARTITION BY patient_id, analyte) AS run_n,
     min(CASE WHEN pos > last_ok AND status IN {low_statuses} THEN collected END)
-      OVER (PARTITION BY set_id, patient_id, analyte) AS run_first,
+      OVER (PARTITION BY patient_id, analyte) AS run_first,
     max(CASE WHEN pos > last_ok AND status IN {low_statuses} THEN collected END)
-      OVER (PARTITION BY set_id, patient_id, analyte) AS run_last
+      OVER (PARTITION BY patient_id, analyte) AS run_last
   FROM marks
 ), persisted AS (
   SELECT *,
@@ -279,21 +267,21 @@ WITH keyed AS (
       AND run_last >= CASE WHEN last_date < {child} THEN {child_end} ELSE {adult_end} END AS persistent
   FROM runs
 ), patients AS (
-  SELECT set_id, patient_id, bool_or(needs_core) AS needs_core,
+  SELECT patient_id, bool_or(needs_core) AS needs_core,
     count(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN 1 END) AS low_igm_results,
     min(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN collected END) AS index_date, {latest_igm},
     {", ".join(per_analyte)}
-  FROM persisted GROUP BY set_id, patient_id
+  FROM persisted GROUP BY patient_id
 ), patterned AS (
   SELECT p.*, {pattern} AS pattern, coalesce(f.secondary_named, false) AS secondary_named
   FROM patients p LEFT JOIN record_flags f ON f.patient_id = p.patient_id
 )
-SELECT set_id, patient_id, needs_core, low_igm_results, pattern, igm_status,
+SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
   {outcome_columns},
   {igm_course_sql(low_statuses, ok_statuses)} AS igm_course, igm_date AS latest_igm_date,
   igm_value AS latest_igm_mg_dl, igm_limit AS latest_igm_limit_mg_dl, index_date,
-  CASE WHEN set_id IN ({stated}) THEN {z} END AS latest_igm_z
+  {z if stated else "CAST(NULL AS DOUBLE)"} AS latest_igm_z
 FROM patterned
 """
 
