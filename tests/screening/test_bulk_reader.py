@@ -454,9 +454,11 @@ def test_conditions_and_medications_of_an_export_decide_verdicts_as_in_sigmd_ass
         "medications": 2,
         "patients_with_a_secondary_cause": 2,
         "patients_with_treatment_setting_aside_igg": 1,
+        "not_used": {"Condition": 1},
     }
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Encounter 1" in report and "2 conditions and 2 medications for 4 patients" in report
+    assert "1 more was set aside (withdrawn, refuted" in report
 
 
 def test_a_records_table_given_with_an_export_is_used_and_replaces_the_exports_own(tmp_path: Path) -> None:

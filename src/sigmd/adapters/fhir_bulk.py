@@ -115,8 +115,6 @@ class BulkReader:
         """The first name seen for each of `other_codes`."""
         self.other_resources: Counter[str] = Counter()
         """Lines of FHIR R4 resource types not read, by type."""
-        self.records_read: Counter[str] = Counter()
-        """Record lines read into their patient's conditions or medications, by resource type."""
         self.records_not_used: Counter[str] = Counter()
         """Record lines set aside (withdrawn, refuted, no code or text), by resource type."""
         self.record_types: set[str] = set()
@@ -185,9 +183,8 @@ class BulkReader:
         conditions, medications = len(records.conditions or ()), len(records.medications or ())
         notes, warnings = len(records.input_notes), len(records.warnings)
         self.reader.read_into(raw, name, records)
-        if len(records.conditions or ()) > conditions or len(records.medications or ()) > medications:
-            self.records_read[raw.resource_type] += 1
-        elif len(records.input_notes) > notes or len(records.warnings) > warnings:
+        added = len(records.conditions or ()) > conditions or len(records.medications or ()) > medications
+        if not added and (len(records.input_notes) > notes or len(records.warnings) > warnings):
             self.records_not_used[raw.resource_type] += 1
         del records.input_notes[notes:], records.warnings[warnings:]
 

@@ -89,6 +89,7 @@ def convert_bulk(source: Path, work_dir: Path, knowledge: Knowledge, *, read_rec
         pa.Table.from_pylist(rejects, schema=reject_schema),
         other_analytes=other,
         other_resources=dict(sorted(reader.other_resources.items())),
+        records_not_used=dict(sorted(reader.records_not_used.items())),
     )
 
 

@@ -48,6 +48,9 @@ class Prepared:
     """OMOP and FHIR Bulk: the results of other analytes, counted rather than rejected (`count_other_analytes`)."""
     other_resources: dict[str, int] | None = None
     """FHIR Bulk: lines of resource types screening does not read (Encounter...), counted by type, not rows."""
+    records_not_used: dict[str, int] | None = None
+    """FHIR Bulk: condition and medication lines set aside (withdrawn, refuted, not taken or done, no code or
+    text), by resource type."""
 
 
 @dataclass(frozen=True)

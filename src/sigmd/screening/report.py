@@ -767,11 +767,18 @@ def records_sentence(summary: dict[str, Any]) -> str:
             "No conditions or medications were given, so secondary causes and immunoglobulin or anti-CD20 "
             "treatment could not be seen: no verdict here rules them out."
         )
+    set_aside = sum((records.get("not_used") or {}).values())
+    besides = (
+        f" {count(set_aside)} more {'was' if set_aside == 1 else 'were'} set aside (withdrawn, refuted, not taken or"
+        " given, or without a code or text)."
+        if set_aside
+        else ""
+    )
     return (
         f"Conditions and medications ({records['table']}): {count(records['conditions'])} conditions and "
         f"{count(records['medications'])} medications for {count(records['patients'])} patients; "
         f"{count(records['patients_with_a_secondary_cause'])} patients have one that counts for a secondary cause, "
-        f"{count(records['patients_with_treatment_setting_aside_igg'])} a treatment that sets their IgG aside."
+        f"{count(records['patients_with_treatment_setting_aside_igg'])} a treatment that sets their IgG aside.{besides}"
     )
 
 

@@ -354,6 +354,7 @@ def _records_summary(
         "medications": sum(len(r.medications) for r in records.values()),
         "patients_with_a_secondary_cause": sum(f.secondary_named for f in flags.values()),
         "patients_with_treatment_setting_aside_igg": sum(f.blinded for f in flags.values()),
+        "not_used": prepared.records_not_used,
     }
 
 
