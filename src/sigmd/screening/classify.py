@@ -101,11 +101,10 @@ def _date_part(text: str) -> str:
 def _iso_date(part: str) -> str:
     """The date of a `DATE_PATTERN` date part ('' when there is none: NULL).
 
-    The engines disagree on year 0000 (DuckDB reads 1 BC, Spark year 0, PostgreSQL nothing), so it is read as
-    year 0004, a leap year like year 0: the day exists or not as in DuckDB, and the date is outside the dates
-    sigmd reads either way."""
-    year_zero = f"'0004' || substr({part}, 5)"
-    return f"try_cast(CASE WHEN substr({part}, 1, 4) = '0000' THEN {year_zero} ELSE nullif({part}, '') END AS DATE)"
+    Year 0000 is not a date, as for the core's `parse_date` (Python has no year 0), so it is NULL too: "not an ISO
+    date", the core's words. The engines would disagree on it anyway (DuckDB reads 1 BC, Spark year 0, PostgreSQL
+    nothing)."""
+    return f"try_cast(CASE WHEN substr({part}, 1, 4) <> '0000' THEN nullif({part}, '') END AS DATE)"
 
 
 def _funnel_limits(options: Options, horizon: int) -> tuple[str, str]:
