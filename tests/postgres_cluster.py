@@ -10,13 +10,14 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.network import free_port
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 SERVER_GLOB = "*/bin/initdb"
@@ -46,12 +47,6 @@ class PostgresCluster:
         ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _server_binaries() -> Path:
@@ -88,7 +83,7 @@ def throwaway_cluster() -> Iterator[PostgresCluster]:
     if os_user is not None:
         shutil.chown(root, user=os_user)
     data, log = root / "data", root / "server.log"
-    port = _free_port()
+    port = free_port()
     run = subprocess.run
     run(
         [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "sigmd", "--auth=trust", "-E", "UTF8", "--no-sync"],

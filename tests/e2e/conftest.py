@@ -6,7 +6,6 @@ test-artifacts/e2e/ (git-ignored).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from sigmd.cdshooks.settings import CDSSettings
 from sigmd.registry import Registry, Role
 from sigmd.web.app import create_app
 from sigmd.web.settings import WebSettings
+from tests.network import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,13 +49,6 @@ class Server:
     registry: Registry
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The combined app on 127.0.0.1 with a temporary SQLite registry and one clinician account."""
@@ -68,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = WebSettings(data_dir=data_dir, secret_key="e" * 48, today=lambda: TODAY)
     cds = CDSSettings(base_url="http://127.0.0.1", allow_unauthenticated=False)
     app = create_app(settings, cds, content.load(), registry)
-    port = _free_port()
+    port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=uv.run, name="e2e-uvicorn", daemon=True)
     thread.start()

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from uvicorn.logging import AccessFormatter
 from sigmd.core.knowledge import Knowledge
 from sigmd.registry import Registry, Role
 from sigmd.web.app import create_web_app
+from tests.network import free_port
 from tests.web.conftest import PASSWORD, settings_for
 
 # Synthetic patients: every one of these strings must stay out of the logs.
@@ -179,19 +179,13 @@ def test_the_error_paths_log_no_patient_data_in_process(
     assert registry.list_patients() == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_real_server_logs_no_patient_data(tmp_path: Path) -> None:
     """`sigmd serve` driven through the same error paths writes access and error logs without any patient datum,
     while its access log still shows each request's method, path and status."""
     data = tmp_path / "data"
     with Registry.open(None, data_dir=data) as registry:
         registry.create_user("clin", PASSWORD, Role.CLINICIAN, actor="test")
-    port = _free_port()
+    port = free_port()
     out, err = (tmp_path / "stdout.log").open("wb"), (tmp_path / "stderr.log").open("wb")
     env = {**os.environ, "SIGMD_SECRET_KEY": "k" * 48, "PYTHONWARNINGS": "default"}
     command = [sys.executable, "-m", "sigmd", "serve", "--data-dir", str(data), "--port", str(port)]
