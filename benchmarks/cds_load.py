@@ -77,6 +77,7 @@ BODY = {
         "conditions": None,
         "medications": None,
         "medicationRequests": None,
+        "medicationAdministrations": None,
     },
 }
 """A synthetic adult woman with IgM twice low and normal IgG and IgA: a verdict card with draft orders."""

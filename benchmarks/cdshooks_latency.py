@@ -57,6 +57,7 @@ BODY = {
         "conditions": None,
         "medications": None,
         "medicationRequests": None,
+        "medicationAdministrations": None,
     },
 }
 

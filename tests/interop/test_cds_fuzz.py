@@ -36,7 +36,9 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
-PREFETCH_KEYS = st.sampled_from(["patient", "immunoglobulins", "conditions", "medications", "medicationRequests"])
+PREFETCH_KEYS = st.sampled_from(
+    ["patient", "immunoglobulins", "conditions", "medications", "medicationRequests", "medicationAdministrations"]
+)
 
 
 @cache

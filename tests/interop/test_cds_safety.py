@@ -44,6 +44,7 @@ def full_prefetch(**replace: Any) -> dict[str, Any]:
         "conditions": bundle(*[e for e in entries if e["resourceType"] == "Condition"], bundle_type="searchset"),
         "medications": None,
         "medicationRequests": None,
+        "medicationAdministrations": None,
     }
     prefetch.update(replace)
     return prefetch
@@ -67,6 +68,7 @@ def fhir_server(prefetch: dict[str, Any]) -> Any:
             ("Condition", "conditions"),
             ("MedicationStatement", "medications"),
             ("MedicationRequest", "medicationRequests"),
+            ("MedicationAdministration", "medicationAdministrations"),
         ):
             if f"/{resource_type}" in path:
                 value = prefetch[key]

@@ -36,6 +36,7 @@ def full_prefetch() -> dict[str, Any]:
         "conditions": bundle(*[e for e in entries if e["resourceType"] == "Condition"], bundle_type="searchset"),
         "medications": None,
         "medicationRequests": None,
+        "medicationAdministrations": None,
     }
 
 
@@ -49,8 +50,16 @@ def test_discovery_lists_the_patient_view_service_with_prefetch_templates():
     [service] = response.json()["services"]
     assert service["id"] == SERVICE_ID and service["hook"] == "patient-view" and service["description"]
     assert "http://loinc.org|2472-9" in service["prefetch"]["immunoglobulins"]
-    assert set(service["prefetch"]) == {"patient", "immunoglobulins", "conditions", "medications", "medicationRequests"}
+    assert set(service["prefetch"]) == {
+        "patient",
+        "immunoglobulins",
+        "conditions",
+        "medications",
+        "medicationRequests",
+        "medicationAdministrations",
+    }
     assert service["prefetch"]["medicationRequests"] == "MedicationRequest?patient={{context.patientId}}"
+    assert service["prefetch"]["medicationAdministrations"] == "MedicationAdministration?patient={{context.patientId}}"
 
 
 def test_patient_view_with_prefetch_renders_the_assessment_as_a_card():
@@ -106,8 +115,9 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_bearer_token(
     )
     response = client(fhir=fhir).post(SERVICE, json=body, headers=auth(SERVICE))
     assert response.status_code == 200 and len(response.json()["cards"]) == 1
-    assert len(seen) == 5 and all(r.headers["Authorization"] == "Bearer opaque" for r in seen)
+    assert len(seen) == 6 and all(r.headers["Authorization"] == "Bearer opaque" for r in seen)
     assert any(r.url.path.endswith("/MedicationRequest") for r in seen)
+    assert any(r.url.path.endswith("/MedicationAdministration") for r in seen)
 
 
 def test_without_prefetch_or_fhir_server_the_answer_is_412():
@@ -141,6 +151,66 @@ def test_readable_result_gives_its_card_and_no_input_problem_log(caplog):
     with caplog.at_level("WARNING", logger="sigmd.cdshooks"):
         response = client().post(SERVICE, json=hook_request(prefetch), headers=auth(SERVICE))
     assert len(response.json()["cards"]) == 1 and "input problem" not in caplog.text
+
+
+def _administration(subject: str = "Patient/p1") -> dict[str, Any]:
+    """An immunoglobulin infusion recorded only as a MedicationAdministration (synthetic)."""
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": "a1",
+        "status": "completed",
+        "subject": {"reference": subject},
+        "effectiveDateTime": "2024-01-05",
+        "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "J06BA02"}]},
+    }
+
+
+def test_an_immunoglobulin_infusion_prefetched_as_medication_administration_reaches_the_verdict():
+    """Prefetched administrations are read: the infusion sets the IgG aside and the card names it; a client that
+    does not send the (optional) key, with no fhirServer, still gets its card, without it."""
+    prefetch = {**full_prefetch(), "medicationAdministrations": bundle(_administration(), bundle_type="searchset")}
+    [card] = client().post(SERVICE, json=hook_request(prefetch), headers=auth(SERVICE)).json()["cards"]
+    assert "MedicationAdministration/a1" in card["detail"]
+    older_client = {k: v for k, v in full_prefetch().items() if k != "medicationAdministrations"}
+    response = client().post(SERVICE, json=hook_request(older_client), headers=auth(SERVICE))
+    [card] = response.json()["cards"]
+    assert response.status_code == 200 and "MedicationAdministration" not in card["detail"]
+
+
+def test_a_fhir_server_without_medication_administrations_still_gets_an_answer(caplog):
+    """A server that cannot search MedicationAdministration (404) leaves the call answered without them, logged;
+    the same failure for a key that is not optional is a 412."""
+    entries = full_prefetch()
+
+    def fhir(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/MedicationAdministration"):
+            return httpx.Response(404)
+        if path.endswith("/Patient/p1"):
+            return httpx.Response(200, json=entries["patient"])
+        if path.endswith("/Observation"):
+            return httpx.Response(200, json=entries["immunoglobulins"])
+        return httpx.Response(200, json=bundle(bundle_type="searchset"))
+
+    body = hook_request(None, fhirServer="https://ehr.example/fhir")
+    with caplog.at_level("INFO", logger="sigmd.cdshooks"):
+        response = client(fhir=fhir).post(SERVICE, json=body, headers=auth(SERVICE))
+    assert response.status_code == 200 and len(response.json()["cards"]) == 1
+    assert "prefetch key medicationAdministrations answered without: the FHIR server answered 404" in caplog.text
+
+    def no_conditions(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404) if request.url.path.endswith("/Condition") else fhir(request)
+
+    assert client(fhir=no_conditions).post(SERVICE, json=body, headers=auth(SERVICE)).status_code == 412
+
+
+def test_another_patients_administration_refuses_the_call_even_under_the_optional_key():
+    """Optional means "may be missing", never "may be about someone else": a foreign subject is a 412, no card."""
+    foreign = bundle(_administration("Patient/p2"), bundle_type="searchset")
+    response = client().post(
+        SERVICE, json=hook_request({**full_prefetch(), "medicationAdministrations": foreign}), headers=auth(SERVICE)
+    )
+    assert response.status_code == 412 and "cards" not in response.json()
 
 
 def test_health_needs_no_token():

@@ -8,6 +8,12 @@ that key itself. If it cannot, it answers 412, as the spec requires. Every resou
 context (Patient.id, or a subject/patient reference to `Patient/<context.patientId>`): one that does not, or that
 cannot be shown to, refuses the whole request (412) without a fallback, since it means the client's data and its
 context disagree.
+
+One key is optional (`OPTIONAL_KEYS`): MedicationAdministration, added to the templates after the service was
+first offered. A client registered before may not prefetch it, and a FHIR server may not support searching it;
+when it is neither prefetched nor obtainable, the call is answered without it (and the log says so) rather
+than refused, which leaves the service as it was before the key existed. Data about another patient under
+that key still refuses the call.
 """
 
 from __future__ import annotations
@@ -34,8 +40,13 @@ EXPECTED_TYPES: dict[str, tuple[str, ...]] = {
     "conditions": ("Condition",),
     "medications": ("MedicationStatement", "Medication"),
     "medicationRequests": ("MedicationRequest", "Medication"),
+    "medicationAdministrations": ("MedicationAdministration", "Medication"),
 }
 """Resource types each prefetch key may hold (a medication search may include the Medication resources)."""
+OPTIONAL_KEYS = frozenset({"medicationAdministrations"})
+"""Keys answered without when they cannot be obtained (see the module docstring): immunoglobulin infusions are
+often recorded only as MedicationAdministration, so the service asks for them, but their absence leaves the
+answer as it was before the service asked."""
 SEARCH_BUNDLE_TYPES = ("searchset", "collection")
 MAX_FHIR_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -56,6 +67,7 @@ def prefetch_templates(loinc_codes: list[str]) -> dict[str, str]:
         "conditions": "Condition?patient={{context.patientId}}",
         "medications": "MedicationStatement?patient={{context.patientId}}",
         "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+        "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
     }
 
 
@@ -108,19 +120,31 @@ async def gather(
             if key == PATIENT_KEY:
                 raise DataUnavailableError("prefetch 'patient' is null: there is no Patient for context.patientId")
             continue
-        value = await fetcher.get(template.replace("{{context.patientId}}", patient_id), key, unsatisfied)
-        fetched.add(key)
-        if value is None:
-            if key == PATIENT_KEY:
-                raise DataUnavailableError("the FHIR server has no Patient for context.patientId")
-            continue
         try:
-            resources.extend(_read(value, key, f"fhirServer.{key}", patient_id))
-            for page, document in enumerate(await fetcher.next_pages(value, key), start=2):
-                resources.extend(_read(document, key, f"fhirServer.{key} page {page}", patient_id))
-        except _UnusableError as error:
-            raise DataUnavailableError(f"the FHIR server's answer for '{key}' is not usable ({error})") from None
+            resources.extend(await _fetch(fetcher, template, key, unsatisfied, patient_id))
+        except DataUnavailableError as error:
+            if key not in OPTIONAL_KEYS or isinstance(error, ForeignDataError):
+                raise
+            log.info("prefetch key %s answered without: %s", key, str(error))  # the message holds no patient data
+            continue
+        fetched.add(key)
     return PatientData(resources, True, True, frozenset(fetched), bool(fetcher.server))
+
+
+async def _fetch(fetcher: _Fetcher, template: str, key: str, unsatisfied: str, patient_id: str) -> list[RawResource]:
+    """One key's resources from the FHIR server, every page; `DataUnavailableError` when they cannot be had."""
+    value = await fetcher.get(template.replace("{{context.patientId}}", patient_id), key, unsatisfied)
+    if value is None:
+        if key == PATIENT_KEY:
+            raise DataUnavailableError("the FHIR server has no Patient for context.patientId")
+        return []
+    try:
+        resources = _read(value, key, f"fhirServer.{key}", patient_id)
+        for page, document in enumerate(await fetcher.next_pages(value, key), start=2):
+            resources.extend(_read(document, key, f"fhirServer.{key} page {page}", patient_id))
+    except _UnusableError as error:
+        raise DataUnavailableError(f"the FHIR server's answer for '{key}' is not usable ({error})") from None
+    return resources
 
 
 _MISSING: Any = object()
