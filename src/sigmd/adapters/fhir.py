@@ -7,8 +7,8 @@ are R4 4.0.1 are 6.0-6.4; they are built on pydantic 1, which cannot be installe
 dependency of sigmd's CLI through Typer, and of FastAPI). Releases 6.5 and later default to R4B (6.5) or R5
 (7.x, 8.x) and ship R4B, not R4, as a sub-package. R4B was published as a backwards-compatible update of R4:
 the resources read and written here (Patient, Observation, Condition, MedicationStatement, MedicationRequest,
-MedicationAdministration, Bundle, RiskAssessment, DetectedIssue, ServiceRequest) have the same elements and cardinalities in 4.0.1 and
-4.3.0, so R4 documents validate against these models and what they produce is valid R4.
+MedicationAdministration, Bundle, RiskAssessment, DetectedIssue, ServiceRequest) have the same elements and
+cardinalities in 4.0.1 and 4.3.0, so R4 documents validate against these models and what they produce is valid R4.
 
 What is read: Patient.birthDate and gender; Observations coded with a LOINC code that sigmd knows
 (IgM 2472-9, IgG 2465-3, IgA 2458-8, IgG1-4 2466-1/2467-9/2468-7/2469-5) with valueQuantity (comparator,
@@ -92,11 +92,11 @@ READ_TYPES = (
     "MedicationRequest",
     "MedicationAdministration",
 )
+"""Resource types sigmd reads; other FHIR resource types are listed as not used without being validated."""
 WITHDRAWN_STATUSES = ("entered-in-error", "cancelled")
 """Statuses of a Condition or medication that withdraw it (the record is ignored)."""
 NOT_HAPPENED_STATUSES = ("not-taken", "not-done", "refuted")
 """Statuses that say the condition or medication is not the patient's (not taken, not given, refuted): skipped."""
-"""Resource types sigmd reads; other FHIR resource types are listed as not used without being validated."""
 __all__ = [
     "ATC",
     "ICD10",

@@ -20,7 +20,7 @@ from sigmd.core.model import IGG_SUBCLASSES
 from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.delimited import LINE_PROBLEM
-from sigmd.screening.portable import exponential, extract, literal, matches, product, remove
+from sigmd.screening.portable import PLAIN_DATE, exponential, extract, literal, matches, product, remove
 
 CANONICAL_COLUMNS = (
     "patient_id",
@@ -87,14 +87,12 @@ def _key_join(table: str, alias: str, horizon: int, sex: str) -> str:
     )
 
 
-PLAIN_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-"""A date as most inputs write it: `DATE_PATTERN` with no time and no white space."""
-
-
 def _date_part(text: str) -> str:
-    """The date part of `DATE_PATTERN` in `text`, as `extract` gives it ('' when it does not match). A plain date is
-    its own date part, and a pattern this simple costs far less than the full one (on PostgreSQL about 6 s per
-    million rows), so it is tried first; `test_transpile` checks the result against the core's reading of dates."""
+    """The date part of `DATE_PATTERN` in `text`, as `extract` gives it ('' when it does not match).
+
+    A plain date (`PLAIN_DATE`: no time, no white space) is its own date part, and a pattern this simple costs far
+    less than the full one (on PostgreSQL about 6 s per million rows), so it is tried first; `test_transpile`
+    checks the result against the core's reading of dates."""
     return f"CASE WHEN {matches(text, PLAIN_DATE)} THEN {text} ELSE {extract(text, DATE_PATTERN, 1)} END"
 
 

@@ -127,7 +127,7 @@ def prepare(
         converted = convert_bulk(source, work_dir / "converted-input", knowledge, read_records=records is None)
         if records is None:
             return converted
-        unread = sum(n for kind, n in (converted.other_resources or {}).items() if kind in RECORD_TYPES)
+        unread = sum(n for resource, n in (converted.other_resources or {}).items() if resource in RECORD_TYPES)
         if unread:
             warnings.warn(
                 f"records: {str(records)!r} is the records table; the export's own {unread} Condition and "

@@ -130,13 +130,14 @@ def to_double(text: str) -> str:
     return f"try_cast(nullif({number}, '') AS DOUBLE)"
 
 
+PLAIN_DATE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+"""A date written YYYY-MM-DD and nothing else."""
+
+
 def to_date(text: str) -> str:
     """A DATE from text that is exactly YYYY-MM-DD with a year from 0001 (there is no year 0 in the ISO dates
     Python reads); NULL for anything else, including days that do not exist."""
-    return (
-        f"CASE WHEN {matches(text, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')} AND substr({text}, 1, 4) <> '0000'"
-        f" THEN try_cast({text} AS DATE) END"
-    )
+    return f"CASE WHEN {matches(text, PLAIN_DATE)} AND substr({text}, 1, 4) <> '0000' THEN try_cast({text} AS DATE) END"
 
 
 def product(a: str, b: str) -> str:
