@@ -100,3 +100,19 @@ def test_values_are_shown_in_the_sites_display_unit() -> None:
     assert (measured("<", 5.0, "g/L"), measured("=", 1020.0, "g/L"), in_unit(None, "g/L")) == ("<0.05", "10.2", "n/a")
     with pytest.raises(ValueError, match="display unit: 'mmol/L' is not one of mg/dL, g/L"):
         in_unit(25.0, "mmol/L")
+
+
+def test_the_terminal_names_the_outcome_of_each_deciding_criterion() -> None:
+    """A partial verdict is decided by 'IgM absent' NOT being met: the terminal says so, rather than listing the
+    criterion bare (which read as if IgM were absent)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from sigmd.render.terminal import render
+
+    report = sigmd.assess(ROOT / "examples" / "partial-sigmd-persistent.json", as_of=AS_OF)
+    out = StringIO()
+    render(report.document, Console(file=out, width=200, color_system=None))
+    assert report.label == "partial_sigmd"
+    assert "Decided by: IgM below the limit (met), IgM absent (complete form) (not met)" in out.getvalue()

@@ -156,6 +156,40 @@ def test_a_profoundly_low_igg_that_is_no_unit_slip_is_judged_low(knowledge: Know
     assert not any("unit slip" in w for w in assessment.warnings)
 
 
+def test_an_igm_in_g_per_l_written_as_mg_dl_is_judged_as_reported_with_a_warning(knowledge: Knowledge) -> None:
+    """An adult's IgM of 0.8 'mg/dL' (0.8 g/L would be normal) reads as absent IgM: the verdict stands as reported,
+    since IgM this low is a real finding, but a warning names the possible slip so it is not acted on unchecked."""
+    case = build_case(knowledge, ("IgM", 0.8, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    igm = assessment.latest(Analyte.IGM)
+    assert igm is not None and igm.status == "absent"
+    assert assessment.diagnosis.label == "complete_sigmd"
+    slips = [w for w in assessment.warnings if "suggests a unit slip" in w]
+    assert len(slips) == 1 and "IgM on 2026-10-01" in slips[0] and "judged as reported" in slips[0]
+
+
+def test_an_igm_near_zero_that_is_no_unit_slip_carries_no_unit_warning(knowledge: Knowledge) -> None:
+    """IgM 3 mg/dL read as g/L would be 300 mg/dL, above the adult interval: no slip, so no warning."""
+    case = build_case(knowledge, ("IgM", 3, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    assert assessment.diagnosis.label == "complete_sigmd"
+    assert not any("unit slip" in w for w in assessment.warnings)
+
+
+def test_an_iga_in_g_per_l_written_as_mg_dl_is_judged_as_reported_with_a_warning(knowledge: Knowledge) -> None:
+    """IgA 1.5 'mg/dL' (1.5 g/L would be normal) is judged as reported, with the same warning as IgM's."""
+    case = build_case(
+        knowledge,
+        ("IgM", 30, "mg/dL", "2026-10-01"),
+        ("IgG", 1000, "mg/dL", "2026-10-01"),
+        ("IgA", 1.5, "mg/dL", "2026-10-01"),
+    )
+    assessment = run(knowledge, case)
+    iga = assessment.latest(Analyte.IGA)
+    assert iga is not None and iga.status in ("low", "absent")
+    assert any("IgA on 2026-10-01" in w and "suggests a unit slip" in w for w in assessment.warnings)
+
+
 # --- 8. old results --------------------------------------------------------------------------------------------
 
 

@@ -28,7 +28,9 @@ def _key(birth: date, on: date, horizon: int) -> tuple[int, int]:
 def _table(set_id: str, profile_id: str) -> dict[tuple[str, str, int, int], float]:
     profile = KNOWLEDGE.profiles[profile_id]
     limits = set_limits(KNOWLEDGE.reference_sets[set_id], profile, content_day_horizon(KNOWLEDGE, profile))
-    return {(limit.analyte, limit.sex, limit.months, limit.day_key): limit.limit_mg_dl for limit in limits}
+    columns = limits.data
+    keys = zip(columns["analyte"], columns["sex"], columns["months"], columns["day_key"], strict=True)
+    return dict(zip(keys, columns["limit_mg_dl"], strict=True))
 
 
 def _result(analyte: Analyte, on: date) -> LabResult:
@@ -65,7 +67,8 @@ def test_the_limit_table_equals_the_core_limit(birth: date, days: int, sex: Sex,
 def test_the_cutoff_table_equals_the_core_cutoff_at_every_age(profile_id: str) -> None:
     profile = KNOWLEDGE.profiles[profile_id]
     horizon = content_day_horizon(KNOWLEDGE, profile)
-    table = {(c.months, c.day_key): c.limit_mg_dl for c in cutoff_limits(profile, horizon)}
+    cutoffs = cutoff_limits(profile, horizon).data
+    table = dict(zip(zip(cutoffs["months"], cutoffs["day_key"], strict=True), cutoffs["limit_mg_dl"], strict=True))
     birth = date(2000, 2, 29)
     for days in range(0, 121 * 366, 7):
         on = birth + timedelta(days=days)

@@ -568,14 +568,14 @@ DuckDB's are drawn afresh each run."""
 def content_tables_once() -> Iterator[None]:
     """Build the content tables once per profile and reference set: they depend on nothing else (every run is given
     the same knowledge), and building them is most of a small run's time."""
-    built: dict[tuple[str, str], ContentTables] = {}
+    built: dict[tuple[str, str, bool], ContentTables] = {}
 
-    def cached(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> ContentTables:
+    def cached(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str, every_set: bool) -> ContentTables:
         if knowledge is not KNOWLEDGE:
-            return content_tables(knowledge, profile, reference_set_id)
-        key = (profile.id, reference_set_id)
+            return content_tables(knowledge, profile, reference_set_id, every_set)
+        key = (profile.id, reference_set_id, every_set)
         if key not in built:
-            built[key] = content_tables(knowledge, profile, reference_set_id)
+            built[key] = content_tables(knowledge, profile, reference_set_id, every_set)
         return built[key]
 
     with pytest.MonkeyPatch.context() as patch:

@@ -124,6 +124,9 @@ def interpret(
 
     low_limit, no_low_reason = _low_limit(result, patient, profile, interval, fit, no_fit_reason)
     slip = _unit_slip(result, interval, thresholds.unit_slip)
+    slip_warning = _unit_slip_warning(result, interval, thresholds.unit_slip)
+    if slip_warning:
+        notes.append(slip_warning)
     if slip:
         no_interval_reason = slip
     elif low_limit is None and not no_interval_reason:
@@ -245,21 +248,45 @@ def _implausible_lab_range(lab_range: LabRange, from_set: AppliedInterval | None
     return ""
 
 
-def _unit_slip(result: LabResult, interval: AppliedInterval | None, rule: UnitSlipRule) -> str:
-    """A warning when the result's size suggests a unit slip (IgG 10 'mg/dL' for 10 g/L), else ''."""
-    if result.analyte not in rule.analytes or interval is None:
-        return ""
+def _looks_like_unit_slip(result: LabResult, interval: AppliedInterval | None, rule: UnitSlipRule) -> bool:
+    """Whether the result is below `below_fraction` of the age-matched lower limit while `read_factor` times it lies
+    inside the interval (IgG 10 'mg/dL' for 10 g/L)."""
+    if interval is None:
+        return False
     lower, upper = interval.lower_mg_dl, interval.upper_mg_dl
     value = result.quantity.value
     if lower is None or upper is None or lower <= 0 or not value < rule.below_fraction * lower:
+        return False
+    return lower <= value * rule.read_factor <= upper
+
+
+def _unit_slip(result: LabResult, interval: AppliedInterval | None, rule: UnitSlipRule) -> str:
+    """For an analyte of `rule.analytes`, why the result is not judged when it looks like a unit slip, else ''."""
+    if result.analyte not in rule.analytes or not _looks_like_unit_slip(result, interval, rule):
         return ""
-    if not lower <= value * rule.read_factor <= upper:
+    return (
+        f"{_slip_facts(result, interval, rule)}. Confirm the unit: if it is right, this {result.analyte} is profoundly "
+        "low and needs urgent review (sigmd default rule, no published plausibility limit)"
+    )
+
+
+def _unit_slip_warning(result: LabResult, interval: AppliedInterval | None, rule: UnitSlipRule) -> str:
+    """For an analyte of `rule.warn_analytes`, a warning when the result looks like a unit slip, else ''. The result
+    is still judged as reported, since values this low are real findings there (IgM absent in complete SIgMD)."""
+    if result.analyte not in rule.warn_analytes or not _looks_like_unit_slip(result, interval, rule):
         return ""
+    return (
+        f"{result.analyte} on {result.collected}: {_slip_facts(result, interval, rule)}. It is judged as reported; "
+        "confirm the unit before acting on it (sigmd default rule, no published plausibility limit)"
+    )
+
+
+def _slip_facts(result: LabResult, interval: AppliedInterval | None, rule: UnitSlipRule) -> str:
+    lower = interval.lower_mg_dl if interval is not None else None
     return (
         f"reported as {result.reported_value} {result.reported_unit}, it is below {rule.below_fraction:g} times the "
         f"age-matched lower limit ({lower:g} mg/dL), yet {rule.read_factor:g} times it lies inside the interval, which "
-        f"suggests a unit slip ({rule.read_as}). Confirm the unit: if it is right, this {result.analyte} is profoundly "
-        "low and needs urgent review (sigmd default rule, no published plausibility limit)"
+        f"suggests a unit slip ({rule.read_as})"
     )
 
 

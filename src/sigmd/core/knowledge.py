@@ -164,6 +164,10 @@ class UnitSlipRule:
     """When a result's size suggests a unit slip (for example IgG 10 written as mg/dL, meaning 10 g/L)."""
 
     analytes: tuple[Analyte, ...]
+    """Analytes whose result is not judged when it looks like a slip (a warning asks to confirm the unit)."""
+    warn_analytes: tuple[Analyte, ...]
+    """Analytes whose result is judged as reported when it looks like a slip, with a warning (values near zero are
+    real findings there)."""
     below_fraction: float
     """The value is below this fraction of the age-matched lower limit..."""
     read_factor: float

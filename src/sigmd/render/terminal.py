@@ -26,8 +26,11 @@ def render(report: ReportDocument, console: Console, unit: str = "mg/dL") -> Non
     the machine output and the criteria's own text stay in mg/dL, with the unit always written."""
     diagnosis = report.diagnosis
     headline = Text(f"{label_words(diagnosis.label)}  ({diagnosis.certainty})", style="bold")
-    titles = {c.id: c.title for c in report.criteria}
-    decided = ", ".join(titles.get(cid, cid) for cid in diagnosis.decided_by)
+    entries = {c.id: c for c in report.criteria}
+    decided = ", ".join(
+        f"{entries[cid].title} ({entries[cid].outcome.replace('_', ' ')})" if cid in entries else cid
+        for cid in diagnosis.decided_by
+    )
     header = Group(
         headline,
         Text(diagnosis.summary),

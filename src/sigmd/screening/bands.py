@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator
 from datetime import date
+from itertools import repeat
 from typing import NamedTuple
 
 from sigmd.core.ages import AgeSpec, ExactAge, day_horizon
@@ -30,16 +31,60 @@ _UNUSED_DATE = date(1, 1, 1)
 """ExactAge carries dates for boundaries that mix months and days; the tables refuse those, so no date is read."""
 
 
-class Limit(NamedTuple):
-    """The low limit, in mg/dL, for one age key, sex and analyte under one reference set (or profile cut-off)."""
+LIMIT_FIELDS = ("set_id", "analyte", "sex", "months", "day_key", "limit_mg_dl")
+"""A limit table: the low limit, in mg/dL, for one age key, sex and analyte under one reference set (or profile
+cut-off). `day_key` is the age in whole days when below the day horizon, else -1."""
+INTERVAL_FIELDS = (
+    "set_id",
+    "analyte",
+    "sex",
+    "months",
+    "day_key",
+    "lower_mg_dl",
+    "upper_mg_dl",
+    "minus_2sd",
+    "lower_limit",
+)
+"""An interval table: the interval of one age key, sex and analyte under one reference set, with both low limits a
+profile takes (mean - 2 SD and the lower limit)."""
+KEY_FIELDS = ("months", "day_key")
 
-    set_id: str
-    analyte: str
-    sex: str
-    months: int
-    day_key: int
-    """The age in whole days when below the day horizon, else -1."""
-    limit_mg_dl: float
+
+class KeyGroup(NamedTuple):
+    """Age keys that fall in the same bands: one age of the group (to ask the core with) and the keys it stands for."""
+
+    age: ExactAge
+    months: list[int]
+    day_keys: list[int]
+
+
+class Columns:
+    """A table built column by column, a group of age keys at a time: the keys of a group share every other value.
+
+    (Built this way rather than as a row per key, since a content table has up to about 170,000 rows and is built on
+    every run.)"""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
+        self.data: dict[str, list[object]] = {name: [] for name in fields}
+        self._shared = tuple(name for name in fields if name not in KEY_FIELDS)
+
+    def add(self, group: KeyGroup, *shared: object) -> None:
+        """The group's keys, each with the `shared` values of the fields other than the keys, in field order."""
+        if len(shared) != len(self._shared):
+            raise ValueError(f"expected values for {', '.join(self._shared)}, got {len(shared)}")
+        count = len(group.months)
+        self.data["months"].extend(group.months)
+        self.data["day_key"].extend(group.day_keys)
+        for name, value in zip(self._shared, shared, strict=True):
+            self.data[name].extend(repeat(value, count))
+
+    def __len__(self) -> int:
+        return len(self.data[self.fields[0]])
+
+    def rows(self) -> list[tuple[object, ...]]:
+        """The table as rows, in field order (for tests and small tables)."""
+        return list(zip(*(self.data[name] for name in self.fields), strict=True))
 
 
 def _boundaries(knowledge: Knowledge, profile: RuleProfile) -> list[AgeSpec]:
@@ -78,59 +123,57 @@ def interval_limit(row: ReferenceInterval, profile: RuleProfile) -> float | None
     return lower if lower is not None and lower > 0 else None
 
 
-def age_groups(reference_set: ReferenceSet, horizon: int) -> list[tuple[ExactAge, list[tuple[int, int]]]]:
-    """Every age key, grouped by the set's band boundaries reached: ages in one group fall in the same interval,
-    so the core is asked once per group (an age of the group, with the (months, day_key) keys it stands for)."""
-    specs = [s for i in reference_set.intervals for s in (i.age_from, i.age_to)]
+def key_groups(specs: list[AgeSpec], horizon: int) -> list[KeyGroup]:
+    """Every age key, grouped by the boundaries among `specs` it has reached: ages in one group fall in the same band
+    of every boundary, so the core is asked once per group."""
     month_marks = sorted({s.months for s in specs if s.months})
     day_marks = sorted({s.days for s in specs if s.days})
-    groups: dict[tuple[int, int], tuple[ExactAge, list[tuple[int, int]]]] = {}
+    groups: dict[tuple[int, int], KeyGroup] = {}
     for months, day_key, age in age_keys(horizon):
         reached = (bisect_right(month_marks, age.months), bisect_right(day_marks, age.days))
-        groups.setdefault(reached, (age, []))[1].append((months, day_key))
+        group = groups.setdefault(reached, KeyGroup(age, [], []))
+        group.months.append(months)
+        group.day_keys.append(day_key)
     return list(groups.values())
 
 
+def age_groups(reference_set: ReferenceSet, horizon: int) -> list[KeyGroup]:
+    """The age keys grouped by the set's band boundaries (`key_groups`)."""
+    return key_groups([s for i in reference_set.intervals for s in (i.age_from, i.age_to)], horizon)
+
+
 def set_limits(
-    reference_set: ReferenceSet, profile: RuleProfile, horizon: int, analytes: tuple[Analyte, ...] = tuple(Analyte)
-) -> list[Limit]:
-    """Every (age key, sex, analyte) of a reference set with the low limit the core would apply."""
+    reference_set: ReferenceSet,
+    profile: RuleProfile,
+    horizon: int,
+    analytes: tuple[Analyte, ...] = tuple(Analyte),
+    into: Columns | None = None,
+) -> Columns:
+    """Every (age key, sex, analyte) of a reference set with the low limit the core would apply (`LIMIT_FIELDS`),
+    added to `into` when given."""
+    limits = into if into is not None else Columns(LIMIT_FIELDS)
     groups = age_groups(reference_set, horizon)
-    limits: list[Limit] = []
     for analyte in analytes:
         if analyte not in reference_set.analytes:
             continue
         for sex in SEXES:
-            for age, keys in groups:
-                row = reference_set.interval_at(analyte, sex, age)
+            for group in groups:
+                row = reference_set.interval_at(analyte, sex, group.age)
                 limit = None if row is None else interval_limit(row, profile)
                 if limit is not None:
-                    limits.extend(Limit(reference_set.id, analyte.value, sex, m, d, limit) for m, d in keys)
+                    limits.add(group, reference_set.id, analyte.value, sex, limit)
     return limits
 
 
-class Interval(NamedTuple):
-    """The interval of one age key, sex and analyte under one reference set, with both low limits a profile takes."""
-
-    set_id: str
-    analyte: str
-    sex: str
-    months: int
-    day_key: int
-    lower_mg_dl: float | None
-    upper_mg_dl: float | None
-    minus_2sd: float | None
-    lower_limit: float | None
-
-
-def set_intervals(reference_set: ReferenceSet, horizon: int) -> list[Interval]:
-    """Every (age key, sex, analyte) of a reference set with the interval the core applies there."""
+def set_intervals(reference_set: ReferenceSet, horizon: int, into: Columns | None = None) -> Columns:
+    """Every (age key, sex, analyte) of a reference set with the interval the core applies there (`INTERVAL_FIELDS`),
+    added to `into` when given."""
+    rows = into if into is not None else Columns(INTERVAL_FIELDS)
     groups = age_groups(reference_set, horizon)
-    rows: list[Interval] = []
     for analyte in sorted(reference_set.analytes):
         for sex in SEXES:
-            for age, keys in groups:
-                row = reference_set.interval_at(analyte, sex, age)
+            for group in groups:
+                row = reference_set.interval_at(analyte, sex, group.age)
                 if row is None:
                     continue
                 lower, upper = row.lower_mg_dl, row.upper_mg_dl
@@ -140,23 +183,22 @@ def set_intervals(reference_set: ReferenceSet, horizon: int) -> list[Interval]:
                     else None
                 )
                 floor = lower if lower is not None and lower > 0 else None
-                rows.extend(
-                    Interval(reference_set.id, analyte.value, sex, m, d, lower, upper, fit, floor) for m, d in keys
-                )
+                rows.add(group, reference_set.id, analyte.value, sex, lower, upper, fit, floor)
     return rows
 
 
-def cutoff_limits(profile: RuleProfile, horizon: int) -> list[Limit]:
-    """A profile's absolute IgM cut-offs by age key, as `applicable_cutoff` picks them (empty when it has none)."""
-    limits: list[Limit] = []
-    if not profile.igm_cutoffs:
-        return limits
-    for months, day_key, age in age_keys(horizon):
+def cutoff_limits(profile: RuleProfile, horizon: int, into: Columns | None = None) -> Columns:
+    """A profile's absolute IgM cut-offs by age key, as `applicable_cutoff` picks them (`LIMIT_FIELDS`; none when it
+    has none), added to `into` when given."""
+    limits = into if into is not None else Columns(LIMIT_FIELDS)
+    specs = [s for c in profile.igm_cutoffs for s in (c.age_from, c.age_to)]
+    for group in key_groups(specs, horizon) if profile.igm_cutoffs else []:
+        age = group.age
         cutoff = next(
             (c for c in profile.igm_cutoffs if c.age_from.reached_at(age) and not c.age_to.reached_at(age)), None
         )
         if cutoff is not None:
-            limits.append(Limit(profile.id, Analyte.IGM.value, "any", months, day_key, cutoff.below_mg_dl))
+            limits.add(group, profile.id, Analyte.IGM.value, "any", cutoff.below_mg_dl)
     return limits
 
 

@@ -165,7 +165,7 @@ def screen(
                 if prepared.path is None:
                     raise AssertionError("prepare() gave no file for the engine to load")
                 db.load("raw", prepared.path, prepared.file_format, {**prepared.columns, LINE_PROBLEM: LINE_PROBLEM})
-            content_set = content_tables(knowledge, knowledge.profiles[profile_id], set_id)
+            content_set = content_tables(knowledge, knowledge.profiles[profile_id], set_id, every_set=sensitivity)
             for name, table in content_set.tables.items():
                 db.register(name, table)
             prof = knowledge.profiles[profile_id]

@@ -8,8 +8,9 @@ from typing import Any
 from sigmd.core.knowledge import Knowledge, RuleProfile
 from sigmd.core.model import Analyte
 from sigmd.screening.bands import (
-    Interval,
-    Limit,
+    INTERVAL_FIELDS,
+    LIMIT_FIELDS,
+    Columns,
     analyte_rows,
     content_day_horizon,
     cutoff_limits,
@@ -30,37 +31,35 @@ more than 2**32 times off, so implausible without a division that could overflow
 @dataclass(frozen=True)
 class ContentTables:
     tables: dict[str, Any]
-    """units, analytes, limits (chosen set), igm_limits (IgM under every set), cutoffs (chosen profile),
-    reference_sets (ids); for the set-wise verdicts: intervals (every set), all_cutoffs (every profile, keyed by
+    """units, analytes, limits (chosen set), igm_limits (IgM under every set, or the chosen one; see
+    `content_tables`), cutoffs (chosen profile), reference_sets (ids); for the set-wise verdicts: intervals (as
+    igm_limits), all_cutoffs (every profile, keyed by
     profile id) and absent (analyte, below: the absent thresholds in mg/dL); funnel_limits and funnel_cutoffs (the
     funnel profile's, for the chosen set; empty unless `funnel_profile` gives one)."""
     day_horizon: int
     """Ages below this many days are keyed by day as well as by month (see `bands`)."""
 
 
-def limit_table(limits: list[Limit]) -> Any:
-    pa = require("pyarrow", "screen")
-    schema = pa.schema(
-        [
-            ("set_id", pa.string()),
-            ("analyte", pa.string()),
-            ("sex", pa.string()),
-            ("months", pa.int64()),
-            ("day_key", pa.int64()),
-            ("limit_mg_dl", pa.float64()),
-        ]
-    )
-    columns = list(zip(*limits, strict=True)) or [()] * len(schema)
-    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
-
-
-def interval_table(intervals: list[Interval]) -> Any:
+def limit_table(limits: Columns) -> Any:
+    """A limit table (`bands.LIMIT_FIELDS`) as Arrow."""
     pa = require("pyarrow", "screen")
     text, whole, real = pa.string(), pa.int64(), pa.float64()
-    types = (text, text, text, whole, whole, real, real, real, real)
-    schema = pa.schema(list(zip(Interval._fields, types, strict=True)))
-    columns = list(zip(*intervals, strict=True)) or [()] * len(schema)
-    return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
+    return _arrow(limits, LIMIT_FIELDS, (text, text, text, whole, whole, real))
+
+
+def interval_table(intervals: Columns) -> Any:
+    """An interval table (`bands.INTERVAL_FIELDS`) as Arrow."""
+    pa = require("pyarrow", "screen")
+    text, whole, real = pa.string(), pa.int64(), pa.float64()
+    return _arrow(intervals, INTERVAL_FIELDS, (text, text, text, whole, whole, real, real, real, real))
+
+
+def _arrow(columns: Columns, fields: tuple[str, ...], types: tuple[Any, ...]) -> Any:
+    pa = require("pyarrow", "screen")
+    if columns.fields != fields:
+        raise ValueError(f"expected the fields {', '.join(fields)}, not {', '.join(columns.fields)}")
+    schema = pa.schema(list(zip(fields, types, strict=True)))
+    return pa.Table.from_arrays([pa.array(columns.data[f.name], f.type) for f in schema], schema=schema)
 
 
 def funnel_profile(knowledge: Knowledge, profile: RuleProfile) -> RuleProfile | None:
@@ -72,7 +71,12 @@ def funnel_profile(knowledge: Knowledge, profile: RuleProfile) -> RuleProfile | 
     return funnel
 
 
-def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id: str) -> ContentTables:
+def content_tables(
+    knowledge: Knowledge, profile: RuleProfile, reference_set_id: str, every_set: bool = True
+) -> ContentTables:
+    """The tables for a run under `profile` and reference set `reference_set_id`. The tables that hold every reference
+    set (intervals, igm_limits) hold only the chosen one unless `every_set` (the sensitivity table needs them all);
+    `reference_sets` always names every set."""
     pa = require("pyarrow", "screen")
     # One horizon for every profile, so that the set-wise passes under other profiles share the age keys.
     horizon = max(content_day_horizon(knowledge, p) for p in (profile, *knowledge.profiles.values()))
@@ -83,21 +87,27 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
                 f"content: unit {spelling!r} ({analyte}) converts to mg/dL by {factor}, outside the factors "
                 f"{FACTOR_RANGE[0]:g} to {FACTOR_RANGE[1]:g} that screening's SQL multiplies by (`portable.product`)"
             )
-    intervals = [i for s in knowledge.reference_sets.values() for i in set_intervals(s, horizon)]
-    for interval in intervals:
-        for limit in (interval.lower_mg_dl, interval.upper_mg_dl):
-            if limit is not None and limit > 0 and not LIMIT_RANGE[0] <= limit <= LIMIT_RANGE[1]:
-                raise ValueError(
-                    f"content: reference set {interval.set_id!r} has an {interval.analyte} limit of {limit} mg/dL, "
-                    f"outside the {LIMIT_RANGE[0]:g} to {LIMIT_RANGE[1]:g} mg/dL screening's SQL compares with"
-                )
+    sets = list(knowledge.reference_sets.values()) if every_set else [knowledge.reference_sets[reference_set_id]]
+    for reference_set in knowledge.reference_sets.values():
+        for row in reference_set.intervals:
+            for limit in (row.lower_mg_dl, row.upper_mg_dl):
+                if limit is not None and limit > 0 and not LIMIT_RANGE[0] <= limit <= LIMIT_RANGE[1]:
+                    raise ValueError(
+                        f"content: reference set {reference_set.id!r} has an {row.analyte.value} limit of {limit} mg/dL, "
+                        f"outside the {LIMIT_RANGE[0]:g} to {LIMIT_RANGE[1]:g} mg/dL screening's SQL compares with"
+                    )
+    intervals = Columns(INTERVAL_FIELDS)
+    igm_limits = Columns(LIMIT_FIELDS)
+    for reference_set in sets:
+        set_intervals(reference_set, horizon, into=intervals)
+        set_limits(reference_set, profile, horizon, (Analyte.IGM,), into=igm_limits)
+    all_cutoffs = Columns(LIMIT_FIELDS)
+    for each in knowledge.profiles.values():
+        cutoff_limits(each, horizon, into=all_cutoffs)
     if not 1 <= knowledge.thresholds.lab_range_max_ratio.value < 2.0**32:
         raise ValueError("content: lab_range_max_ratio must be at least 1 and below 2**32 for screening's SQL")
     analytes = analyte_rows(knowledge)
     funnel = funnel_profile(knowledge, profile)
-    igm_limits = [
-        limit for s in knowledge.reference_sets.values() for limit in set_limits(s, profile, horizon, (Analyte.IGM,))
-    ]
     tables = {
         "units": pa.table(
             {
@@ -111,12 +121,12 @@ def content_tables(knowledge: Knowledge, profile: RuleProfile, reference_set_id:
         "igm_limits": limit_table(igm_limits),
         "cutoffs": limit_table(cutoff_limits(profile, horizon)),
         "funnel_limits": limit_table(
-            set_limits(knowledge.reference_sets[reference_set_id], funnel, horizon) if funnel else []
+            set_limits(knowledge.reference_sets[reference_set_id], funnel, horizon) if funnel else Columns(LIMIT_FIELDS)
         ),
-        "funnel_cutoffs": limit_table(cutoff_limits(funnel, horizon) if funnel else []),
+        "funnel_cutoffs": limit_table(cutoff_limits(funnel, horizon) if funnel else Columns(LIMIT_FIELDS)),
         "reference_sets": pa.table({"set_id": pa.array(list(knowledge.reference_sets), pa.string())}),
         "intervals": interval_table(intervals),
-        "all_cutoffs": limit_table([c for p in knowledge.profiles.values() for c in cutoff_limits(p, horizon)]),
+        "all_cutoffs": limit_table(all_cutoffs),
         "absent": pa.table(
             {
                 "analyte": [a.value for a in knowledge.thresholds.absent],
