@@ -108,6 +108,22 @@ def test_bad_unit_rejects_only_that_patient_naming_the_field(knowledge):
     assert second.require().results[0].origin == "Observation/ok"
 
 
+def test_a_unit_text_that_contradicts_its_ucum_code_is_read_by_the_code_with_a_warning(knowledge):
+    """valueQuantity unit 'mg/dL' with UCUM code 'g/L': the code decides (0.3 g/L = 30 mg/dL), and the warning names
+    both, since one of them is wrong; a spelling of the same unit ('mg/dl', 'milligram per deciliter') is no conflict."""
+    conflicting = observation("m1", "2472-9", 0.3, "g/L", "2024-01-10")
+    conflicting["valueQuantity"]["unit"] = "mg/dL"
+    spelled = observation("m2", "2472-9", 30, "mg/dL", "2024-02-10")
+    spelled["valueQuantity"]["unit"] = "mg/dl"
+    case = load_fhir_json(json.dumps(bundle(patient("p1"), conflicting, spelled)), knowledge)[0].require()
+    assert [r.quantity.value for r in case.results] == [30.0, 30.0]
+    conflicts = [w for w in case.warnings if "are different units" in w]
+    assert conflicts == [
+        "Observation/m1.valueQuantity: the unit text 'mg/dL' and the UCUM code 'g/L' are different units; the code "
+        "was used (FHIR makes it the computable unit), but one of the two is wrong: confirm the unit"
+    ]
+
+
 def test_invalid_fhir_names_the_resource_and_element(knowledge):
     """A birthDate that is not a FHIR date is rejected by the R4 model with its location, for that patient."""
     [loaded] = load_fhir_json(json.dumps(bundle(patient("p1", birth="01/05/1980"))), knowledge)

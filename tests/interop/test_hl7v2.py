@@ -46,7 +46,10 @@ def test_non_numeric_local_and_withdrawn_obx_are_reported(knowledge):
     case = load_hl7v2(MESSAGE, knowledge)[0].require()
     assert len(case.results) == 3
     notes = {note.origin: note for note in case.input_notes}
-    assert notes["message 1 OBX 4"].kind is InputNoteKind.SKIPPED and "not numeric" in notes["message 1 OBX 4"].reason
+    assert (
+        notes["message 1 OBX 4"].kind is InputNoteKind.SKIPPED
+        and "not a non-negative number" in notes["message 1 OBX 4"].reason
+    )
     assert notes["message 1 OBX 5"].kind is InputNoteKind.SKIPPED and "IGMLOC" in notes["message 1 OBX 5"].reason
     assert (
         notes["message 1 OBX 6"].kind is InputNoteKind.IGNORED

@@ -90,6 +90,13 @@ def test_structured_values_that_are_not_one_number_are_skipped(knowledge, value,
     assert words in skip_reason(message(obx=f"OBX|1|SN|2472-9^IgM^LN||{value}|mg/dL|||||F"), knowledge)
 
 
+@pytest.mark.parametrize("value", ["-18", "18 mg/dL", "eighteen"])
+def test_a_value_that_is_no_non_negative_number_is_skipped_saying_so(knowledge, value):
+    """A negative number, a number with its unit and a word are skipped in the core's words for a value."""
+    reason = skip_reason(message(obx=f"OBX|1|NM|2472-9^IgM^LN||{value}|mg/dL|||||F"), knowledge)
+    assert f"its value {value!r} (NM) is not a non-negative number" in reason
+
+
 def test_a_value_too_long_for_a_number_is_skipped_quickly(knowledge):
     """A 90,000-digit OBX-5 is skipped as too long, in well under a second (no regular-expression blow-up)."""
     text = message(obx=f"OBX|1|NM|2472-9^IgM^LN||{'1' * 90_000}x|mg/dL|{'2' * 5_000}x||||F")

@@ -183,6 +183,27 @@ class ObservationReader:
             )
         except InputError as error:
             candidate.error = error
+            return
+        conflict = self._unit_conflict(quantity, analyte, field)
+        if conflict:
+            candidate.warnings.append(conflict)
+
+    def _unit_conflict(self, quantity: Any, analyte: Analyte, field: str) -> str:
+        """A warning when the unit text and the UCUM code name units with different factors (unit 'mg/dL', code
+        'g/L'): the code decides, as FHIR says, but one of the two is wrong and the value may be 100 times off."""
+        if not (quantity.system == UCUM and quantity.code and quantity.unit) or quantity.unit == quantity.code:
+            return ""
+        try:
+            shown = self.knowledge.units.find(str(quantity.unit)).factor(analyte)
+            coded = self.knowledge.units.find(str(quantity.code)).factor(analyte)
+        except ValueError:  # UnitError
+            return ""  # a display text sigmd does not know ("grams per litre, nephelometry") says nothing either way
+        if shown == coded:
+            return ""
+        return (
+            f"{field}: the unit text {quantity.unit!r} and the UCUM code {quantity.code!r} are different units; the code "
+            "was used (FHIR makes it the computable unit), but one of the two is wrong: confirm the unit"
+        )
 
     def _analyte(self, obs: Observation, name: str, records: PatientRecords) -> Analyte | None:
         if getattr(obs, "code", None) is None:  # required in FHIR, but the models accept `"code": null`

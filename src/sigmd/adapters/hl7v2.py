@@ -640,7 +640,7 @@ class _MessageReader:
         try:
             parse_reported_value(text)
         except ValueFormatError:
-            return None, f"its value {whole!r} ({value_type or 'no type'}) is not numeric"
+            return None, f"its value {whole!r} ({value_type or 'no type'}) is not a non-negative number"
         return text.strip(), ""
 
     def _range(self, text: str, place: str, warnings: list[str]) -> tuple[str | None, str | None, str | None]:
