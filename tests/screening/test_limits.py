@@ -15,6 +15,7 @@ from sigmd.core.interpret import applicable_cutoff, interpret
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, LabResult, Patient, Quantity, Sex
 from sigmd.screening.bands import content_day_horizon, cutoff_limits, set_limits
+from sigmd.screening.tables import content_tables
 
 KNOWLEDGE = content.load()
 
@@ -74,3 +75,17 @@ def test_the_cutoff_table_equals_the_core_cutoff_at_every_age(profile_id: str) -
         on = birth + timedelta(days=days)
         cutoff = applicable_cutoff(profile, Patient(Sex.UNKNOWN, birth), _result(Analyte.IGM, on))
         assert table.get(_key(birth, on, horizon)) == (None if cutoff is None else cutoff.below_mg_dl), days
+
+
+def test_without_the_sensitivity_table_only_the_chosen_sets_rows_are_built() -> None:
+    """`every_set=False` builds the tables of every set for the chosen set only, row for row the same."""
+    profile = KNOWLEDGE.profiles[KNOWLEDGE.default_profile]
+    chosen = KNOWLEDGE.default_reference_set
+    every = content_tables(KNOWLEDGE, profile, chosen).tables
+    one = content_tables(KNOWLEDGE, profile, chosen, every_set=False).tables
+    for name in ("intervals", "igm_limits"):
+        assert set(every[name].column("set_id").to_pylist()) == set(KNOWLEDGE.reference_sets), name
+        mine = [row for row in every[name].to_pylist() if row["set_id"] == chosen]
+        assert one[name].to_pylist() == mine and mine, name
+    for name in set(every) - {"intervals", "igm_limits"}:
+        assert one[name].equals(every[name]), name

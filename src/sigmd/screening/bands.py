@@ -79,13 +79,6 @@ class Columns:
         for name, value in zip(self._shared, shared, strict=True):
             self.data[name].extend(repeat(value, count))
 
-    def __len__(self) -> int:
-        return len(self.data[self.fields[0]])
-
-    def rows(self) -> list[tuple[object, ...]]:
-        """The table as rows, in field order (for tests and small tables)."""
-        return list(zip(*(self.data[name] for name in self.fields), strict=True))
-
 
 def _boundaries(knowledge: Knowledge, profile: RuleProfile) -> list[AgeSpec]:
     specs = [s for r in knowledge.reference_sets.values() for i in r.intervals for s in (i.age_from, i.age_to)]
