@@ -124,6 +124,23 @@ def test_a_unit_text_that_contradicts_its_ucum_code_is_read_by_the_code_with_a_w
     ]
 
 
+def test_one_patient_id_at_two_fhir_servers_refuses_the_patient_rather_than_merging(knowledge):
+    """Patient p1 at server A and an Observation of p1 at server B may be two people: the patient is refused, naming
+    both servers. The same server, or a relative reference beside an absolute one, is one patient."""
+    at_b = "http://b.example/fhir/Patient/p1"
+    doc = bundle(patient("p1"), observation("m1", "2472-9", 20, "mg/dL", "2024-01-10", subject=at_b))
+    doc["entry"][0]["fullUrl"] = "http://a.example/fhir/Patient/p1"
+    [loaded] = load_fhir_json(json.dumps(doc), knowledge)
+    assert loaded.case is None and loaded.error is not None
+    assert loaded.error.field == "Observation/m1.subject"
+    assert "at http://b.example/fhir/" in loaded.error.problem
+    assert "Bundle.entry[0].fullUrl names it at http://a.example/fhir/" in loaded.error.problem
+    doc["entry"][0]["fullUrl"] = "http://b.example/fhir/Patient/p1"
+    doc["entry"].append({"resource": observation("m2", "2472-9", 22, "mg/dL", "2024-07-10")})
+    case = load_fhir_json(json.dumps(doc), knowledge)[0].require()
+    assert [r.origin for r in case.results] == ["Observation/m1", "Observation/m2"]
+
+
 def test_invalid_fhir_names_the_resource_and_element(knowledge):
     """A birthDate that is not a FHIR date is rejected by the R4 model with its location, for that patient."""
     [loaded] = load_fhir_json(json.dumps(bundle(patient("p1", birth="01/05/1980"))), knowledge)

@@ -351,6 +351,10 @@ def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str])
         if alias:
             aliases[alias] = key
     records = index.get(key)
+    base = raw.full_url.rpartition("Patient/")[0] if raw.full_url else ""
+    if base.startswith(("http://", "https://")):
+        entry = raw.where.removesuffix(".resource")
+        records.named_at(base, f"{entry}.fullUrl", f"{entry}.fullUrl", _short(raw.full_url))
     try:
         resource = parse_resource(raw)
         records.guard(_read_patient, resource, raw, records)
@@ -422,10 +426,14 @@ class ResourceReader:
             return self.index.get(self.aliases[text])
         if "/" in text and "Patient/" not in text:
             raise InputError(f"{name}.subject", _short(text), "does not refer to a Patient")
-        key = text.rsplit("Patient/", 1)[-1].split("/_history", 1)[0]
+        base, _, rest = text.rpartition("Patient/")
+        key = rest.split("/_history", 1)[0]
         if not key:
             raise InputError(f"{name}.subject", _short(text), "does not name a Patient")
-        return self.index.get(self.aliases.get(key, key))
+        records = self.index.get(self.aliases.get(key, key))
+        if base.startswith(("http://", "https://")):
+            records.named_at(base, name, f"{name}.subject", _short(text))
+        return records
 
     def read(self, raw: RawResource, unattributed: list[str]) -> None:
         """Read one resource into its patient; raises InputError only when it belongs to no patient."""

@@ -55,6 +55,24 @@ class PatientRecords:
     input_notes: list[InputNote] = field(default_factory=list)
     """Records read but not passed on as results (skipped, replaced by a correction, ignored as withdrawn)."""
     errors: list[InputError] = field(default_factory=list)
+    server: str = ""
+    """The FHIR server base this patient was named at (an absolute fullUrl or reference), once one was seen."""
+    server_origin: str = ""
+
+    def named_at(self, base: str, origin: str, field_name: str, reference: object) -> None:
+        """An absolute reference (or fullUrl) names this patient at server `base`. Two servers naming one id may be two
+        people, so the second is an error of this patient rather than a merge."""
+        if not self.server:
+            self.server, self.server_origin = base, origin
+        elif base != self.server:
+            self.errors.append(
+                InputError(
+                    field_name,
+                    reference,
+                    f"names patient {self.key!r} at {base}, but {self.server_origin} names it at {self.server}; "
+                    "sigmd cannot tell whether they are the same patient",
+                )
+            )
 
     def guard(self, read: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
         """Run one record's reader; an input error rejects this patient (with the reason), not the whole file."""
