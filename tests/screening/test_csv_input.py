@@ -163,6 +163,16 @@ def test_missing_columns_are_named_with_the_unknown_ones_and_the_cli_exits_2(tmp
     assert not (tmp_path / "out" / "patients.parquet").exists()
 
 
+def test_a_semicolon_separated_file_is_refused_saying_how_it_is_separated(tmp_path: Path) -> None:
+    """A European export separated by ';' reads as one unknown column: the refusal says what the separator looks like."""
+    header = "patient_id;sex;birth_date;collected_date;loinc;value;unit"
+    path = _file(tmp_path, [header.encode(), b"P1;female;1980-01-01;2025-01-01;IgM;60;mg/dL"])
+    result = CliRunner().invoke(app, ["screen", str(path), "--out", str(tmp_path / "out"), "--as-of", "2026-01-01"])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "columns: the header looks separated by ';', but sigmd reads comma-separated CSV;" in message
+
+
 def test_mapping_the_unknown_columns_makes_the_same_file_usable(tmp_path: Path) -> None:
     """With --column patient_id=MRN --column loinc=TEST_CODE the file is read and its row used."""
     path = _file(tmp_path, [WRONG_HEADER.encode(), b"P1,female,1980-01-01,2025-01-01,IgM,60,mg/dL"])

@@ -193,6 +193,9 @@ def match_columns(header: list[str], mapping: dict[str, str], explicit: set[str]
             problems.append(f"{canonical} is missing")
     if problems:
         listed = ", ".join(map(repr, unknown)) if unknown else "none"
+        separator = next((mark for mark in (";", "\t", "|") if len(header) == 1 and mark in header[0]), "")
+        if separator:
+            problems.insert(0, f"the header looks separated by {separator!r}, but sigmd reads comma-separated CSV")
         raise ValueError(
             f"columns: {'; '.join(problems)} (columns of the file that sigmd does not know: {listed}; "
             f"sigmd reads {', '.join(CANONICAL_COLUMNS)}; map another name with --column canonical=NAME)"
