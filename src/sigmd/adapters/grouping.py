@@ -69,7 +69,7 @@ class PatientRecords:
                 InputError(
                     field_name,
                     reference,
-                    f"names patient {self.key!r} at {base}, but {self.server_origin} names it at {self.server}; "
+                    f"names this patient at {base}, but {self.server_origin} names it at {self.server}; "
                     "sigmd cannot tell whether they are the same patient",
                 )
             )
