@@ -629,7 +629,7 @@ def load_context_rules(sources: dict[str, Source]) -> ContextRules:
             where,
             raw,
             {"phrases", "modifier", "direction"},
-            {"max_words", "crosses_commas", "nearest_only", "note", "stops"},
+            {"max_words", "max_words_backward", "crosses_commas", "nearest_only", "note", "stops"},
         )
         try:
             modifier, direction = Modifier(e["modifier"]), Direction(e["direction"])
@@ -646,9 +646,12 @@ def load_context_rules(sources: dict[str, Source]) -> ContextRules:
             raise ContentError(f"{where}: stops must list known modifiers, got {e['stops']!r}") from None
         if stops and modifier is not Modifier.TERMINATE:
             raise ContentError(f"{where}: only a terminate rule may have stops, got modifier {modifier.value!r}")
-        max_words = e.get("max_words")
-        if max_words is not None and (not isinstance(max_words, int) or max_words < 0):
-            raise ContentError(f"{where}: max_words must be a whole number of words >= 0, got {max_words!r}")
+        max_words, backward = e.get("max_words"), e.get("max_words_backward")
+        for name, value in (("max_words", max_words), ("max_words_backward", backward)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise ContentError(f"{where}: {name} must be a whole number of words >= 0, got {value!r}")
+        if backward is not None and direction is not Direction.BOTH:
+            raise ContentError(f"{where}: max_words_backward applies to a rule of direction both only")
         phrases = tuple(" ".join(p.lower().split()) for p in e["phrases"])
         for phrase in phrases:
             if not phrase:
@@ -663,6 +666,7 @@ def load_context_rules(sources: dict[str, Source]) -> ContextRules:
                 modifier=modifier,
                 direction=direction,
                 max_words=max_words,
+                max_words_backward=backward,
                 crosses_commas=bool(e.get("crosses_commas", False)),
                 nearest_only=bool(e.get("nearest_only", False)),
                 note=e.get("note", ""),

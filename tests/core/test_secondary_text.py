@@ -46,6 +46,11 @@ def status_of(knowledge: Knowledge, text: str, cause: str, code: str = "", syste
         ("No history of asthma, lymphoma or CLL", "cll"),
         ("No history of asthma, lymphoma or CLL", "lymphoma"),
         ("Not on prednisolone", "corticosteroids"),
+        ("Rituximab declined", "anti_cd20"),
+        ("Declined rituximab", "anti_cd20"),
+        ("Clozapine allergy", "clozapine"),
+        ("Mycophenolate intolerance", "immunosuppressants"),
+        ("Rituximab contraindicated", "anti_cd20"),
     ],
 )
 def test_a_negated_mention_does_not_make_a_secondary_cause(knowledge: Knowledge, text: str, cause: str) -> None:
@@ -66,6 +71,9 @@ def test_a_negated_mention_does_not_make_a_secondary_cause(knowledge: Knowledge,
         ("No response to rituximab", "anti_cd20"),
         ("Did not respond to rituximab", "anti_cd20"),
         ("No change in clozapine dose", "clozapine"),
+        ("Allergic asthma on prednisolone 40 mg", "corticosteroids"),
+        ("CLL lymphocyte count declined", "cll"),
+        ("Penicillin allergy; clozapine 300 mg", "clozapine"),
     ],
 )
 def test_an_affirmed_mention_makes_a_secondary_cause(knowledge: Knowledge, text: str, cause: str) -> None:
@@ -327,6 +335,32 @@ def test_no_rituximab_opens_no_anti_cd20_window(knowledge: Knowledge) -> None:
     assert not igg_used("Rituximab 1 g")
 
 
+@pytest.mark.parametrize(
+    ("medication", "set_aside"),
+    [
+        ("IVIG 0.4 g/kg every 4 weeks", True),
+        ("Privigen 30 g monthly", True),
+        ("IVIG planned", True),
+        ("Previous IVIG", True),
+        ("No IVIG", False),
+        ("IVIG declined", False),
+        ("Allergic to IVIG", False),
+        ("Mother on IVIG", False),
+        ("Not on immunoglobulin replacement", False),
+    ],
+)
+def test_immunoglobulin_replacement_sets_igg_aside_unless_the_text_negates_it(
+    knowledge: Knowledge, medication: str, set_aside: bool
+) -> None:
+    """Replacement named in the text sets IgG aside, planned or past included (it may have been given); a negated
+    mention or another person's treatment does not, so the IgG is judged."""
+    case = build_case(knowledge, *VERY_LOW_IGM_TWICE, medications=[medication])
+    assessment = run(knowledge, case)
+    aside = any(n.result.analyte.value == "IgG" for n in assessment.not_used)
+    assert aside is set_aside
+    assert outcome(assessment, "igg_normal") == ("unknown" if set_aside else "met")
+
+
 # --- robustness -------------------------------------------------------------------------------------------
 
 
@@ -383,6 +417,16 @@ def test_a_phrase_in_two_rules_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
         content.ContentError, match=r"rules.historical.*'history of' is already in rule 'negation_before'"
     ):
         _load_with(monkeypatch, 'phrases = ["no", "not",', 'phrases = ["history of", "no", "not",')
+
+
+def test_a_backward_reach_on_a_one_way_rule_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`max_words_backward` applies to a rule reaching both ways; on a forward-only rule it is an error."""
+    with pytest.raises(content.ContentError, match=r"rules.negation_before.*max_words_backward applies to a rule"):
+        _load_with(
+            monkeypatch,
+            'direction = "forward"\nmax_words = 4\n',
+            'direction = "forward"\nmax_words = 4\nmax_words_backward = 0\n',
+        )
 
 
 def test_an_unknown_modifier_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,6 +61,9 @@ class ContextRule:
     direction: Direction
     max_words: int | None
     """Words the trigger may skip to reach a mention; None: to the end of the clause."""
+    max_words_backward: int | None = None
+    """For a rule that reaches both ways, a shorter reach back to a mention before the trigger ("rituximab
+    declined"), where a word after a mention is more often about something else; None: `max_words`."""
     crosses_commas: bool = False
     """Whether the reach goes past a comma (list-opening phrases such as "no history of" do)."""
     nearest_only: bool = False
@@ -196,7 +199,8 @@ def _reaches(
     else:
         return None
     gap = far - near - 1
-    if rule.max_words is not None and gap > rule.max_words:
+    reach = rule.max_words_backward if far == trigger.first and rule.max_words_backward is not None else rule.max_words
+    if reach is not None and gap > reach:
         return None
     if words[near].clause != words[far].clause:
         return None

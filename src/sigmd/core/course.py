@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sigmd.core.ages import has_reached
+from sigmd.core.context import ContextRules, Modifier, fold, read_spans
 from sigmd.core.interpret import Interpretation
 from sigmd.core.knowledge import FeatureRules, Knowledge, SecondaryCause, VaccineRules
 from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, CodedText, ProteinAntigenResponse, VaccineResponse
@@ -36,12 +37,24 @@ class BlindingWindow:
         return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
 
 
-def _mentions(record: CodedText, terms: tuple[str, ...], atc: tuple[str, ...]) -> bool:
+def _mentions(record: CodedText, terms: tuple[str, ...], atc: tuple[str, ...], context: ContextRules) -> bool:
+    """Whether the record names the treatment: by ATC code, or by a term its text does not negate or give to someone
+    else ("no IVIG", "IVIG declined", "mother on IVIG" do not; "IVIG planned" and "previous IVIG" do, since the
+    treatment may have been given and sigmd then sets the IgG aside rather than judge it)."""
     is_atc = record.code and record.system.strip().lower() in ("atc", "http://www.whocc.no/atc")
     if is_atc and any(record.code.upper().startswith(prefix) for prefix in atc):
         return True
-    text = record.text.lower()
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", text) for term in terms)
+    text = record.text
+    folded = fold(text)
+    spans = [
+        (m.start(), m.end())
+        for term in terms
+        for m in re.finditer(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", folded)
+    ]
+    return any(
+        span.with_modifier(Modifier.NEGATED) is None and span.with_modifier(Modifier.OTHER_PERSON) is None
+        for span in read_spans(text, spans, context)
+    )
 
 
 def blinding_windows(case: Case, knowledge: Knowledge) -> tuple[BlindingWindow, ...]:
@@ -50,7 +63,7 @@ def blinding_windows(case: Case, knowledge: Knowledge) -> tuple[BlindingWindow, 
     windows: list[BlindingWindow] = []
     anti_cd20 = tuple(c for c in knowledge.secondary_causes if c.id == "anti_cd20")
     for record in case.medications or ():
-        if _mentions(record, rule.ig_replacement_terms, rule.ig_replacement_atc):
+        if _mentions(record, rule.ig_replacement_terms, rule.ig_replacement_atc, knowledge.secondary_context):
             end = rule.ig_replacement_washout.reached_on(record.end) if record.end else None
             dates = "" if record.start or record.end else " (no dates given, so every result is treated as affected)"
             windows.append(
