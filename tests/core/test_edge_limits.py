@@ -246,6 +246,14 @@ def test_a_raised_igm_is_not_in_the_expected_range_and_electrophoresis_is_sugges
     assert any("serum protein electrophoresis with immunofixation" in w for w in assessment.warnings)
 
 
+def test_a_raised_igm_is_not_called_normal_in_the_pattern(knowledge: Knowledge) -> None:
+    """IgM 900 mg/dL fits the not-low pattern, but its words say "not low", never "IgM, IgG and IgA normal"."""
+    case = build_case(knowledge, ("IgM", 900, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    assert assessment.pattern.reason.startswith("IgM, IgG and IgA not low (IgM high")
+    assert "IgA normal (" not in assessment.diagnosis.summary
+
+
 def test_a_normal_igm_is_in_the_expected_range_without_electrophoresis(knowledge: Knowledge) -> None:
     """IgM 100 mg/dL is in the expected range and no electrophoresis is suggested."""
     case = build_case(knowledge, ("IgM", 100, "mg/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))

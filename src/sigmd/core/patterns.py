@@ -38,6 +38,10 @@ def _low(i: Interpretation | None) -> bool:
     return i is not None and i.status in LOW_STATUSES
 
 
+def _high(*found: Interpretation | None) -> bool:
+    return any(i is not None and i.status is Status.HIGH for i in found)
+
+
 def _ok(i: Interpretation | None) -> bool:
     return i is not None and i.status in NOT_LOW_STATUSES
 
@@ -93,13 +97,16 @@ def classify(interps: tuple[Interpretation, ...], thresholds: Thresholds) -> Pat
             (Analyte.IGA,),
         )
     if _low(m) and _ok(g) and _ok(a):
-        return PatternFinding(Pattern.ISOLATED_LOW_IGM, f"low IgM with normal IgG and IgA ({statuses})", (Analyte.IGM,))
+        others = "normal IgG and IgA" if not _high(g, a) else "IgG and IgA not low"
+        return PatternFinding(Pattern.ISOLATED_LOW_IGM, f"low IgM with {others} ({statuses})", (Analyte.IGM,))
     if _ok(m) and _ok(g) and _ok(a):
+        # A raised result is not low, so it fits these patterns, but it is not called normal in their words.
+        words = "normal" if not _high(m, g, a) else "not low"
         low_subclasses = tuple(s for s in IGG_SUBCLASSES if _low(latest(interps, s)))
         if low_subclasses:
             names = ", ".join(low_subclasses)
-            return PatternFinding(Pattern.IGG_SUBCLASS_ONLY, f"IgM, IgG and IgA normal; low {names}", low_subclasses)
-        return PatternFinding(Pattern.NORMAL, f"IgM, IgG and IgA normal ({statuses})", ())
+            return PatternFinding(Pattern.IGG_SUBCLASS_ONLY, f"IgM, IgG and IgA {words}; low {names}", low_subclasses)
+        return PatternFinding(Pattern.NORMAL, f"IgM, IgG and IgA {words} ({statuses})", ())
     known = [i for i in (m, g, a) if _low(i) or _ok(i)]
     if len(known) < 3 and not any(_low(i) for i in (g, a)):
         missing = [
