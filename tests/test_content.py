@@ -36,6 +36,17 @@ def test_unknown_key_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
         content.load_advice(content.load_sources())
 
 
+def test_an_analyte_both_not_judged_and_judged_on_a_unit_slip_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An analyte listed in `analytes` (not judged) and `warn_analytes` (judged with a warning) is a contradiction."""
+    _patched(
+        monkeypatch,
+        "thresholds.toml",
+        lambda t: t.replace('warn_analytes = ["IgM", "IgA"]', 'warn_analytes = ["IgM", "IgG"]', 1),
+    )
+    with pytest.raises(content.ContentError, match=r"\[unit_slip\]: IgG is in analytes .* and warn_analytes"):
+        content.load_thresholds(content.load_sources())
+
+
 def test_missing_source_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     """A threshold whose source id is not in the bibliography cannot load."""
     _patched(monkeypatch, "thresholds.toml", lambda t: t.replace('source = "idf_sigmd"', 'source = "nowhere"', 1))

@@ -256,9 +256,16 @@ def load_thresholds(sources: dict[str, Source]) -> Thresholds:
 def _unit_slip(sources: dict[str, Source], raw: Mapping[str, Any]) -> UnitSlipRule:
     where = "thresholds.toml [unit_slip]"
     e = _Entry(where, raw, {"analytes", "warn_analytes", "below_fraction", "read_factor", "read_as", "source", "note"})
+    analytes = tuple(_analyte(where, name) for name in e["analytes"])
+    warn_analytes = tuple(_analyte(where, name) for name in e["warn_analytes"])
+    both = sorted(set(analytes) & set(warn_analytes))
+    if both:
+        raise ContentError(
+            f"{where}: {', '.join(both)} is in analytes (not judged) and warn_analytes (judged); pick one"
+        )
     return UnitSlipRule(
-        analytes=tuple(_analyte(where, name) for name in e["analytes"]),
-        warn_analytes=tuple(_analyte(where, name) for name in e["warn_analytes"]),
+        analytes=analytes,
+        warn_analytes=warn_analytes,
         below_fraction=float(e["below_fraction"]),
         read_factor=float(e["read_factor"]),
         read_as=e["read_as"],

@@ -33,9 +33,9 @@ class ContentTables:
     tables: dict[str, Any]
     """units, analytes, limits (chosen set), igm_limits (IgM under every set, or the chosen one; see
     `content_tables`), cutoffs (chosen profile), reference_sets (ids); for the set-wise verdicts: intervals (as
-    igm_limits), all_cutoffs (every profile, keyed by
-    profile id) and absent (analyte, below: the absent thresholds in mg/dL); funnel_limits and funnel_cutoffs (the
-    funnel profile's, for the chosen set; empty unless `funnel_profile` gives one)."""
+    igm_limits), all_cutoffs (every profile, keyed by profile id) and absent (analyte, below: the absent thresholds in
+    mg/dL); funnel_limits and funnel_cutoffs (the funnel profile's, for the chosen set; empty unless `funnel_profile`
+    gives one)."""
     day_horizon: int
     """Ages below this many days are keyed by day as well as by month (see `bands`)."""
 
