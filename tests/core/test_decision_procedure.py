@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
+from sigmd.core.diagnosis import Certainty, decide
+from sigmd.core.interpret import Status
 from sigmd.core.knowledge import CriterionId, Knowledge
+from sigmd.core.patterns import Pattern
 from sigmd.core.rules import CRITERIA
 from tests.cases import build_case, outcome, run
 
@@ -73,3 +77,13 @@ def test_the_machine_output_and_the_report_name_the_deciding_criteria(knowledge:
     listed = {c["id"] for c in report["criteria"]}
     assert report["diagnosis"]["decided_by"] == ["igm_low", "igm_absent"]
     assert set(report["diagnosis"]["decided_by"]) <= listed
+
+
+def test_a_decision_resting_on_an_implausible_result_is_at_most_provisional() -> None:
+    """`decide` caps the certainty when the latest result of an analyte is implausible, and changes nothing else."""
+    sure = decide(Pattern.CVID, [], Status.NORMAL, True)
+    capped = decide(Pattern.CVID, [], Status.NORMAL, True, latest_implausible=True)
+    assert sure.certainty is Certainty.CONFIRMED
+    assert capped == replace(sure, certainty=Certainty.PROVISIONAL)
+    unsure = decide(Pattern.CVID, [], Status.NORMAL, False)
+    assert decide(Pattern.CVID, [], Status.NORMAL, False, latest_implausible=True) == unsure

@@ -190,6 +190,47 @@ def test_an_iga_in_g_per_l_written_as_mg_dl_is_judged_as_reported_with_a_warning
     assert any("IgA on 2026-10-01" in w and "suggests a unit slip" in w for w in assessment.warnings)
 
 
+def test_an_implausible_latest_igm_leaves_the_verdict_provisional(knowledge: Knowledge) -> None:
+    """IgM '50 g/dL' is 50,000 mg/dL, more than ten times the upper limit: a monoclonal IgM can be real, so it is
+    judged as reported, but a unit error could hide a low IgM behind it ('5 g/dL' meant as 5 mg/dL). The verdict is
+    never confirmed from it, and says why."""
+    case = build_case(knowledge, ("IgM", 50, "g/dL", "2026-10-01"), *adult_normal_igg_iga("2026-10-01"))
+    assessment = run(knowledge, case)
+    igm = assessment.latest(Analyte.IGM)
+    assert igm is not None and igm.implausible and igm.status == "high"
+    assert (assessment.diagnosis.label, assessment.diagnosis.certainty) == ("normal", "provisional")
+    assert "provisional while the latest IgM 50000 mg/dL on 2026-10-01" in assessment.diagnosis.summary
+    assert "check the unit" in assessment.diagnosis.summary
+    assert any(r.startswith("at most provisional") for r in assessment.diagnosis.reasons)
+
+
+def test_an_implausible_earlier_result_does_not_hold_back_a_later_plausible_verdict(knowledge: Knowledge) -> None:
+    """Only the latest result of each analyte decides the pattern, so only an implausible latest one caps it."""
+    case = build_case(
+        knowledge,
+        ("IgM", 50, "g/dL", "2025-10-01"),
+        ("IgM", 120, "mg/dL", "2026-10-01"),
+        *adult_normal_igg_iga("2026-10-01"),
+    )
+    assessment = run(knowledge, case)
+    assert (assessment.diagnosis.label, assessment.diagnosis.certainty) == ("normal", "confirmed")
+    assert "check the unit" not in assessment.diagnosis.summary
+
+
+def test_an_implausible_latest_igg_names_itself_beside_a_low_igm(knowledge: Knowledge) -> None:
+    """Low IgM beside an IgG of 1,000 g/L: the IgG cannot be trusted to be normal, and the verdict says so."""
+    case = build_case(
+        knowledge,
+        ("IgM", 25, "mg/dL", "2026-01-10"),
+        ("IgM", 22, "mg/dL", "2026-08-10"),
+        ("IgG", 1000, "g/L", "2026-08-10"),
+        ("IgA", 180, "mg/dL", "2026-08-10"),
+    )
+    diagnosis = run(knowledge, case).diagnosis
+    assert diagnosis.label == "partial_sigmd" and diagnosis.certainty == "provisional"
+    assert "the latest IgG 100000 mg/dL on 2026-08-10 is more than 10 times" in diagnosis.summary
+
+
 # --- 8. old results --------------------------------------------------------------------------------------------
 
 

@@ -66,6 +66,7 @@ AIMS: dict[str, dict[str, tuple[float, float]]] = {
     "low_igg": {"IgG": (-2.5, -1.5)},
     "censored": {},
     "unit_slip": {},
+    "implausible": {},
     "borderline": {},
     "subclass": {"IgM": (-3.0, -1.3), "IgG2": (-3.0, -1.8), "IgG3": (-3.0, -1.8)},
 }
@@ -223,6 +224,12 @@ def rows_of_patient(draw: st.DrawFn, pid: str, aim: str, profile: str, reference
         latest = [row for row in rows if row["loinc"] == "IgG"][-1]
         mg_dl = float(latest["value"]) / {"g/L": 0.01, "g/l": 0.01, "mg/L": 10.0}.get(latest["unit"], 1.0)
         latest.update(value=f"{mg_dl / 100:.3g}", unit="mg/dL")
+    if aim == "implausible":
+        # The latest IgM, IgG or IgA a thousand times too high ('5 g/dL' meant as 5 mg/dL): more than the implausible
+        # factor times its upper limit, so the verdict is at most provisional (the set-wise path).
+        analyte = draw(st.sampled_from(("IgM", "IgG", "IgA")))
+        latest = [row for row in rows if row["loinc"] == analyte][-1]
+        latest["value"] = f"{float(latest['value']) * 1000:.3g}"
     if aim == "refused":
         # Beside its usable results, one row for each way a row can be refused.
         rows += [_corrupt(rows[0], corruption, birth) for corruption in CORRUPTIONS]
@@ -294,7 +301,8 @@ def _row(
 
 def _at_a_limit(draw: st.DrawFn, row: dict[str, str], profile: str, reference: str) -> None:
     """Set the row's value (in mg/dL) at, just inside or just outside one of the limits the core judges it by: the
-    age-matched low limit under the profile and reference set, the upper limit, or IgM's absent threshold."""
+    age-matched low limit under the profile and reference set, the upper limit, the implausible factor times it, or
+    IgM's absent threshold."""
     analyte = resolve_analyte(row["loinc"], "loinc", KNOWLEDGE)
     code = row["sex"].strip().lower()
     patient = Patient(Sex(SEX_CODES.get(code, code)), date.fromisoformat(row["birth_date"]))
@@ -306,7 +314,9 @@ def _at_a_limit(draw: st.DrawFn, row: dict[str, str], profile: str, reference: s
         probe, patient, KNOWLEDGE.reference_sets[reference], KNOWLEDGE.profiles[profile], KNOWLEDGE.thresholds
     )
     limits = [found.low_limit.value_mg_dl] if found.low_limit is not None else []
-    limits += [found.interval.upper_mg_dl] if found.interval is not None and found.interval.upper_mg_dl else []
+    if found.interval is not None and found.interval.upper_mg_dl:
+        upper = found.interval.upper_mg_dl
+        limits += [upper, KNOWLEDGE.thresholds.implausible_factor.value * upper]
     limits += [KNOWLEDGE.thresholds.absent[analyte].value] if analyte in KNOWLEDGE.thresholds.absent else []
     if limits:
         factor = draw(st.sampled_from((1.0, 1.0, 0.999, 1.001, 0.99, 1.01, 0.95, 1.05, 0.9, 1.1)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
@@ -75,14 +75,31 @@ class Judged(Protocol):
 
 
 def decide(
-    pattern: Pattern, criteria: Sequence[Judged], latest_igm: Status | None, abnormal_persistent: bool
+    pattern: Pattern,
+    criteria: Sequence[Judged],
+    latest_igm: Status | None,
+    abnormal_persistent: bool,
+    latest_implausible: bool = False,
 ) -> Decision:
     """The decision procedure, on statuses alone: the pattern, each criterion's outcome with its role, the status
-    of the latest IgM, and whether every result that makes the pattern abnormal is persistently abnormal.
+    of the latest IgM, whether every result that makes the pattern abnormal is persistently abnormal, and whether
+    the latest result of any analyte is implausible (`Interpretation.implausible`).
+
+    A decision that rests on an implausible result is at most provisional: the value may be in another unit, and a
+    unit error can hide a low result behind a high one ('5 g/dL' meant as 5 mg/dL).
 
     `diagnose` words the decision for one patient; screening engines call this once per distinct input and join
     the answer back to their patients, so the procedure is defined here only.
     """
+    decision = _decide(pattern, criteria, latest_igm, abnormal_persistent)
+    if latest_implausible and decision.certainty is Certainty.CONFIRMED:
+        return replace(decision, certainty=Certainty.PROVISIONAL)
+    return decision
+
+
+def _decide(
+    pattern: Pattern, criteria: Sequence[Judged], latest_igm: Status | None, abnormal_persistent: bool
+) -> Decision:
     by_id = {c.id: c for c in criteria}
     igm_low = by_id.get(CriterionId.IGM_LOW)
     if pattern in _SIGMD_PATTERNS and igm_low is not None and igm_low.outcome is Outcome.MET:
@@ -127,8 +144,14 @@ def diagnose(
         persistence(by_analyte(interps, analyte), case.patient, rule).persistent for analyte in pattern.abnormal
     )
     igm = latest(interps, Analyte.IGM)
-    decision = decide(pattern.pattern, criteria, None if igm is None else igm.status, abnormal_persistent)
+    implausible = implausible_latest(interps)
+    decision = decide(
+        pattern.pattern, criteria, None if igm is None else igm.status, abnormal_persistent, bool(implausible)
+    )
     label, certainty, decided = decision.label, decision.certainty, decision.decided_by
+    factor = knowledge.thresholds.implausible_factor.value
+    caveat = f"; provisional while {_unit_check(implausible, factor)}" if implausible else ""
+    caveats = (f"at most provisional: {_unit_check(implausible, factor)}",) if implausible else ()
     by_id = {c.id: c for c in criteria}
     igm_low = by_id.get(CriterionId.IGM_LOW)
     if label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD) or decision.overrides:
@@ -136,7 +159,7 @@ def diagnose(
         if decision.overrides:
             cause = "; ".join(by_id[i].reason for i in decision.overrides)
             summary = f"Low IgM, but {cause}: {label.value.replace('_', ' ')} under profile '{profile.id}'"
-            return Diagnosis(label, certainty, profile.id, summary, reasons, decided)
+            return Diagnosis(label, certainty, profile.id, summary + caveat, reasons + caveats, decided)
         open_items = [
             c.title for c in criteria if c.role in (Role.ENTRY, Role.CONFIRM) and c.outcome is not Outcome.MET
         ]
@@ -151,7 +174,7 @@ def diagnose(
         summary = (
             f"{kind} selective IgM deficiency{with_subclass} ({certainty.value}) under profile '{profile.id}'{pending}"
         )
-        return Diagnosis(label, certainty, profile.id, summary, reasons, decided)
+        return Diagnosis(label, certainty, profile.id, summary + caveat, reasons + caveats, decided)
 
     words = [f"pattern {pattern.pattern.value}: {pattern.reason}"]
     if igm_low is not None:
@@ -162,10 +185,27 @@ def diagnose(
             if label is Label.NORMAL
             else f"insufficient data: IgM could not be judged under profile '{profile.id}'"
         )
-        return Diagnosis(label, certainty, profile.id, summary, tuple(words), decided)
+        return Diagnosis(label, certainty, profile.id, summary + caveat, (*words, *caveats), decided)
     summary = f"{pattern.pattern.value.replace('_', ' ')}: {pattern.reason}"
     if decided == (CriterionId.IGM_LOW,):
         normalised = persistence(by_analyte(interps, Analyte.IGM), case.patient, rule).normalised
         transient = "IgM was low earlier and has normalised (transient, not SIgMD); " if normalised else ""
         summary = f"{transient}IgM is not low under profile '{profile.id}'; {pattern.reason}"
-    return Diagnosis(label, certainty, profile.id, summary, tuple(words), decided)
+    return Diagnosis(label, certainty, profile.id, summary + caveat, (*words, *caveats), decided)
+
+
+def implausible_latest(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:
+    """The latest result of each analyte when it is implausible for its unit (`Interpretation.implausible`)."""
+    found = (latest(interps, analyte) for analyte in Analyte)
+    return tuple(i for i in found if i is not None and i.implausible)
+
+
+def _unit_check(implausible: tuple[Interpretation, ...], factor: float) -> str:
+    results = " and ".join(
+        f"{i.result.analyte} {i.result.quantity.describe()} on {i.result.collected}" for i in implausible
+    )
+    verb = "is" if len(implausible) == 1 else "are"
+    return (
+        f"the latest {results} {verb} more than {factor:g} times the upper reference limit: physiologically "
+        "implausible, check the unit with the laboratory"
+    )

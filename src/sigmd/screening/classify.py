@@ -3,12 +3,12 @@
 Rows are parsed and checked as `sigmd.adapters.results.build_result` checks them; every row that
 cannot be used gets a reason naming the field and the value (a CSV line that could not be read at
 all carries its reason in column `delimited.LINE_PROBLEM`, which comes first). Used rows are matched
-to their age key in the limit tables of `bands` (an equality join) and compared with the age-matched
-low limit.
+to their age key in the chosen set's interval table of `bands` (an equality join) and compared with the age-matched
+low limit and upper limit.
 Only the columns later stages need are kept; the input's own text is read again, by row number,
 for the few rows that are rejected or go to the core. A row is `not_low` only when it plainly clears
-its limit; a patient whose every row is `not_low` is normal without the core, everyone else goes
-to the core. The SQL never decides a diagnosis: it only sorts patients into those two groups.
+its limit and is plausible for its unit; a patient whose every row is `not_low` is normal without further
+judgement (`research.prefilter_decisions`), everyone else is judged set-wise (`setwise`) or by the core.
 """
 
 from __future__ import annotations
@@ -50,9 +50,14 @@ class Options:
     igm_cutoffs: bool
     """The profile judges IgM against absolute cut-offs (table `cutoffs`)."""
     absent_igm_mg_dl: float
+    set_id: str
+    """The chosen reference set: its intervals (table `intervals`) give each row's limit and upper limit."""
+    implausible_factor: float
+    """A result above this many times the upper limit is implausible (`Interpretation.implausible`): never plainly
+    normal, since it makes the core's verdict at most provisional."""
     funnel_minus_2sd: bool | None = None
-    """The funnel profile's basis when its limits may differ from the run's (`tables.funnel_profile`; tables
-    funnel_limits and funnel_cutoffs): a plainly normal row must clear them too. None: they are the run's."""
+    """The funnel profile's basis when its limits may differ from the run's (`tables.funnel_profile`; table
+    funnel_cutoffs): a plainly normal row must clear them too. None: they are the run's."""
     funnel_igm_cutoffs: bool = False
 
 
@@ -107,17 +112,18 @@ def _iso_date(part: str) -> str:
 
 def _funnel_limits(options: Options, horizon: int) -> tuple[str, str]:
     """The joins and the condition by which a row also clears every limit the funnel profile could judge it by (its
-    set limit, the limit from the laboratory's range under its basis, its IgM cut-off): ('', '') when its limits
-    are the run's. A row that clears all of them is not low under the funnel profile, whichever the core picks."""
+    set limit, from the chosen set's interval `s`, the limit from the laboratory's range under its basis, its IgM
+    cut-off): ('', '') when its limits are the run's. A row that clears all of them is not low under the funnel profile, whichever the core picks."""
     if options.funnel_minus_2sd is None:
         return "", ""
-    candidates = ["f.limit_mg_dl", lab_range_limit("r", "minus_2sd" if options.funnel_minus_2sd else "lower_limit")]
-    joins = f"\n  {_key_join('funnel_limits', 'f', horizon, 'r.sex')}"
+    basis = "minus_2sd" if options.funnel_minus_2sd else "lower_limit"
+    candidates = [f"s.{basis}", lab_range_limit("r", basis)]
+    joins = ""
     if options.funnel_igm_cutoffs:
         joins += f"\n  {_key_join('funnel_cutoffs', 'fc', horizon, chr(39) + 'any' + chr(39))}"
         candidates.append("CASE WHEN r.analyte = 'IgM' THEN fc.limit_mg_dl END")
     clear = " AND ".join(f"coalesce(r.value_mg_dl >= {product(f'({c})', MARGIN)}, true)" for c in candidates)
-    return joins, f",\n    {clear} AS funnel_clear"
+    return joins, clear
 
 
 def rows_sql(options: Options, horizon: int) -> str:
@@ -143,7 +149,11 @@ def rows_sql(options: Options, horizon: int) -> str:
     cutoff_join = _key_join("cutoffs", "c", horizon, "'any'") if options.igm_cutoffs else ""
     absent = f"CAST('{options.absent_igm_mg_dl * (1 + RELATIVE_MARGIN)!r}' AS DOUBLE)"
     funnel_join, funnel_clear = _funnel_limits(options, horizon)
+    funnel_clear = f"\n      AND {funnel_clear}" if funnel_clear else ""
     basis = "minus_2sd" if options.minus_2sd else "lower_limit"
+    # A row is plausible when it is at most the implausible factor times each upper limit the core could judge it
+    # by (the set's, the laboratory's), less RELATIVE_MARGIN: the set-wise pass judges the rest exactly.
+    ceiling = f"CAST('{options.implausible_factor * (1 - RELATIVE_MARGIN)!r}' AS DOUBLE)"
     return f"""
 WITH dated AS (
   SELECT r.*, {_date_part("r.birth_date")} AS birth_part, {_date_part("r.collected_date")} AS collected_part,
@@ -220,15 +230,17 @@ WITH dated AS (
   SELECT r.*, {lab_range_limit("r", basis)} AS lab_limit_mg_dl,
     CASE WHEN r.row_reason IS NOT NULL THEN NULL {igm_rule}WHEN r.lab_low IS NOT NULL
       THEN CASE WHEN {lab_range_limit("r", basis)} IS NOT NULL
-        THEN greatest({lab_range_limit("r", basis)}, coalesce(s.limit_mg_dl, {lab_range_limit("r", basis)})) END
-      ELSE s.limit_mg_dl END AS limit_mg_dl{funnel_clear}
+        THEN greatest({lab_range_limit("r", basis)}, coalesce(s.{basis}, {lab_range_limit("r", basis)})) END
+      ELSE s.{basis} END AS limit_mg_dl,
+    coalesce(r.value_mg_dl <= {product("s.upper_mg_dl", ceiling)}, true)
+      AND coalesce(r.value_mg_dl <= {product("r.lab_high", ceiling)}, true){funnel_clear} AS clear
   FROM aged r
-  {_key_join("limits", "s", horizon, "r.sex")}
+  {_key_join("intervals", "s", horizon, "r.sex")} AND s.set_id = {literal(options.set_id)}
   {cutoff_join}{funnel_join}
 )
 SELECT *,
   coalesce(limit_mg_dl IS NOT NULL AND comparator_code IN ('=', '>', '>=')
-    AND value_mg_dl >= {product("limit_mg_dl", MARGIN)}, false){" AND funnel_clear" if funnel_clear else ""} AS not_low,
+    AND value_mg_dl >= {product("limit_mg_dl", MARGIN)}, false) AND clear AS not_low,
   coalesce(analyte = 'IgM' AND comparator_code IN ('=', '<', '<=') AND value_mg_dl <= {absent}, false) AS maybe_absent
 FROM judged
 """

@@ -133,7 +133,8 @@ def _decide(db: Engine, knowledge: Knowledge, judged: Pass, join: str = "", cond
         )
     name = f"decided_{judged.name}"
     text = pa.string()
-    types = {c: pa.bool_() if c in ("abnormal_persistent", "any_low_igm") else text for c in DECIDED_KEY}
+    flags = ("abnormal_persistent", "latest_implausible", "any_low_igm")
+    types = {c: pa.bool_() if c in flags else text for c in DECIDED_KEY}
     schema = pa.schema(
         [(c, types[c]) for c in DECIDED_KEY]
         + [(c, text) for c in ("label", "certainty", "reasons", "funnel_step")]

@@ -175,6 +175,8 @@ def screen(
                 minus_2sd=prof.low_limit.value == "minus_2sd",
                 igm_cutoffs=bool(prof.igm_cutoffs),
                 absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
+                set_id=set_id,
+                implausible_factor=knowledge.thresholds.implausible_factor.value,
                 funnel_minus_2sd=None if funnel is None else funnel.low_limit.value == "minus_2sd",
                 funnel_igm_cutoffs=funnel is not None and bool(funnel.igm_cutoffs),
             )

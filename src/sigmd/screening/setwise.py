@@ -36,7 +36,7 @@ from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.classify import NORMAL_Z, lab_range_limit
-from sigmd.screening.portable import TWO_TO_64, TWO_TO_MINUS_64, literal
+from sigmd.screening.portable import TWO_TO_64, TWO_TO_MINUS_64, literal, product
 
 CRITERIA_SETWISE = (
     CriterionId.IGM_LOW,
@@ -135,6 +135,8 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
     slip = thresholds.unit_slip
     slip_analytes = ", ".join(f"'{a.value}'" for a in slip.analytes) or "''"
     rule = thresholds.persistence
+    # The core's product of two doubles (`interpret`), exact IEEE on every engine (`product`: infinite on overflow).
+    implausible = f"CAST('{float(thresholds.implausible_factor.value)!r}' AS DOUBLE)"
     # A result the core sets aside (treatment on record) is not interpreted, so neither its laboratory range nor
     # a possible unit slip can change the verdict; the rules that refuse rows are `classify`'s, which read it.
     blinded_analytes = ", ".join(f"'{x.value}'" for x in BLINDED)
@@ -235,7 +237,8 @@ WITH keyed AS (
     CASE WHEN absent_below IS NULL THEN 0 ELSE {_below("v", "absent_below")} END AS is_absent,
     {_above("v", "upper")} AS is_high,
     (analyte IN ({slip_analytes}) AND lower > 0 AND v < {slip.below_fraction} * lower)
-      OR (limit_in_sql AND {_near("v", "low_limit")}) AS needs_core
+      OR (limit_in_sql AND {_near("v", "low_limit")}) AS needs_core,
+    coalesce(v > {product("upper", implausible)}, false) AS implausible
   FROM applied
 ), statuses AS (
   SELECT *,
@@ -268,6 +271,7 @@ WITH keyed AS (
   FROM runs
 ), patients AS (
   SELECT patient_id, bool_or(needs_core) AS needs_core,
+    coalesce(bool_or(pos = n AND implausible), false) AS latest_implausible,
     count(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN 1 END) AS low_igm_results,
     min(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN collected END) AS index_date, {latest_igm},
     {", ".join(per_analyte)}
@@ -276,7 +280,7 @@ WITH keyed AS (
   SELECT p.*, {pattern} AS pattern, coalesce(f.secondary_named, false) AS secondary_named
   FROM patients p LEFT JOIN record_flags f ON f.patient_id = p.patient_id
 )
-SELECT patient_id, needs_core, low_igm_results, pattern, igm_status,
+SELECT patient_id, needs_core, low_igm_results, pattern, igm_status, latest_implausible,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
   {outcome_columns},
   {igm_course_sql(low_statuses, ok_statuses)} AS igm_course, igm_date AS latest_igm_date,
@@ -346,7 +350,13 @@ class Judgement(NamedTuple):
     if_not_met: Label | None
 
 
-DECISION_KEY = ("pattern", "igm_status", "abnormal_persistent", *(column(c) for c in CRITERIA_SETWISE))
+DECISION_KEY = (
+    "pattern",
+    "igm_status",
+    "abnormal_persistent",
+    "latest_implausible",
+    *(column(c) for c in CRITERIA_SETWISE),
+)
 """The columns of a judged patient that `decide` reads: one combination per distinct row."""
 
 
@@ -367,6 +377,7 @@ def decisions(
             judged,
             None if status is None else Status(status),
             bool(combination["abnormal_persistent"]),
+            bool(combination["latest_implausible"]),
         )
         answers.append({**combination, "label": decision.label.value, "certainty": decision.certainty.value})
     return answers

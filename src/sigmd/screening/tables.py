@@ -31,11 +31,10 @@ more than 2**32 times off, so implausible without a division that could overflow
 @dataclass(frozen=True)
 class ContentTables:
     tables: dict[str, Any]
-    """units, analytes, limits (chosen set), igm_limits (IgM under every set, or the chosen one; see
-    `content_tables`), cutoffs (chosen profile), reference_sets (ids); for the set-wise verdicts: intervals (as
-    igm_limits), all_cutoffs (every profile, keyed by profile id) and absent (analyte, below: the absent thresholds in
-    mg/dL); funnel_limits and funnel_cutoffs (the funnel profile's, for the chosen set; empty unless `funnel_profile`
-    gives one)."""
+    """units, analytes, intervals (every set's, or the chosen one's; see `content_tables`), igm_limits (IgM under
+    every set, or the chosen one), cutoffs (chosen profile), reference_sets (ids); for the set-wise verdicts:
+    all_cutoffs (every profile, keyed by profile id) and absent (analyte, below: the absent thresholds in mg/dL);
+    funnel_cutoffs (the funnel profile's; empty unless `funnel_profile` gives one with cut-offs)."""
     day_horizon: int
     """Ages below this many days are keyed by day as well as by month (see `bands`)."""
 
@@ -104,6 +103,10 @@ def content_tables(
     all_cutoffs = Columns(LIMIT_FIELDS)
     for each in knowledge.profiles.values():
         cutoff_limits(each, horizon, into=all_cutoffs)
+    if not 1 <= knowledge.thresholds.implausible_factor.value <= FACTOR_RANGE[1]:
+        raise ValueError(
+            f"content: implausible_factor must be at least 1 and at most {FACTOR_RANGE[1]:g} for screening's SQL"
+        )
     if not 1 <= knowledge.thresholds.lab_range_max_ratio.value < 2.0**32:
         raise ValueError("content: lab_range_max_ratio must be at least 1 and below 2**32 for screening's SQL")
     analytes = analyte_rows(knowledge)
@@ -117,12 +120,8 @@ def content_tables(
             }
         ),
         "analytes": pa.table({"code": [a[0] for a in analytes], "analyte": [a[1] for a in analytes]}),
-        "limits": limit_table(set_limits(knowledge.reference_sets[reference_set_id], profile, horizon)),
         "igm_limits": limit_table(igm_limits),
         "cutoffs": limit_table(cutoff_limits(profile, horizon)),
-        "funnel_limits": limit_table(
-            set_limits(knowledge.reference_sets[reference_set_id], funnel, horizon) if funnel else Columns(LIMIT_FIELDS)
-        ),
         "funnel_cutoffs": limit_table(cutoff_limits(funnel, horizon) if funnel else Columns(LIMIT_FIELDS)),
         "reference_sets": pa.table({"set_id": pa.array(list(knowledge.reference_sets), pa.string())}),
         "intervals": interval_table(intervals),
