@@ -231,6 +231,51 @@ def test_an_implausible_latest_igg_names_itself_beside_a_low_igm(knowledge: Know
     assert "the latest IgG 100000 mg/dL on 2026-08-10 is more than 10 times" in diagnosis.summary
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "label", "status"),
+    [
+        (22, 120, "insufficient_data", "indeterminate"),
+        (3, 20, "partial_sigmd", "low"),
+        (120, 400, "normal", "normal"),
+    ],
+)
+def test_results_of_one_day_give_the_same_verdict_in_either_order(
+    knowledge: Knowledge, first: float, second: float, label: str, status: str
+) -> None:
+    """Two IgM results of one day have no order (results carry a date, not a time). Low against normal: none
+    decides (the verdict was partial SIgMD or normal confirmed by input order); absent against low: low; normal
+    against high: normal. A warning names the day's results either way."""
+    verdicts = set()
+    for pair in ((first, second), (second, first)):
+        case = build_case(
+            knowledge,
+            ("IgM", 25, "mg/dL", "2025-10-10"),
+            *[("IgM", value, "mg/dL", "2026-05-10") for value in pair],
+            *adult_normal_igg_iga("2026-05-10"),
+        )
+        assessment = run(knowledge, case)
+        igm = assessment.latest(Analyte.IGM)
+        assert igm is not None
+        verdicts.add((assessment.diagnosis.label, assessment.diagnosis.certainty, igm.status))
+        assert any(w.startswith("IgM results on 2026-05-10 disagree") for w in assessment.warnings)
+    assert len(verdicts) == 1 and next(iter(verdicts))[0] == label and next(iter(verdicts))[2] == status
+
+
+def test_results_of_one_day_that_agree_are_left_alone(knowledge: Knowledge) -> None:
+    """Two low IgM results of one day (a repeat of the sample) agree: both stay low, with no warning."""
+    case = build_case(
+        knowledge,
+        ("IgM", 25, "mg/dL", "2025-10-10"),
+        ("IgM", 22, "mg/dL", "2026-05-10"),
+        ("IgM", 24, "mg/dL", "2026-05-10"),
+        *adult_normal_igg_iga("2026-05-10"),
+    )
+    assessment = run(knowledge, case)
+    assert [i.status for i in assessment.interpretations if i.result.analyte is Analyte.IGM] == ["low"] * 3
+    assert assessment.diagnosis.label == "partial_sigmd"
+    assert not any("disagree" in w for w in assessment.warnings)
+
+
 # --- 8. old results --------------------------------------------------------------------------------------------
 
 

@@ -67,6 +67,9 @@ AIMS: dict[str, dict[str, tuple[float, float]]] = {
     "censored": {},
     "unit_slip": {},
     "implausible": {},
+    "disagree": {},
+    "disagree_form": {},
+    "disagree_high": {"IgG": (-2.5, -1.5), "IgA": (-2.5, -1.5)},
     "borderline": {},
     "subclass": {"IgM": (-3.0, -1.3), "IgG2": (-3.0, -1.8), "IgG3": (-3.0, -1.8)},
 }
@@ -230,6 +233,20 @@ def rows_of_patient(draw: st.DrawFn, pid: str, aim: str, profile: str, reference
         analyte = draw(st.sampled_from(("IgM", "IgG", "IgA")))
         latest = [row for row in rows if row["loinc"] == analyte][-1]
         latest["value"] = f"{float(latest['value']) * 1000:.3g}"
+    if aim.startswith("disagree"):
+        # Two results of one analyte on the latest day that disagree, in either order: the verdict must not depend
+        # on the order. Low against normal or high (none decides), absent against low (IgM or IgA, read as low),
+        # normal against high (IgM beside low IgG and IgA, where high IgM makes a hyper-IgM pattern: read as normal).
+        pairs = {"disagree": ((0.1, 1.0), (0.02, 8.0)), "disagree_form": ((0.02, 0.1),), "disagree_high": ((1.0, 8.0),)}
+        forms = {"disagree_form": ("IgM", "IgA"), "disagree_high": ("IgM",)}.get(aim, ("IgM", "IgG", "IgA"))
+        analyte = draw(st.sampled_from(forms))
+        latest = [row for row in rows if row["loinc"] == analyte][-1]
+        pair = draw(st.sampled_from(pairs[aim]))
+        day = [dict(latest, value=f"{TYPICAL[analyte] * f:.3g}", unit="mg/dL", comparator="") for f in pair]
+        for row in day:
+            row.update(ref_low="", ref_high="")
+        at = rows.index(latest)
+        rows[at : at + 1] = day if draw(st.booleans()) else day[::-1]
     if aim == "refused":
         # Beside its usable results, one row for each way a row can be refused.
         rows += [_corrupt(rows[0], corruption, birth) for corruption in CORRUPTIONS]

@@ -24,7 +24,7 @@ from sigmd.core.patterns import Pattern, PatternFinding, classify, stale_results
 from sigmd.core.plan import FollowUp, Recommendation, follow_up_plan, recommendations
 from sigmd.core.rules import CriterionResult, Evidence, evaluate
 from sigmd.core.secondary import SecondaryMatch
-from sigmd.core.timeline import by_analyte, latest, persistence
+from sigmd.core.timeline import agree_same_day, by_analyte, latest, persistence
 from sigmd.core.vaccines import PneumococcalResponse
 from sigmd.core.workup import WorkupItem, workup
 
@@ -137,7 +137,9 @@ def _interpret_all(
     facts: CaseFacts, knowledge: Knowledge, profile: RuleProfile, reference_set: ReferenceSet
 ) -> tuple[Interpretation, ...]:
     patient = facts.case.patient
-    return tuple(interpret(r, patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
+    return agree_same_day(
+        tuple(interpret(r, patient, reference_set, profile, knowledge.thresholds) for r in facts.used)
+    )
 
 
 def _judge(

@@ -105,7 +105,7 @@ WORDS: dict[str, str] = {
     "minus_2sd": "mean − 2 SD",
     "lower_limit": "published lower limit",
     "no_interval": "not judged (no interval applies)",
-    "indeterminate": "undecided (censored value)",
+    "indeterminate": "undecided (a censored value, or results of one day that disagree)",
     "isolated_low_igm": "isolated low IgM",
     "panhypogammaglobulinaemia": "low IgG, IgA and IgM",
     "igg_subclass_only": "IgG-subclass deficiency only",

@@ -19,7 +19,8 @@ class Status(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     INDETERMINATE = "indeterminate"
-    """A censored result that straddles the limit (for example `<50` against a limit of 36)."""
+    """A censored result that straddles the limit (for example `<50` against a limit of 36), or a result that
+    disagrees with another of the same analyte on the same day (`timeline.agree_same_day`)."""
     NO_INTERVAL = "no_interval"
     """Not judged: no reference interval or low limit applies at this age, or the value's size suggests a unit slip."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sigmd.core.ages import has_reached
 from sigmd.core.interpret import Interpretation, Status
@@ -11,6 +11,40 @@ from sigmd.core.model import Analyte, Patient
 
 LOW_STATUSES = (Status.LOW, Status.ABSENT)
 NOT_LOW_STATUSES = (Status.NORMAL, Status.HIGH)
+
+
+def agree_same_day(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:
+    """The interpretations, with the results of one analyte on one day made to agree.
+
+    Results carry a date, not a time, so two results of one day have no order, and a verdict read from whichever
+    came last in the input would change with the order of the input. So:
+    - when one is low (or absent) and another is not, each of them becomes indeterminate: none decides;
+    - when one is absent and another only low, the absent ones are read as low (complete SIgMD needs every result
+      of the day below the absent threshold);
+    - when one is high and another normal, the high ones are read as normal.
+    Each changed result carries a note naming the results of the day."""
+    days: dict[tuple[Analyte, object], list[Interpretation]] = {}
+    for interp in interps:
+        days.setdefault((interp.result.analyte, interp.result.collected), []).append(interp)
+    changed: dict[int, Interpretation] = {}
+    for (analyte, collected), day in days.items():
+        statuses = {i.status for i in day}
+        ordered = sorted(day, key=lambda i: i.result.quantity.value)
+        results = ", ".join(f"{i.result.quantity.describe()} {i.status.value}" for i in ordered)
+        if statuses & set(LOW_STATUSES) and statuses & set(NOT_LOW_STATUSES):
+            agreed: dict[Status, Status] = {s: Status.INDETERMINATE for s in (*LOW_STATUSES, *NOT_LOW_STATUSES)}
+            why = f"which is the latest cannot be told from the date, so none of them decides whether {analyte} is low"
+        elif {Status.ABSENT, Status.LOW} <= statuses:
+            agreed, why = {Status.ABSENT: Status.LOW}, "read as low, not absent, since not every one is absent"
+        elif {Status.HIGH, Status.NORMAL} <= statuses:
+            agreed, why = {Status.HIGH: Status.NORMAL}, "read as normal, not high, since not every one is high"
+        else:
+            continue
+        note = f"{analyte} results on {collected} disagree ({results}): {why}; ask the laboratory which is right"
+        for interp in day:
+            if interp.status in agreed:
+                changed[id(interp)] = replace(interp, status=agreed[interp.status], notes=(*interp.notes, note))
+    return tuple(changed.get(id(i), i) for i in interps) if changed else interps
 
 
 def by_analyte(interps: tuple[Interpretation, ...], analyte: Analyte) -> list[Interpretation]:

@@ -2,7 +2,8 @@
 
 For one rule profile and one reference set, `judge_sql` judges every used row of the patients in table
 `cohort` (absent, low, normal, high or indeterminate, as `sigmd.core.interpret` does), then per patient the
-latest status of each analyte, the persistence of low results (`sigmd.core.timeline.persistence`), the
+latest status of each analyte (results of one day that disagree made indeterminate, as
+`sigmd.core.timeline.agree_same_day` does), the persistence of low results (`sigmd.core.timeline.persistence`), the
 pattern (`sigmd.core.patterns.classify`) and the outcome of every criterion that lab rows can decide
 (`sigmd.core.rules`). The label and its certainty are not computed here: `decisions` asks the core's own
 `decide` once per distinct combination of those statuses, and the engine joins the answers back.
@@ -165,6 +166,17 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
         )
     low = {_key(x): f"coalesce({_key(x)}_status IN {low_statuses}, false)" for x in _TRACKED}
     ok = {_key(x): f"coalesce({_key(x)}_status IN {ok_statuses}, false)" for x in _TRACKED}
+    # Results of one analyte on one day have no order, so they are made to agree (`timeline.agree_same_day`).
+    day_flags = ", ".join(
+        f"max(CASE WHEN own_status IN {statuses} THEN 1 ELSE 0 END)"
+        f" OVER (PARTITION BY patient_id, analyte, collected) AS day_{name}"
+        for name, statuses in (
+            ("low", low_statuses),
+            ("ok", ok_statuses),
+            ("plain_low", "('low')"),
+            ("normal", "('normal')"),
+        )
+    )
     m, g, a = "igm", "igg", "iga"
     age = (
         f"greatest(coalesce({m}_age_days, -1), coalesce({g}_age_days, -1), coalesce({a}_age_days, -1))"
@@ -240,14 +252,23 @@ WITH keyed AS (
       OR (limit_in_sql AND {_near("v", "low_limit")}) AS needs_core,
     coalesce(v > {product("upper", implausible)}, false) AS implausible
   FROM applied
-), statuses AS (
+), own AS (
   SELECT *,
     CASE WHEN low_limit IS NULL THEN 'no_interval'
       WHEN is_absent = 1 AND is_low <> 0 THEN 'absent' WHEN is_low = 1 THEN 'low'
-      WHEN is_low = -1 THEN 'indeterminate' WHEN is_high = 1 THEN 'high' ELSE 'normal' END AS status,
+      WHEN is_low = -1 THEN 'indeterminate' WHEN is_high = 1 THEN 'high' ELSE 'normal' END AS own_status
+  FROM truths WHERE NOT set_aside
+), days AS (
+  SELECT *, {day_flags}
+  FROM own
+), statuses AS (
+  SELECT *,
+    CASE WHEN day_low = 1 AND day_ok = 1 AND own_status IN ('low', 'absent', 'normal', 'high') THEN 'indeterminate'
+      WHEN own_status = 'absent' AND day_plain_low = 1 THEN 'low'
+      WHEN own_status = 'high' AND day_normal = 1 THEN 'normal' ELSE own_status END AS status,
     row_number() OVER (PARTITION BY patient_id, analyte ORDER BY collected, row_no) AS pos,
     count(*) OVER (PARTITION BY patient_id, analyte) AS n
-  FROM truths WHERE NOT set_aside
+  FROM days
 ), marks AS (
   SELECT *,
     coalesce(max(CASE WHEN status IN {ok_statuses} THEN pos END) OVER (PARTITION BY patient_id, analyte), 0)
