@@ -232,7 +232,20 @@ def rows_of_patient(draw: st.DrawFn, pid: str, aim: str, profile: str, reference
         # factor times its upper limit, so the verdict is at most provisional (the set-wise path).
         analyte = draw(st.sampled_from(("IgM", "IgG", "IgA")))
         latest = [row for row in rows if row["loinc"] == analyte][-1]
-        latest["value"] = f"{float(latest['value']) * 1000:.3g}"
+        if draw(st.booleans()):
+            latest["value"] = f"{float(latest['value']) * 1000:.3g}"
+        else:
+            # Or about ten times the upper limit of the laboratory's own range, which is narrower than the set's
+            # interval but plausible beside it, so that whether the value is implausible depends on which decides.
+            scale = {"g/L": 0.01, "g/l": 0.01, "mg/L": 10.0}.get(latest["unit"], 1.0)
+            high = TYPICAL[analyte] * 1.2
+            times = draw(st.sampled_from((9.5, 10.5, 20.0)))
+            latest.update(
+                value=f"{high * times * scale:.3g}",
+                comparator="",
+                ref_low=f"{TYPICAL[analyte] * 0.4 * scale:.3g}",
+                ref_high=f"{high * scale:.3g}",
+            )
     if aim.startswith("disagree"):
         # Two results of one analyte on the latest day that disagree, in either order: the verdict must not depend
         # on the order. Low against normal or high (none decides), absent against low (IgM or IgA, read as low),

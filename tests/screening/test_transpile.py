@@ -321,7 +321,7 @@ def test_every_query_of_a_run_transpiles_to_spark_and_postgres() -> None:
     queries = [classify.patients_sql(), classify.rejects_sql(), omop.measurement_sql()]
     for minus_2sd in (False, True):
         for cutoffs in (False, True):
-            options = classify.Options("2026-01-01", minus_2sd, cutoffs, absent, "mayo", 10.0)
+            options = classify.Options("2026-01-01", minus_2sd, cutoffs, absent, "mayo", 10.0, 5.0)
             queries += [classify.rows_sql(options, 91), classify.sensitivity_sql(options, 91)]
     queries.append(omop.records_sql("drug_exposure", "drug_concept_id", "drug_source_value", "drug_source_concept_id"))
     for query in queries:

@@ -20,7 +20,17 @@ from sigmd.core.model import IGG_SUBCLASSES
 from sigmd.core.values import VALUE_PATTERN
 from sigmd.screening.bands import RELATIVE_MARGIN
 from sigmd.screening.delimited import LINE_PROBLEM
-from sigmd.screening.portable import PLAIN_DATE, exponential, extract, literal, matches, product, remove
+from sigmd.screening.portable import (
+    PLAIN_DATE,
+    TWO_TO_64,
+    TWO_TO_MINUS_64,
+    exponential,
+    extract,
+    literal,
+    matches,
+    product,
+    remove,
+)
 
 CANONICAL_COLUMNS = (
     "patient_id",
@@ -55,6 +65,8 @@ class Options:
     implausible_factor: float
     """A result above this many times the upper limit is implausible (`Interpretation.implausible`): never plainly
     normal, since it makes the core's verdict at most provisional."""
+    lab_range_max_ratio: float
+    """A laboratory's range decides only within this ratio of the set's limits (`lab_range_decides`)."""
     funnel_minus_2sd: bool | None = None
     """The funnel profile's basis when its limits may differ from the run's (`tables.funnel_profile`; table
     funnel_cutoffs): a plainly normal row must clear them too. None: they are the run's."""
@@ -81,6 +93,25 @@ def lab_range_limit(row: str, basis: str) -> str:
             f" THEN {exponential(f'{log_mean} - 2 * {log_sd}')} END"
         )
     return f"CASE WHEN {low} > 0 THEN {low} END"
+
+
+def lab_range_decides(row: str, interval: str, max_ratio: float) -> str:
+    """Whether a row's laboratory range decides instead of the set's interval, as the core's `interpret` chooses
+    (`_choose_interval`), for a row `row` (columns lab_low, lab_high in mg/dL) beside its set interval `interval`
+    (an `intervals` row, NULL where the set has none): a range with a lower limit decides unless one of its limits
+    is more than `max_ratio` times off the set's; with no set interval it decides unchecked.
+
+    Nested CASEs keep every engine from dividing before the checks (PostgreSQL may evaluate AND in any order and
+    raises on overflow); a laboratory limit outside 2**-64 to 2**64 mg/dL is more than 2**32 times off any set's
+    limit (`tables.LIMIT_RANGE`), so implausible, and the division is exact IEEE elsewhere."""
+    ratio = repr(float(max_ratio))
+    low = f"{row}.lab_low"
+    off = " OR ".join(
+        f"CASE WHEN {lab} > 0 AND {interval}.{ref} > 0 THEN CASE WHEN {lab} < {TWO_TO_MINUS_64} OR {lab} > {TWO_TO_64}"
+        f" THEN true ELSE greatest({lab}, {interval}.{ref}) / least({lab}, {interval}.{ref}) > {ratio} END ELSE false END"
+        for lab, ref in ((low, "lower_mg_dl"), (f"{row}.lab_high", "upper_mg_dl"))
+    )
+    return f"({low} IS NOT NULL AND NOT ({off}))"
 
 
 def _key_join(table: str, alias: str, horizon: int, sex: str) -> str:
@@ -151,9 +182,10 @@ def rows_sql(options: Options, horizon: int) -> str:
     funnel_join, funnel_clear = _funnel_limits(options, horizon)
     funnel_clear = f"\n      AND {funnel_clear}" if funnel_clear else ""
     basis = "minus_2sd" if options.minus_2sd else "lower_limit"
-    # A row is plausible when it is at most the implausible factor times each upper limit the core could judge it
-    # by (the set's, the laboratory's), less RELATIVE_MARGIN: the set-wise pass judges the rest exactly.
+    # A row is plausible when it is at most the implausible factor times the upper limit the core judges it by (the
+    # laboratory's when its range decides, else the set's), less RELATIVE_MARGIN: the set-wise pass judges the rest.
     ceiling = f"CAST('{options.implausible_factor * (1 - RELATIVE_MARGIN)!r}' AS DOUBLE)"
+    from_lab = lab_range_decides("r", "s", options.lab_range_max_ratio)
     return f"""
 WITH dated AS (
   SELECT r.*, {_date_part("r.birth_date")} AS birth_part, {_date_part("r.collected_date")} AS collected_part,
@@ -232,8 +264,8 @@ WITH dated AS (
       THEN CASE WHEN {lab_range_limit("r", basis)} IS NOT NULL
         THEN greatest({lab_range_limit("r", basis)}, coalesce(s.{basis}, {lab_range_limit("r", basis)})) END
       ELSE s.{basis} END AS limit_mg_dl,
-    coalesce(r.value_mg_dl <= {product("s.upper_mg_dl", ceiling)}, true)
-      AND coalesce(r.value_mg_dl <= {product("r.lab_high", ceiling)}, true){funnel_clear} AS clear
+    coalesce(r.value_mg_dl <= {product(f"CASE WHEN {from_lab} THEN r.lab_high ELSE s.upper_mg_dl END", ceiling)}, true)
+      {funnel_clear} AS clear
   FROM aged r
   {_key_join("intervals", "s", horizon, "r.sex")} AND s.set_id = {literal(options.set_id)}
   {cutoff_join}{funnel_join}

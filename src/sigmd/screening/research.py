@@ -3,7 +3,7 @@
 Patients judged by the core or set-wise carry their research columns in their `Verdict` (`verdicts.igm_summary`,
 `setwise.judge_sql`). A patient the pre-filter settles has every IgM, IgG and IgA result plainly at or above its
 limit: the SQL gives the latest IgM, its limit and z-score (a laboratory's own range beside it decided as the core
-decides, see `setwise.lab_range_decides`), and the core's `decide` gives the label and each criterion's outcome once
+decides, see `classify.lab_range_decides`), and the core's `decide` gives the label and each criterion's outcome once
 per combination of the analytes measured.
 """
 
@@ -19,11 +19,11 @@ from sigmd.core.knowledge import CriterionId, Knowledge, Label, LowLimitBasis
 from sigmd.core.model import IGG_SUBCLASSES
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
-from sigmd.screening.classify import lab_range_limit
+from sigmd.screening.classify import lab_range_decides, lab_range_limit
 from sigmd.screening.engine import Engine
 from sigmd.screening.extras import require
 from sigmd.screening.portable import literal, matches
-from sigmd.screening.setwise import column, criterion_outcomes, decisions, lab_range_decides, z_sql
+from sigmd.screening.setwise import column, criterion_outcomes, decisions, z_sql
 
 DEFAULT_COHORT_DEFINITION_ID = 1
 """The `cohort_definition_id` of the OMOP cohort table unless the run is given another (`--cohort-definition-id`):
@@ -38,7 +38,7 @@ PREFILTER_COURSE = IgmCourse.NEVER_LOW.value
 
 def prefilter_sql(knowledge: Knowledge, profile_id: str, set_id: str, horizon: int) -> str:
     """Per patient the pre-filter settles: which analytes were measured, and the latest IgM with its limit and
-    z-score as the core gives them (a laboratory's range beside it decides as in `setwise.lab_range_decides`; no
+    z-score as the core gives them (a laboratory's range beside it decides as in `classify.lab_range_decides`; no
     z-score is read from a laboratory's range).
 
     Reads `patients`, `rows`, `core_verdicts` (patients the core or the set-wise pass judged), `intervals` and

@@ -177,6 +177,7 @@ def screen(
                 absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
                 set_id=set_id,
                 implausible_factor=knowledge.thresholds.implausible_factor.value,
+                lab_range_max_ratio=knowledge.thresholds.lab_range_max_ratio.value,
                 funnel_minus_2sd=None if funnel is None else funnel.low_limit.value == "minus_2sd",
                 funnel_igm_cutoffs=funnel is not None and bool(funnel.igm_cutoffs),
             )

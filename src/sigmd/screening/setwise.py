@@ -36,8 +36,8 @@ from sigmd.core.model import IGG_SUBCLASSES, Analyte
 from sigmd.core.patterns import Pattern
 from sigmd.core.rules import Outcome
 from sigmd.screening.bands import RELATIVE_MARGIN
-from sigmd.screening.classify import NORMAL_Z, lab_range_limit
-from sigmd.screening.portable import TWO_TO_64, TWO_TO_MINUS_64, literal, product
+from sigmd.screening.classify import NORMAL_Z, lab_range_decides, lab_range_limit
+from sigmd.screening.portable import literal, product
 
 CRITERIA_SETWISE = (
     CriterionId.IGM_LOW,
@@ -309,25 +309,6 @@ SELECT patient_id, needs_core, low_igm_results, pattern, igm_status, latest_impl
   {z if stated else "CAST(NULL AS DOUBLE)"} AS latest_igm_z
 FROM patterned
 """
-
-
-def lab_range_decides(row: str, interval: str, max_ratio: float) -> str:
-    """Whether a row's laboratory range decides instead of the set's interval, as the core's `interpret` chooses
-    (`_choose_interval`), for a row `row` (columns lab_low, lab_high in mg/dL) beside its set interval `interval`
-    (an `intervals` row, NULL where the set has none): a range with a lower limit decides unless one of its limits
-    is more than `max_ratio` times off the set's; with no set interval it decides unchecked.
-
-    Nested CASEs keep every engine from dividing before the checks (PostgreSQL may evaluate AND in any order and
-    raises on overflow); a laboratory limit outside 2**-64 to 2**64 mg/dL is more than 2**32 times off any set's
-    limit (`tables.LIMIT_RANGE`), so implausible, and the division is exact IEEE elsewhere."""
-    ratio = repr(float(max_ratio))
-    low = f"{row}.lab_low"
-    off = " OR ".join(
-        f"CASE WHEN {lab} > 0 AND {interval}.{ref} > 0 THEN CASE WHEN {lab} < {TWO_TO_MINUS_64} OR {lab} > {TWO_TO_64}"
-        f" THEN true ELSE greatest({lab}, {interval}.{ref}) / least({lab}, {interval}.{ref}) > {ratio} END ELSE false END"
-        for lab, ref in ((low, "lower_mg_dl"), (f"{row}.lab_high", "upper_mg_dl"))
-    )
-    return f"({low} IS NOT NULL AND NOT ({off}))"
 
 
 def igm_course_sql(low_statuses: str, ok_statuses: str) -> str:
