@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 
 from sigmd.core.ages import has_reached
 from sigmd.core.interpret import Interpretation, Status
@@ -23,14 +24,14 @@ def agree_same_day(interps: tuple[Interpretation, ...]) -> tuple[Interpretation,
       of the day below the absent threshold);
     - when one is high and another normal, the high ones are read as normal.
     Each changed result carries a note naming the results of the day."""
-    days: dict[tuple[Analyte, object], list[Interpretation]] = {}
+    days: dict[tuple[Analyte, date], list[Interpretation]] = {}
     for interp in interps:
         days.setdefault((interp.result.analyte, interp.result.collected), []).append(interp)
     changed: dict[int, Interpretation] = {}
     for (analyte, collected), day in days.items():
+        if len(day) < 2:
+            continue
         statuses = {i.status for i in day}
-        ordered = sorted(day, key=lambda i: i.result.quantity.value)
-        results = ", ".join(f"{i.result.quantity.describe()} {i.status.value}" for i in ordered)
         if statuses & set(LOW_STATUSES) and statuses & set(NOT_LOW_STATUSES):
             agreed: dict[Status, Status] = {s: Status.INDETERMINATE for s in (*LOW_STATUSES, *NOT_LOW_STATUSES)}
             why = f"which is the latest cannot be told from the date, so none of them decides whether {analyte} is low"
@@ -40,6 +41,8 @@ def agree_same_day(interps: tuple[Interpretation, ...]) -> tuple[Interpretation,
             agreed, why = {Status.HIGH: Status.NORMAL}, "read as normal, not high, since not every one is high"
         else:
             continue
+        ordered = sorted(day, key=lambda i: i.result.quantity.value)
+        results = ", ".join(f"{i.result.quantity.describe()} {i.status.value}" for i in ordered)
         note = f"{analyte} results on {collected} disagree ({results}): {why}; ask the laboratory which is right"
         for interp in day:
             if interp.status in agreed:

@@ -3,8 +3,8 @@
 Rows are parsed and checked as `sigmd.adapters.results.build_result` checks them; every row that
 cannot be used gets a reason naming the field and the value (a CSV line that could not be read at
 all carries its reason in column `delimited.LINE_PROBLEM`, which comes first). Used rows are matched
-to their age key in the chosen set's interval table of `bands` (an equality join) and compared with the age-matched
-low limit and upper limit.
+to their age key in the chosen set's interval table of `bands` (an equality join) and compared with
+the age-matched low limit and upper limit.
 Only the columns later stages need are kept; the input's own text is read again, by row number,
 for the few rows that are rejected or go to the core. A row is `not_low` only when it plainly clears
 its limit and is plausible for its unit; a patient whose every row is `not_low` is normal without further
@@ -143,8 +143,9 @@ def _iso_date(part: str) -> str:
 
 def _funnel_limits(options: Options, horizon: int) -> tuple[str, str]:
     """The joins and the condition by which a row also clears every limit the funnel profile could judge it by (its
-    set limit, from the chosen set's interval `s`, the limit from the laboratory's range under its basis, its IgM
-    cut-off): ('', '') when its limits are the run's. A row that clears all of them is not low under the funnel profile, whichever the core picks."""
+    set limit, from the chosen set's interval `s`; the limit from the laboratory's range under its basis; its IgM
+    cut-off): ('', '') when its limits are the run's. A row that clears all of them is not low under the funnel
+    profile, whichever the core picks."""
     if options.funnel_minus_2sd is None:
         return "", ""
     basis = "minus_2sd" if options.funnel_minus_2sd else "lower_limit"
