@@ -26,3 +26,17 @@ def test_prevalence_rows_carry_both_intervals_and_none_without_patients() -> Non
     assert overall["cases"] == 3 and overall["exact95_low"] < overall["ci95_low"]
     empty = next(r for r in rows if r["group"] == "0-1" and r["form"] == "any" and r["stage"] == "any")
     assert empty["patients"] == 0 and empty["exact95_low"] is None and empty["ci95_low"] is None
+
+
+def test_intervals_equal_scipy_stats_binomtest() -> None:
+    """Both intervals equal SciPy's `binomtest(...).proportion_ci` (Wilson without continuity correction, and exact)
+    from no cases to all, in small and large cohorts."""
+    from scipy.stats import binomtest
+
+    for total in (1, 2, 7, 50, 1000, 999_306, 5_000_000):
+        for count in sorted({c for c in (0, 1, 2, 3, total // 40, total // 2, total - 1, total) if c <= total}):
+            for mine, method in ((wilson, "wilson"), (clopper_pearson, "exact")):
+                expected = binomtest(count, total).proportion_ci(confidence_level=0.95, method=method)
+                low, high = mine(count, total)
+                assert abs(low - expected.low) <= 1e-12 + 1e-9 * expected.low, (method, count, total)
+                assert abs(high - expected.high) <= 1e-12 + 1e-9 * expected.high, (method, count, total)
