@@ -150,3 +150,32 @@ def test_dates_in_forms_other_than_yyyy_mm_dd_are_refused(knowledge: Knowledge, 
         case_from_dict(_document(birth_date=text), knowledge)
     assert caught.value.field == "patient.birth_date" and caught.value.value == text
     assert "is not an ISO date (YYYY-MM-DD)" in str(caught.value)
+
+
+def test_a_name_given_twice_in_one_object_is_refused(knowledge: Knowledge) -> None:
+    """`"value": 150, ..., "value": 15` would read as 15 (Python keeps the last): refused, naming the name."""
+    text = json.dumps(_document(birth_date="1980-05-01")).replace('"value": 20', '"value": 150, "value": 15')
+    with pytest.raises(InputError) as caught:
+        load_case(text, knowledge)
+    assert caught.value.value == "value"
+    assert "given twice" in str(caught.value)
+
+
+def test_a_fhir_observation_with_two_statuses_is_refused(knowledge: Knowledge) -> None:
+    """An Observation reading `"status": "entered-in-error", "status": "final"` must not be read as final."""
+    from sigmd.adapters.detect import load_cases
+
+    observation = (
+        '{"resourceType": "Observation", "id": "o1", "status": "entered-in-error", "status": "final",'
+        ' "code": {"coding": [{"system": "http://loinc.org", "code": "2472-9"}]}, "subject": {"reference": "Patient/p1"},'
+        ' "effectiveDateTime": "2024-01-10", "valueQuantity": {"value": 20, "unit": "mg/dL",'
+        ' "system": "http://unitsofmeasure.org", "code": "mg/dL"}}'
+    )
+    patient = '{"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-05-01"}'
+    bundle = (
+        '{"resourceType": "Bundle", "type": "collection", "entry": ['
+        f'{{"resource": {patient}}}, {{"resource": {observation}}}]}}'
+    )
+    with pytest.raises(InputError) as caught:
+        load_cases(bundle, knowledge)
+    assert caught.value.value == "status"

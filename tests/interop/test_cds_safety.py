@@ -296,6 +296,13 @@ def test_the_depth_bound_holds_whether_or_not_strings_hold_brackets(depth: int):
             parse_json(raw, "the body", 4)
 
 
+def test_a_name_given_twice_is_refused_without_echoing_the_body():
+    """`{"patient": "a", "patient": "b"}` is refused (the last value would win silently), naming neither value."""
+    with pytest.raises(ValueError, match="the body gives one name twice in a JSON object") as caught:
+        parse_json(b'{"patient": "Patient/a", "patient": "Patient/b"}', "the body", 8)
+    assert "Patient/" not in str(caught.value)
+
+
 def test_a_body_over_the_size_bound_is_413():
     """A body larger than max_body_bytes is refused with 413."""
     body = json.dumps(hook_request(full_prefetch(), extension={"pad": "x" * 5000})).encode()

@@ -12,6 +12,8 @@ beyond a limit is refused with an `InputError` naming where it was and what was 
   validators fail at about 1000.
 - `MAX_NUMBER_CHARS`: 40 characters in one JSON number. A FHIR decimal has at most 18 significant digits;
   integers longer than Python's 4300-digit limit would otherwise fail inside the parser.
+- A name that appears twice in one JSON object is refused: JSON leaves its meaning open and Python keeps the
+  last value silently, so `"status": "entered-in-error", "status": "final"` would read as final.
 - NaN and Infinity are not JSON; Python's parser accepts them, so they are refused here, as are numbers that
   overflow to infinity (`1e999`), and strings holding an unpaired surrogate (`"\\ud800"`), which are valid JSON
   syntax but not text (they cannot be encoded, and make validators fail while reporting the error).
@@ -34,6 +36,26 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 class TrailingJSONError(InputError):
     """JSON text with more after its first value: one JSON value per line (NDJSON) rather than one document."""
+
+
+class DuplicateNameError(ValueError):
+    """A JSON object that gives one name twice; `name` is that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the name {name[:60]!r} is given twice in one JSON object")
+        self.name = name
+
+
+def unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object from its (name, value) pairs, refusing a name given twice (`json.loads`' object_pairs_hook)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise DuplicateNameError(name)
+            seen.add(name)
+    return document
 
 
 class _NumberError(ValueError):
@@ -62,10 +84,21 @@ def check_size(size: int, field: str = "(file)") -> None:
 
 
 def parse_json(text: str, field: str = "(file)") -> Any:
-    """Parse JSON within the limits: size, nesting depth, number length; NaN, Infinity and overflow refused."""
+    """Parse JSON within the limits: size, nesting depth, number length; NaN, Infinity, overflow and a name given
+    twice in one object refused."""
     check_size(len(text), field)
     try:
-        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_parse_float, parse_int=_parse_int)
+        document = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            object_pairs_hook=unique_object,
+        )
+    except DuplicateNameError as error:
+        raise InputError(
+            field, error.name[:60], "is a name given twice in one JSON object; sigmd cannot tell which value is meant"
+        ) from None
     except _NumberError as error:
         raise InputError(field, error.literal[:60], error.problem) from None
     except RecursionError:

@@ -13,6 +13,8 @@ import json
 from itertools import accumulate
 from typing import Any
 
+from sigmd.adapters.limits import DuplicateNameError, unique_object
+
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = bytes.maketrans(b"[]{}", b"\x01\xff\x01\xff")
 """Opening brackets to 1 and closing ones to -1, read as signed bytes."""
@@ -43,7 +45,11 @@ def parse_json(raw: bytes, what: str, max_depth: int) -> Any:
         if depth > max_depth:
             raise LimitError(f"{what} nests {depth} levels deep; at most {max_depth} are read")
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=unique_object)
+    except DuplicateNameError:
+        raise ValueError(
+            f"{what} gives one name twice in a JSON object; sigmd cannot tell which value is meant"
+        ) from None
     except RecursionError:  # pragma: no cover - the depth check above keeps the parser far from the stack limit
         raise LimitError(f"{what} nests too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:

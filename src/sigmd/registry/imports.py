@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
 from sigmd.adapters.detect import InputFormat, detect_format, load_cases
 from sigmd.adapters.grouping import LoadedCase, PatientIndex, PatientRecords
-from sigmd.adapters.limits import decode_input
+from sigmd.adapters.limits import decode_input, parse_json
 from sigmd.adapters.results import build_result, parse_date, resolve_analyte
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Sex
@@ -53,7 +52,7 @@ def _read_text(text: str, knowledge: Knowledge) -> tuple[str, list[LoadedCase]]:
         return CSV_FORMAT, read_long_csv(body, knowledge)
     file_format = detect_format(body)
     if file_format is InputFormat.CASE_JSON:
-        patient = json.loads(body).get("patient")
+        patient = parse_json(body).get("patient")
         if not isinstance(patient, dict) or not str(patient.get("id") or "").strip():
             raise InputError(
                 "patient.id",

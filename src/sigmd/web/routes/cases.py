@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from typing import Any
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from sigmd.adapters.case_json import case_from_dict
+from sigmd.adapters.limits import parse_json
 from sigmd.core.assessment import AssessmentError
 from sigmd.core.explain import certainty_words, label_words
 from sigmd.core.knowledge import Knowledge
@@ -133,7 +133,7 @@ def save_case(request: Request, posted: ClinicianPost) -> Response:
     fields = text_fields(form)
     patient_id, display_name = one(fields, "save_patient_id"), one(fields, "save_display_name")
     try:
-        document = json.loads(one(fields, "case_json"))
+        document = parse_json(one(fields, "case_json"), "case_json")
         case = case_from_dict(document, knowledge)
         as_of = date.fromisoformat(one(fields, "as_of"))
     except (ValueError, InputError) as error:
