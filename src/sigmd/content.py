@@ -636,7 +636,7 @@ def load_context_rules(sources: dict[str, Source]) -> ContextRules:
             where,
             raw,
             {"phrases", "modifier", "direction"},
-            {"max_words", "max_words_backward", "crosses_commas", "nearest_only", "note", "stops"},
+            {"max_words", "max_words_backward", "certain_within", "crosses_commas", "nearest_only", "note", "stops"},
         )
         try:
             modifier, direction = Modifier(e["modifier"]), Direction(e["direction"])
@@ -653,12 +653,14 @@ def load_context_rules(sources: dict[str, Source]) -> ContextRules:
             raise ContentError(f"{where}: stops must list known modifiers, got {e['stops']!r}") from None
         if stops and modifier is not Modifier.TERMINATE:
             raise ContentError(f"{where}: only a terminate rule may have stops, got modifier {modifier.value!r}")
-        max_words, backward = e.get("max_words"), e.get("max_words_backward")
-        for name, value in (("max_words", max_words), ("max_words_backward", backward)):
+        max_words, backward, certain = e.get("max_words"), e.get("max_words_backward"), e.get("certain_within")
+        for name, value in (("max_words", max_words), ("max_words_backward", backward), ("certain_within", certain)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
                 raise ContentError(f"{where}: {name} must be a whole number of words >= 0, got {value!r}")
         if backward is not None and direction is not Direction.BOTH:
             raise ContentError(f"{where}: max_words_backward applies to a rule of direction both only")
+        if certain is not None and (inert or (max_words is not None and certain > max_words)):
+            raise ContentError(f"{where}: certain_within must be within max_words, for a rule that reaches")
         phrases = tuple(" ".join(p.lower().split()) for p in e["phrases"])
         for phrase in phrases:
             if not phrase:
@@ -674,6 +676,7 @@ def load_context_rules(sources: dict[str, Source]) -> ContextRules:
                 direction=direction,
                 max_words=max_words,
                 max_words_backward=backward,
+                certain_within=certain,
                 crosses_commas=bool(e.get("crosses_commas", False)),
                 nearest_only=bool(e.get("nearest_only", False)),
                 note=e.get("note", ""),

@@ -4,7 +4,9 @@ A rule set in the manner of NegEx (Chapman et al. 2001) and ConText (Harkema et 
 phrases, each with the modifier it applies (negated, about another person, uncertain, historical, local
 route), the direction it reaches (forward, backward or both) and how far (a number of words, never past
 the end of a clause or a terminating word such as "but"). Pseudo-triggers ("not ruled out", "no change")
-are matched first so that the shorter trigger inside them does not fire. The phrases themselves are
+are matched first so that the shorter trigger inside them does not fire. A rule may reach further than it
+is sure: beyond `certain_within` words, or across a bracket, its reading is doubtful ("not currently on
+rituximab (last dose May)", "rituximab (HBsAg negative)"), and the caller decides what doubt means. The phrases themselves are
 sigmd's own list, kept in `sigmd/data/context_rules.toml` with their sources.
 
 Pure and standard library only; `read_mentions` depends on the text and the rules alone, so a batch
@@ -68,6 +70,10 @@ class ContextRule:
     """Whether the reach goes past a comma (list-opening phrases such as "no history of" do)."""
     nearest_only: bool = False
     """Whether the trigger modifies only the nearest mention (route words: "eye drops")."""
+    certain_within: int | None = None
+    """Words between the trigger and a mention within which its reading is certain; further (within the reach), or
+    with a bracket between them, the reading is doubtful (`ModifiedSpan.doubtful`). None: certain over the whole
+    reach, brackets or not."""
     note: str = ""
     stops: frozenset[Modifier] = frozenset()
     """For a terminating rule, the modifiers whose reach it ends (empty: all of them)."""
@@ -114,19 +120,29 @@ class Trigger:
 
 @dataclass(frozen=True)
 class ModifiedSpan:
-    """The triggers that reach one span of the text."""
+    """The triggers that reach one span of the text: surely, or with doubt (see `ContextRule.certain_within`)."""
 
     start: int
     end: int
     triggers: tuple[Trigger, ...]
+    doubtful: tuple[Trigger, ...] = ()
+    """Triggers that reach the span but may be about something else: too many words away, or across a bracket."""
+    gaps: dict[Trigger, int] = field(default_factory=dict, compare=False)
+    """Words between each trigger (sure or doubtful) and the span."""
 
     def with_modifier(self, modifier: Modifier) -> Trigger | None:
+        """The first trigger of `modifier` that surely reaches the span."""
         return next((t for t in self.triggers if t.rule.modifier is modifier), None)
+
+    def doubtful_modifier(self, modifier: Modifier) -> Trigger | None:
+        """The first trigger of `modifier` that reaches the span with doubt."""
+        return next((t for t in self.doubtful if t.rule.modifier is modifier), None)
 
 
 _WORD = re.compile(r"[a-z0-9]+|\?")
 _CLAUSE_END = re.compile(r"[;!\n\r]|\.(?=\s|$)")
 _COMMA = re.compile(r",")
+_BRACKET = re.compile(r"[()\[\]{}]")
 
 
 def fold(text: str) -> str:
@@ -150,20 +166,25 @@ class _Word:
     clause: int
     commas: int
     """Commas seen since the start of the text, to tell whether a comma lies between two words."""
+    brackets: int
+    """Brackets (round, square or curly, opening or closing) seen since the start of the text."""
 
 
 def _words(text: str) -> list[_Word]:
     lowered = fold(text)
     clause_ends = [m.start() for m in _CLAUSE_END.finditer(lowered)]
     commas = [m.start() for m in _COMMA.finditer(lowered)]
+    brackets = [m.start() for m in _BRACKET.finditer(lowered)]
     words: list[_Word] = []
-    ci = cc = 0
+    ci = cc = bc = 0
     for word, start, end in tokens(lowered):
         while ci < len(clause_ends) and clause_ends[ci] < start:
             ci += 1
         while cc < len(commas) and commas[cc] < start:
             cc += 1
-        words.append(_Word(word, start, end, ci, cc))
+        while bc < len(brackets) and brackets[bc] < start:
+            bc += 1
+        words.append(_Word(word, start, end, ci, cc, bc))
     return words
 
 
@@ -189,8 +210,9 @@ def _find_triggers(words: Sequence[_Word], text: str, rules: ContextRules) -> li
 
 def _reaches(
     trigger: Trigger, first: int, last: int, words: Sequence[_Word], terminations: Sequence[Trigger]
-) -> int | None:
-    """The number of words between the trigger and the span when the trigger reaches it, else None."""
+) -> tuple[int, bool] | None:
+    """(words between the trigger and the span, whether the reading is certain) when the trigger reaches the span,
+    else None."""
     rule = trigger.rule
     if last < trigger.first and rule.direction in (Direction.BACKWARD, Direction.BOTH):
         near, far = last, trigger.first
@@ -208,7 +230,10 @@ def _reaches(
         return None
     if any(near < t.first and t.last < far and t.rule.ends(rule.modifier) for t in terminations):
         return None
-    return gap
+    certain = rule.certain_within is None or (
+        gap <= rule.certain_within and words[near].brackets == words[far].brackets
+    )
+    return gap, certain
 
 
 def read_spans(text: str, spans: Sequence[tuple[int, int]], rules: ContextRules) -> tuple[ModifiedSpan, ...]:
@@ -225,18 +250,27 @@ def read_spans(text: str, spans: Sequence[tuple[int, int]], rules: ContextRules)
     for start, end in spans:
         inside = [i for i, w in enumerate(words) if w.start < end and w.end > start]
         positions.append((inside[0], inside[-1]) if inside else None)
-    reached: list[list[Trigger]] = [[] for _ in spans]
+    reached: list[dict[Trigger, tuple[int, bool]]] = [{} for _ in spans]
     for trigger in active:
-        gaps: list[tuple[int, int]] = []
+        gaps: list[tuple[int, bool, int]] = []
         for k, pos in enumerate(positions):
             if pos is None or not (pos[1] < trigger.first or pos[0] > trigger.last):
                 continue
-            gap = _reaches(trigger, pos[0], pos[1], words, terminations)
-            if gap is not None:
-                gaps.append((gap, k))
+            found = _reaches(trigger, pos[0], pos[1], words, terminations)
+            if found is not None:
+                gaps.append((*found, k))
         if trigger.rule.nearest_only and gaps:
-            nearest = min(g for g, _ in gaps)
-            gaps = [(g, k) for g, k in gaps if g == nearest]
-        for _, k in gaps:
-            reached[k].append(trigger)
-    return tuple(ModifiedSpan(start, end, tuple(found)) for (start, end), found in zip(spans, reached, strict=True))
+            nearest = min(g for g, _, _ in gaps)
+            gaps = [item for item in gaps if item[0] == nearest]
+        for gap, certain, k in gaps:
+            reached[k][trigger] = (gap, certain)
+    return tuple(
+        ModifiedSpan(
+            start,
+            end,
+            tuple(t for t, (_, certain) in found.items() if certain),
+            tuple(t for t, (_, certain) in found.items() if not certain),
+            {t: gap for t, (gap, _) in found.items()},
+        )
+        for (start, end), found in zip(spans, reached, strict=True)
+    )

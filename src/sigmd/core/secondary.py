@@ -206,6 +206,17 @@ def _judge(span: ModifiedSpan, term: str, text: str, cause: SecondaryCause) -> T
     negated = span.with_modifier(Modifier.NEGATED)
     if negated is not None:
         return mention(MatchStatus.DOES_NOT_COUNT, negated, f"does not count: negated by '{negated.text}'")
+    # A negation or another person that reaches the mention only with doubt may be about something else ("no side
+    # effects on clozapine", "rituximab (HBsAg negative)"): the cause is then not excluded, never excluded.
+    doubtful = span.doubtful_modifier(Modifier.OTHER_PERSON) or span.doubtful_modifier(Modifier.NEGATED)
+    if doubtful is not None:
+        what = "about another person" if doubtful.rule.modifier is Modifier.OTHER_PERSON else "negated"
+        return mention(
+            MatchStatus.UNCERTAIN,
+            doubtful,
+            f"uncertain: '{doubtful.text}' may mean it is {what}, but stands {_distance(span, doubtful)}, so sigmd"
+            " cannot tell whether it is about this cause",
+        )
     uncertain = span.with_modifier(Modifier.UNCERTAIN)
     if uncertain is not None:
         return mention(
@@ -219,6 +230,14 @@ def _judge(span: ModifiedSpan, term: str, text: str, cause: SecondaryCause) -> T
             MatchStatus.COUNTS, past, f"counts: past mention ('{past.text}'); a past cause can still lower IgM"
         )
     return mention(MatchStatus.COUNTS, None, "counts: named in the text")
+
+
+def _distance(span: ModifiedSpan, trigger: Trigger) -> str:
+    """How far a doubtful trigger stands from the mention, in words a clinician reads."""
+    gap = span.gaps.get(trigger, 0)
+    if gap > (trigger.rule.certain_within or 0):
+        return f"{gap} word{'s' if gap != 1 else ''} away from it"
+    return "on the other side of a bracket"
 
 
 def _code_match(record: CodedText, cause: SecondaryCause) -> str:
