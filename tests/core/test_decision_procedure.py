@@ -87,3 +87,16 @@ def test_a_decision_resting_on_an_implausible_result_is_at_most_provisional() ->
     assert capped == replace(sure, certainty=Certainty.PROVISIONAL)
     unsure = decide(Pattern.CVID, [], Status.NORMAL, False)
     assert decide(Pattern.CVID, [], Status.NORMAL, False, latest_implausible=True) == unsure
+
+
+def test_a_raised_igg_or_iga_caps_a_decision_only_beside_a_low_igm() -> None:
+    """`other_class_raised` makes a decision at most provisional when the latest IgM is low or absent (a monoclonal
+    protein can suppress it), and changes nothing beside a normal IgM."""
+    for status in (Status.LOW, Status.ABSENT):
+        sure = decide(Pattern.OTHER, [], status, True)
+        assert sure.certainty is Certainty.CONFIRMED
+        assert decide(Pattern.OTHER, [], status, True, other_class_raised=True) == replace(
+            sure, certainty=Certainty.PROVISIONAL
+        )
+    normal = decide(Pattern.NORMAL, [], Status.NORMAL, True)
+    assert decide(Pattern.NORMAL, [], Status.NORMAL, True, other_class_raised=True) == normal

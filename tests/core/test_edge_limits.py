@@ -431,3 +431,51 @@ def test_a_band_is_applied_from_its_coverage_age_and_a_band_entirely_before_it_i
     assert apply_coverage((later,), (coverage,)) == (later,)
     neonatal_gap_fill = replace(unmoved, gap_fill="a published neonatal band from another source")
     assert apply_coverage((neonatal_gap_fill,), (coverage,)) == (neonatal_gap_fill,)
+
+
+# --- a raised IgG or IgA beside a low IgM ---------------------------------------------------------------------
+
+
+def test_a_low_igm_beside_a_raised_igg_is_never_confirmed_and_asks_for_electrophoresis(knowledge: Knowledge) -> None:
+    """IgG 4,200 mg/dL with IgA and IgM low, persistently: the pattern alone would confirm 'other abnormal', but a
+    monoclonal IgG (myeloma) suppresses the other classes, so the verdict is provisional, names the IgG, and serum
+    protein electrophoresis is recommended rather than a vaccine challenge alone."""
+    case = build_case(
+        knowledge,
+        *(("IgM", 18, "mg/dL", day) for day in ("2025-11-01", "2026-06-01")),
+        *(("IgG", 4200, "mg/dL", day) for day in ("2025-11-01", "2026-06-01")),
+        *(("IgA", 35, "mg/dL", day) for day in ("2025-11-01", "2026-06-01")),
+    )
+    assessment = run(knowledge, case)
+    assert (assessment.diagnosis.label, assessment.diagnosis.certainty) == ("other_abnormal", "provisional")
+    assert "the latest IgG 4200 mg/dL on 2026-06-01 is above the upper reference limit beside a low IgM" in (
+        assessment.diagnosis.summary
+    )
+    assert "electrophoresis_for_suppression" in {r.advice.id for r in assessment.recommendations}
+
+
+def test_a_raised_iga_beside_an_isolated_low_igm_says_why_the_verdict_waits(knowledge: Knowledge) -> None:
+    """Low IgM twice with a raised IgA and a normal IgG: partial SIgMD stays provisional with the IgA named."""
+    case = build_case(
+        knowledge,
+        ("IgM", 25, "mg/dL", "2025-11-01"),
+        ("IgM", 24, "mg/dL", "2026-06-01"),
+        ("IgG", 1000, "mg/dL", "2026-06-01"),
+        ("IgA", 900, "mg/dL", "2026-06-01"),
+    )
+    diagnosis = run(knowledge, case).diagnosis
+    assert (diagnosis.label, diagnosis.certainty) == ("partial_sigmd", "provisional")
+    assert any(r.startswith("at most provisional: the latest IgA 900 mg/dL") for r in diagnosis.reasons)
+
+
+def test_a_raised_igg_beside_a_normal_igm_changes_nothing(knowledge: Knowledge) -> None:
+    """A raised IgG alone (IgM normal) is no reason to doubt a normal verdict, and asks for no electrophoresis."""
+    case = build_case(
+        knowledge,
+        ("IgM", 120, "mg/dL", "2026-06-01"),
+        ("IgG", 2600, "mg/dL", "2026-06-01"),
+        ("IgA", 200, "mg/dL", "2026-06-01"),
+    )
+    assessment = run(knowledge, case)
+    assert (assessment.diagnosis.label, assessment.diagnosis.certainty) == ("normal", "confirmed")
+    assert "electrophoresis_for_suppression" not in {r.advice.id for r in assessment.recommendations}

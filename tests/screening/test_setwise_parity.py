@@ -72,9 +72,13 @@ AIMS: dict[str, dict[str, tuple[float, float]]] = {
     "disagree_high": {"IgG": (-2.5, -1.5), "IgA": (-2.5, -1.5)},
     "borderline": {},
     "subclass": {"IgM": (-3.0, -1.3), "IgG2": (-3.0, -1.8), "IgG3": (-3.0, -1.8)},
+    "raised_igg": {"IgM": (-3.0, -1.3), "IgG": (0.7, 1.5)},
+    "raised_other": {"IgM": (-3.0, -1.3), "IgG": (0.7, 1.5), "IgA": (-2.5, -1.5)},
+    "raised_iga_other": {"IgM": (-3.0, -1.3), "IgA": (0.9, 1.8), "IgG": (-2.5, -1.5)},
 }
 """Log-offsets from the typical value per analyte of a patient aimed at a label (others normal); `any` draws every
-analyte anywhere from absent to high. A cohort's first patients take each aim in turn (from a drawn one on), so
+analyte anywhere from absent to high. The `raised` aims put a raised IgG or IgA beside a low IgM, which makes any
+verdict at most provisional (a persistent pattern `other` is otherwise confirmed). A cohort's first patients take each aim in turn (from a drawn one on), so
 that every label path comes up in a few examples."""
 CAUSES = (
     ("condition", "C91.1", "ICD-10", "chronic lymphocytic leukaemia"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sigmd.core.course import Alert, IgmCourse, igm_course, progression_alerts, usable_antibody_data
-from sigmd.core.diagnosis import Certainty, Diagnosis, diagnose
+from sigmd.core.diagnosis import Certainty, Diagnosis, diagnose, raised_beside_low_igm
 from sigmd.core.facts import AssessmentError, CaseFacts, NotUsed, case_facts
 from sigmd.core.features import FeatureSummary, summarise_features
 from sigmd.core.interpret import Interpretation, Status, interpret
@@ -259,6 +259,7 @@ def complete(found: Findings, knowledge: Knowledge) -> Assessment:
         knowledge,
         isolated_low_igm=pattern.pattern is Pattern.ISOLATED_LOW_IGM,
         raised_igm=latest_igm is not None and latest_igm.markedly_raised,
+        raised_beside_low_igm=bool(raised_beside_low_igm(interps)),
     )
     follow = follow_up_plan(
         found.diagnosis.label,

@@ -12,7 +12,7 @@ from sigmd.core.knowledge import CriterionId, Knowledge, Label, Role, RuleProfil
 from sigmd.core.model import Analyte, Case
 from sigmd.core.patterns import Pattern, PatternFinding
 from sigmd.core.rules import CriterionResult, Outcome
-from sigmd.core.timeline import by_analyte, latest, persistence
+from sigmd.core.timeline import LOW_STATUSES, by_analyte, latest, persistence
 
 
 class Certainty(StrEnum):
@@ -80,19 +80,23 @@ def decide(
     latest_igm: Status | None,
     abnormal_persistent: bool,
     latest_implausible: bool = False,
+    other_class_raised: bool = False,
 ) -> Decision:
     """The decision procedure, on statuses alone: the pattern, each criterion's outcome with its role, the status
-    of the latest IgM, whether every result that makes the pattern abnormal is persistently abnormal, and whether
-    the latest result of any analyte is implausible (`Interpretation.implausible`).
+    of the latest IgM, whether every result that makes the pattern abnormal is persistently abnormal, whether the
+    latest result of any analyte is implausible (`Interpretation.implausible`), and whether the latest IgG or IgA
+    is above its upper limit.
 
     A decision that rests on an implausible result is at most provisional: the value may be in another unit, and a
-    unit error can hide a low result behind a high one ('5 g/dL' meant as 5 mg/dL).
+    unit error can hide a low result behind a high one ('5 g/dL' meant as 5 mg/dL). So is a low IgM beside a raised
+    IgG or IgA (`raised_beside_low_igm`): a monoclonal protein of one class can suppress the others (myeloma).
 
     `diagnose` words the decision for one patient; screening engines call this once per distinct input and join
     the answer back to their patients, so the procedure is defined here only.
     """
     decision = _decide(pattern, criteria, latest_igm, abnormal_persistent)
-    if latest_implausible and decision.certainty is Certainty.CONFIRMED:
+    suppressed = other_class_raised and latest_igm in LOW_STATUSES
+    if (latest_implausible or suppressed) and decision.certainty is Certainty.CONFIRMED:
         return replace(decision, certainty=Certainty.PROVISIONAL)
     return decision
 
@@ -145,13 +149,21 @@ def diagnose(
     )
     igm = latest(interps, Analyte.IGM)
     implausible = implausible_latest(interps)
+    raised = raised_beside_low_igm(interps)
     decision = decide(
-        pattern.pattern, criteria, None if igm is None else igm.status, abnormal_persistent, bool(implausible)
+        pattern.pattern,
+        criteria,
+        None if igm is None else igm.status,
+        abnormal_persistent,
+        bool(implausible),
+        bool(raised_others(interps)),
     )
     label, certainty, decided = decision.label, decision.certainty, decision.decided_by
     factor = knowledge.thresholds.implausible_factor.value
-    caveat = f"; provisional while {_unit_check(implausible, factor)}" if implausible else ""
-    caveats = (f"at most provisional: {_unit_check(implausible, factor)}",) if implausible else ()
+    limits = [_unit_check(implausible, factor)] if implausible else []
+    limits += [_suppression(raised)] if raised else []
+    caveat = "".join(f"; provisional while {why}" for why in limits)
+    caveats = tuple(f"at most provisional: {why}" for why in limits)
     by_id = {c.id: c for c in criteria}
     igm_low = by_id.get(CriterionId.IGM_LOW)
     if label in (Label.PARTIAL_SIGMD, Label.COMPLETE_SIGMD) or decision.overrides:
@@ -192,6 +204,29 @@ def diagnose(
         transient = "IgM was low earlier and has normalised (transient, not SIgMD); " if normalised else ""
         summary = f"{transient}IgM is not low under profile '{profile.id}'; {pattern.reason}"
     return Diagnosis(label, certainty, profile.id, summary + caveat, (*words, *caveats), decided)
+
+
+def raised_others(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:
+    """The latest IgG and IgA results when they are above their upper limit (whatever the IgM)."""
+    found = (latest(interps, analyte) for analyte in (Analyte.IGG, Analyte.IGA))
+    return tuple(i for i in found if i is not None and i.status is Status.HIGH)
+
+
+def raised_beside_low_igm(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:
+    """`raised_others` when the latest IgM is low or absent: a monoclonal IgG or IgA (myeloma) can suppress the
+    other classes, so the low IgM may be secondary to it; serum protein electrophoresis tells."""
+    igm = latest(interps, Analyte.IGM)
+    return raised_others(interps) if igm is not None and igm.status in LOW_STATUSES else ()
+
+
+def _suppression(raised: tuple[Interpretation, ...]) -> str:
+    results = " and ".join(f"{i.result.analyte} {i.result.quantity.describe()} on {i.result.collected}" for i in raised)
+    verb = "is" if len(raised) == 1 else "are"
+    return (
+        f"the latest {results} {verb} above the upper reference limit beside a low IgM: a monoclonal protein "
+        "(myeloma) can suppress the other immunoglobulins, so request serum protein electrophoresis with "
+        "immunofixation"
+    )
 
 
 def implausible_latest(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:

@@ -134,6 +134,7 @@ def recommendations(
     knowledge: Knowledge,
     isolated_low_igm: bool = False,
     raised_igm: bool = False,
+    raised_beside_low_igm: bool = False,
 ) -> tuple[Recommendation, ...]:
     """Management advice. `isolated_low_igm`: the latest pattern is isolated low IgM, so a label `other_abnormal`
     comes from a profile criterion (a T-cell defect), not from another antibody deficiency's pattern, and
@@ -170,6 +171,10 @@ def recommendations(
         items.append(Recommendation(advice["check_unit"], "implausible value"))
     if raised_igm:
         items.append(Recommendation(advice["serum_protein_electrophoresis"], "IgM above the upper reference limit"))
+    if raised_beside_low_igm:
+        items.append(
+            Recommendation(advice["electrophoresis_for_suppression"], "IgG or IgA above the upper limit, IgM low")
+        )
     return tuple(items)
 
 

@@ -86,6 +86,7 @@ def prefilter_decisions(knowledge: Knowledge, profile_id: str) -> Any:
                     "igm_status": Status.NORMAL.value,
                     "abnormal_persistent": True,
                     "latest_implausible": False,
+                    "others_raised": False,  # decide reads it only beside a low IgM
                     column(CriterionId.IGM_LOW): not_met,
                     column(CriterionId.IGM_ABSENT): not_met,
                     column(CriterionId.IGG_NORMAL): met if has_igg else unknown,

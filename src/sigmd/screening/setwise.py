@@ -302,6 +302,7 @@ WITH keyed AS (
   FROM patients p LEFT JOIN record_flags f ON f.patient_id = p.patient_id
 )
 SELECT patient_id, needs_core, low_igm_results, pattern, igm_status, latest_implausible,
+  coalesce({g}_status = 'high' OR {a}_status = 'high', false) AS others_raised,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
   {outcome_columns},
   {igm_course_sql(low_statuses, ok_statuses)} AS igm_course, igm_date AS latest_igm_date,
@@ -357,6 +358,7 @@ DECISION_KEY = (
     "igm_status",
     "abnormal_persistent",
     "latest_implausible",
+    "others_raised",
     *(column(c) for c in CRITERIA_SETWISE),
 )
 """The columns of a judged patient that `decide` reads: one combination per distinct row."""
@@ -380,6 +382,7 @@ def decisions(
             None if status is None else Status(status),
             bool(combination["abnormal_persistent"]),
             bool(combination["latest_implausible"]),
+            bool(combination["others_raised"]),
         )
         answers.append({**combination, "label": decision.label.value, "certainty": decision.certainty.value})
     return answers
