@@ -109,11 +109,23 @@ def test_an_observation_of_another_patient_is_refused():
     assert response.status_code == 412 and "other than context.patientId" in response.json()["reason"]
 
 
-def test_an_absolute_versioned_reference_to_the_context_patient_is_accepted():
-    """An IgM whose subject is the context patient's absolute, versioned URL is read and gets its card."""
+def test_an_absolute_versioned_reference_to_the_context_patient_on_the_fhir_server_is_accepted():
+    """An IgM whose subject is the context patient's absolute, versioned URL on the request's fhirServer is read and
+    gets its card."""
     own = observation("x", "2472-9", 15, "mg/dL", "2024-01-10", subject=f"{SERVER}/Patient/p1/_history/3")
-    response = post(hook_request(full_prefetch(immunoglobulins=bundle(own, bundle_type="searchset"))))
+    body = hook_request(full_prefetch(immunoglobulins=bundle(own, bundle_type="searchset")), fhirServer=SERVER)
+    response = post(body, fhir=fhir_server(full_prefetch()))
     assert response.status_code == 200 and len(response.json()["cards"]) == 1
+
+
+@pytest.mark.parametrize("names_a_server", [False, True])
+def test_an_absolute_reference_at_another_server_or_none_named_is_refused(names_a_server):
+    """`https://other.example/fhir/Patient/p1` may be another person with the same id: with no fhirServer to compare,
+    or another one, the call is refused (412) rather than read as the context patient's (it once was)."""
+    own = observation("x", "2472-9", 15, "mg/dL", "2024-01-10", subject="https://other.example/fhir/Patient/p1")
+    extra = {"fhirServer": SERVER} if names_a_server else {}
+    response = post(hook_request(full_prefetch(immunoglobulins=bundle(own, bundle_type="searchset")), **extra))
+    assert response.status_code == 412 and "other than context.patientId" in response.json()["reason"]
 
 
 def test_a_result_without_subject_is_refused():

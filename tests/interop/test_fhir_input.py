@@ -108,20 +108,19 @@ def test_bad_unit_rejects_only_that_patient_naming_the_field(knowledge):
     assert second.require().results[0].origin == "Observation/ok"
 
 
-def test_a_unit_text_that_contradicts_its_ucum_code_is_read_by_the_code_with_a_warning(knowledge):
-    """valueQuantity unit 'mg/dL' with UCUM code 'g/L': the code decides (0.3 g/L = 30 mg/dL), and the warning names
-    both, since one of them is wrong; a spelling of the same unit ('mg/dl', 'milligram per deciliter') is no conflict."""
+def test_a_unit_text_that_contradicts_its_ucum_code_is_skipped_naming_both(knowledge):
+    """valueQuantity unit 'mg/dL' with UCUM code 'g/L': one of them is wrong and the value may be 100 times off, so the
+    result is skipped with both named; a spelling of the same unit ('mg/dl', 'milligram per deciliter') is no
+    conflict."""
     conflicting = observation("m1", "2472-9", 0.3, "g/L", "2024-01-10")
     conflicting["valueQuantity"]["unit"] = "mg/dL"
     spelled = observation("m2", "2472-9", 30, "mg/dL", "2024-02-10")
     spelled["valueQuantity"]["unit"] = "mg/dl"
     case = load_fhir_json(json.dumps(bundle(patient("p1"), conflicting, spelled)), knowledge)[0].require()
-    assert [r.quantity.value for r in case.results] == [30.0, 30.0]
-    conflicts = [w for w in case.warnings if "are different units" in w]
-    assert conflicts == [
-        "Observation/m1.valueQuantity: the unit text 'mg/dL' and the UCUM code 'g/L' are different units; the code "
-        "was used (FHIR makes it the computable unit), but one of the two is wrong: confirm the unit"
-    ]
+    assert [r.origin for r in case.results] == ["Observation/m2"]
+    [note] = case.input_notes
+    assert note.origin == "Observation/m1" and note.kind is InputNoteKind.SKIPPED
+    assert "Observation/m1.valueQuantity.unit 'mg/dL' and Observation/m1.valueQuantity.code 'g/L'" in note.reason
 
 
 def test_one_patient_id_at_two_fhir_servers_refuses_the_patient_rather_than_merging(knowledge):

@@ -217,10 +217,11 @@ def test_an_input_over_the_message_count_limit_is_refused(knowledge, monkeypatch
 
 
 def test_escape_sequences_are_decoded_without_logging_or_expanding(knowledge, caplog):
-    """`\\F\\` in a unit is decoded; an unknown or oversized escape (`\\.sp999999999\\`) is dropped and nothing
-    is logged (the hl7 library would log the field's text)."""
+    """`\\F\\` in a unit is decoded; an unknown or oversized escape (`\\.sp999999999\\`) in a unit is dropped
+    and nothing is logged (the hl7 library would log the field's text). In OBX-5 such an escape makes the value
+    text, not a number (tests/interop/test_hl7v2_identity.py)."""
     caplog.set_level(logging.DEBUG)
-    text = message(obx="OBX|1|NM|2472-9^IgM^LN||18\\.sp999999999\\\\Zzz\\|mg/dL|||||F")
+    text = message(obx="OBX|1|NM|2472-9^IgM^LN||18|mg/dL\\.sp999999999\\\\Zzz\\|||||F")
     case = only_case(text, knowledge)
     assert [r.quantity.value for r in case.results] == [18.0] and caplog.records == []
     assert hl7v2._unescape(_Separators(), "a\\F\\b\\S\\c\\X41\\\\E\\") == "a|b^cA\\"

@@ -24,6 +24,15 @@ id, or of the same analyte and the same effective time, that it corrects; entere
 ignored as withdrawn (and so is every copy with the same id); preliminary, registered and unknown are skipped,
 because a result that may still change must not carry a verdict.
 
+Whose records these are. A resource belongs to the patient its subject names: a reference (`Patient/p1`, the
+Patient's fullUrl, an absolute URL on the server the Patient's fullUrl names) or an identifier. An absolute
+reference to a server other than the one the Patient's fullUrl names, or to any server when the Patient has no
+absolute fullUrl, may be another person with the same id: the patient is refused rather than merged. A subject
+identifier must match one of the Patient's identifiers (system and value; the value alone when the subject's
+identifier has no system), as the CDS Hooks service refuses data not shown to be the patient's in context; one
+that matches none names someone else and is refused. A result collected after Patient.deceasedDateTime is
+skipped (`fhir_observations`).
+
 Population screening reads Bulk NDJSON with the same `ResourceReader` (`sigmd.adapters.fhir_bulk`).
 
 One refusal boundary. Whatever the JSON parser, `fhir.resources`, pydantic or Python raise while reading a
@@ -36,10 +45,13 @@ nesting and numbers: `sigmd.adapters.limits`.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from sigmd.adapters.fhir_observations import (
     LOINC,
@@ -117,6 +129,26 @@ __all__ = [
 _SEX = {"female": Sex.FEMALE, "male": Sex.MALE, "other": Sex.OTHER, "unknown": Sex.UNKNOWN}
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass
+class PatientFacts:
+    """What a Patient resource says that decides which records are its: its identifiers and date of death."""
+
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    """(system or '', value) of each Patient.identifier."""
+    deceased: tuple[date, str] | None = None
+    """The last day Patient.deceasedDateTime can mean (a partial date's last day), and where it was given."""
+
+
+_FACTS: WeakKeyDictionary[PatientIndex, dict[str, PatientFacts]] = WeakKeyDictionary()
+"""Facts of the Patients read into each index (by patient key), kept beside the index for as long as it lives, so
+that every reader of one input (`cases_from_resources`, `fhir_bulk.BulkReader`) sees the same facts."""
+
+
+def patient_facts(index: PatientIndex, key: str) -> PatientFacts:
+    """The facts of one patient of `index` (empty until its Patient resource is read)."""
+    return _FACTS.setdefault(index, {}).setdefault(key, PatientFacts())
 
 
 def require_fhir_resources() -> None:
@@ -318,6 +350,9 @@ def cases_from_resources(
         if raw.error is None and raw.resource_type == "Patient":
             read_patient(raw, index, aliases)
     reader = ResourceReader(knowledge, index, aliases)
+    for raw in raws:
+        if raw.error is None and raw.resource_type == "Specimen":
+            reader.add_specimen(raw)
     unattributed: list[str] = []
     for raw in raws:
         if raw.error is None and raw.resource_type == "Patient":
@@ -351,6 +386,7 @@ def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str])
         if alias:
             aliases[alias] = key
     records = index.get(key)
+    _note_identifiers(raw, patient_facts(index, key))
     base = raw.full_url.rpartition("Patient/")[0] if raw.full_url else ""
     if base.startswith(("http://", "https://")):
         entry = raw.where.removesuffix(".resource")
@@ -358,10 +394,40 @@ def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str])
     try:
         resource = parse_resource(raw)
         records.guard(_read_patient, resource, raw, records)
+        _note_death(resource, raw, patient_facts(index, key))
     except InputError as error:
         records.errors.append(error)
     except Exception as error:  # the refusal boundary
         records.errors.append(_unexpected(raw.where, raw.resource_type, error))
+
+
+def _note_identifiers(raw: RawResource, facts: PatientFacts) -> None:
+    identifiers = raw.data.get("identifier")
+    for identifier in identifiers if isinstance(identifiers, list) else []:
+        if isinstance(identifier, dict) and isinstance(identifier.get("value"), str) and identifier["value"]:
+            system = identifier.get("system")
+            facts.identifiers.append((system if isinstance(system, str) else "", identifier["value"]))
+
+
+_PARTIAL_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2}))?$")
+
+
+def _note_death(resource: Resource, raw: RawResource, facts: PatientFacts) -> None:
+    """Patient.deceasedDateTime as the last day it can mean (`2020` is read as 2020-12-31), for `fhir_observations`
+    to skip results collected after it."""
+    value = getattr(resource, "deceasedDateTime", None)
+    if value is None:
+        return
+    died = as_date(value)
+    partial = _PARTIAL_DATE.match(str(value))
+    if died is None and partial is not None:
+        year, month = int(partial.group(1)), int(partial.group(2) or 12)
+        if 1 <= month <= 12:
+            died = date(year, month, calendar.monthrange(year, month)[1])
+    if died is not None:
+        earlier = facts.deceased
+        if earlier is None or died < earlier[0]:
+            facts.deceased = (died, f"{_name(resource, raw)}.deceasedDateTime")
 
 
 def _unexpected(where: str, value: object, error: Exception) -> InputError:
@@ -416,7 +482,14 @@ class ResourceReader:
         self.knowledge = knowledge
         self.index = index
         self.aliases = aliases
-        self.observations = ObservationReader(knowledge)
+        self.observations = ObservationReader(knowledge, lambda key: patient_facts(index, key).deceased)
+
+    def add_specimen(self, raw: RawResource) -> None:
+        """Make a Specimen of the input known to the Observations that refer to it (`Specimen/s1`, its fullUrl)."""
+        raw_id = raw.data.get("id")
+        for alias in (f"Specimen/{raw_id}" if isinstance(raw_id, str) and raw_id else "", raw.full_url):
+            if alias:
+                self.observations.specimens[alias] = raw.data
 
     def owner(self, text: str, name: str) -> PatientRecords | None:
         """The patient a resource belongs to (subject `Patient/x`, a bare id, a fullUrl or an absolute URL)."""
@@ -432,7 +505,18 @@ class ResourceReader:
             raise InputError(f"{name}.subject", _short(text), "does not name a Patient")
         records = self.index.get(self.aliases.get(key, key))
         if base.startswith(("http://", "https://")):
-            records.named_at(base, name, f"{name}.subject", _short(text))
+            if records.server:  # set only by the Patient's own fullUrl: the Patients are read first
+                records.named_at(base, name, f"{name}.subject", _short(text))
+            else:
+                patient = records.demographics_origin or f"patient {records.key}"
+                records.errors.append(
+                    InputError(
+                        f"{name}.subject",
+                        _short(text),
+                        f"names this patient at {base}, but {patient} has no fullUrl naming its server; "
+                        "sigmd cannot tell whether they are the same patient",
+                    )
+                )
         return records
 
     def read(self, raw: RawResource, unattributed: list[str]) -> None:
@@ -450,6 +534,8 @@ class ResourceReader:
                 owner.errors.append(error)
                 return
             message = f"{name} was not used: sigmd does not read {resource_type} resources"
+            if resource_type == "Specimen":
+                message = f"{name} was not used on its own: sigmd reads a Specimen only as an Observation's specimen"
             if owner is None:
                 unattributed.append(message)
             else:
@@ -463,6 +549,9 @@ class ResourceReader:
         Raises InputError when it has no subject and the input holds more than one patient or none.
         """
         records = self.owner(raw.reference("subject"), name)
+        subject = raw.data.get("subject")
+        if isinstance(subject, dict) and subject.get("identifier") is not None:
+            return self._by_identifier(subject["identifier"], records, name)
         if records is None:
             keys = self.index.patient_keys()
             if len(keys) != 1:
@@ -472,6 +561,32 @@ class ResourceReader:
             records = self.index.get(keys[0])
             records.warnings.append(f"{name} has no subject; it was assigned to the only patient in the input")
         return records
+
+    def _by_identifier(self, identifier: Any, records: PatientRecords | None, name: str) -> PatientRecords:
+        """The patient a subject identifier names: among the patients of the input (or the one its reference names),
+        the one with that identifier. One that matches none names another person and is refused (as CDS Hooks
+        refuses data not shown to be the patient's); so is one that matches several."""
+        field_name = f"{name}.subject.identifier"
+        value = identifier.get("value") if isinstance(identifier, dict) else None
+        system = identifier.get("system") if isinstance(identifier, dict) else None
+        if not isinstance(value, str) or not value or not isinstance(system, str | None):
+            raise InputError(field_name, _short(identifier), "is not an identifier with a value, so it names no one")
+        shown = f"{system}|{value}" if system else value
+        keys = [records.key] if records is not None else self.index.patient_keys()
+        known = {key: patient_facts(self.index, key).identifiers for key in keys}
+        if records is not None and not known[records.key]:
+            return records  # the reference names the patient, who lists no identifier to check it against
+        matching = [key for key, ids in known.items() if any(_same_identifier(system, value, one) for one in ids)]
+        if len(matching) == 1:
+            return self.index.get(matching[0])
+        whose = "the Patient its reference names" if records is not None else "any Patient in the input"
+        if matching:
+            raise InputError(field_name, _short(shown), "matches more than one Patient in the input")
+        raise InputError(
+            field_name,
+            _short(shown),
+            f"matches no identifier of {whose}, so it names someone else; sigmd does not use it for this patient",
+        )
 
     def read_into(self, raw: RawResource, name: str, records: PatientRecords) -> None:
         """Validate one resource and read it into `records`; whatever cannot be read is an error of that patient."""
@@ -513,6 +628,13 @@ class ResourceReader:
             records.add_condition(record)
         else:
             records.add_medication(record)
+
+
+def _same_identifier(system: str | None, value: str, patient_identifier: tuple[str, str]) -> bool:
+    """Does a subject identifier name this Patient identifier: the same system and value, or the same value when the
+    subject's identifier has no system?"""
+    patient_system, patient_value = patient_identifier
+    return value == patient_value and (not system or system == patient_system)
 
 
 def coded_text(concept: CodeableConcept, origin: str, warnings: list[str]) -> CodedText:

@@ -13,6 +13,23 @@ correction may come before or after what it corrects:
   refuse the patient (in Bulk screening: both copies are rejects), because sigmd cannot tell which one is
   current.
 
+What an Observation must show before its value is trusted (each failure skips it, with the reason naming the
+field and the value):
+
+- one analyte: codings that name two immunoglobulins (IgM 2472-9 beside IgG 2465-3) are not guessed between;
+- serum or plasma: the LOINC codes sigmd reads are serum or plasma codes, so an Observation whose code text or a
+  coding display names cerebrospinal fluid, urine or another body fluid, or whose specimen (contained, in the
+  input, or its display) is clearly such a fluid, is not a serum result (`specimen_kind`); a specimen type sigmd
+  does not recognise keeps the result, with a warning;
+- one unit: a valueQuantity whose unit text and code name different units (after `Knowledge.units` has
+  recognised both) may be 10 or 100 times off;
+- collected while the patient lived: a result collected after Patient.deceasedDateTime cannot be this patient's
+  (a misfiled result or a wrong date of death).
+
+The laboratory's range is a referenceRange without `age`, `appliesTo` or a `type` other than normal; when the
+remaining ranges differ, none is used. A range set aside is named in a warning, and the result is then judged
+against sigmd's reference set (or the one plain range that remains).
+
 Every Observation that is not passed on as a result is listed in the case's input notes (skipped, replaced
 or ignored), with the reason. `settle` gives each held Observation's outcome, for readers that report per
 Observation rather than per case (`fhir_bulk`).
@@ -28,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from sigmd.adapters.grouping import PatientIndex, PatientRecords
 from sigmd.adapters.results import build_result, check_date
+from sigmd.adapters.specimens import OTHER_WORDS, SNOMED_CODES, SpecimenKind, kind_of_code, kind_of_words
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, InputNote, InputNoteKind, LabResult
 from sigmd.errors import InputError
@@ -38,6 +56,10 @@ if TYPE_CHECKING:
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+V2_SPECIMEN_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0487"
+V2_SPECIMEN_SOURCE = "http://terminology.hl7.org/CodeSystem/v2-0070"
+RANGE_MEANING = "http://terminology.hl7.org/CodeSystem/referencerange-meaning"
 
 
 @dataclass(frozen=True)
@@ -116,6 +138,7 @@ class HeldObservation:
     where: str = ""
     """Where it was in the input (`Bundle.entry[3].resource`, `Observation.ndjson line 7`)."""
     reading: Reading | None = None
+    collected: date | None = None
     result: LabResult | None = None
     warnings: list[str] = field(default_factory=list)
     error: InputError | None = None
@@ -138,10 +161,14 @@ class Settled:
 class ObservationReader:
     """Reads immunoglobulin Observations into their patients' records, applying status and corrections."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, deceased: Callable[[str], tuple[date, str] | None] | None = None) -> None:
         self.knowledge = knowledge
         self.candidates: dict[str, list[HeldObservation]] = {}
         self.withdrawn: dict[str, set[str]] = {}
+        self.deceased = deceased
+        """A patient's date of death and where it was given (`Patient/p1.deceasedDateTime`), by patient key."""
+        self.specimens: dict[str, Any] = {}
+        """Specimen resources of the input (JSON), by the references that name them (`Specimen/s1`, a fullUrl)."""
 
     def read(self, obs: Observation, name: str, records: PatientRecords, where: str = "") -> None:
         """Check one Observation; a usable result is held until `finish`, anything else is listed with the reason."""
@@ -154,6 +181,18 @@ class ObservationReader:
             if status.note is InputNoteKind.IGNORED and obs.id:
                 self.withdrawn.setdefault(records.key, set()).add(obs.id)
             return
+        not_serum = _code_names_other_fluid(obs, name)
+        specimen_warning: list[str] = []
+        if not not_serum:
+            not_serum, specimen_warning = self._specimen(obs, name)
+        if not_serum:
+            records.note(
+                InputNoteKind.SKIPPED,
+                name,
+                f"{analyte}: {not_serum}, which is not serum or plasma; sigmd judges serum or plasma "
+                "immunoglobulins only",
+            )
+            return
         quantity = obs.valueQuantity
         if quantity is None:
             records.note(InputNoteKind.SKIPPED, name, f"{analyte}: {_missing_value(obs)}")
@@ -162,11 +201,16 @@ class ObservationReader:
         if collected is None:
             records.note(InputNoteKind.SKIPPED, name, f"{analyte}: {when}")
             return
-        candidate = HeldObservation(name, obs.id or "", analyte, when, str(obs.status), status.corrects, where)
-        self.candidates.setdefault(records.key, []).append(candidate)
         field = f"{name}.valueQuantity"
+        conflict = self._unit_conflict(quantity, field)
+        if conflict:
+            records.note(InputNoteKind.SKIPPED, name, f"{analyte}: {conflict}")
+            return
+        candidate = HeldObservation(name, obs.id or "", analyte, when, str(obs.status), status.corrects, where)
+        candidate.collected = collected
+        self.candidates.setdefault(records.key, []).append(candidate)
         try:
-            candidate.reading = _reading(obs, quantity, field)
+            candidate.reading, range_warnings = _reading(obs, quantity, field, name)
             candidate.result, candidate.warnings = build_result(
                 analyte=analyte,
                 value=candidate.reading.value,
@@ -184,35 +228,95 @@ class ObservationReader:
         except InputError as error:
             candidate.error = error
             return
-        conflict = self._unit_conflict(quantity, analyte, field)
-        if conflict:
-            candidate.warnings.append(conflict)
+        candidate.warnings[:0] = [*range_warnings, *specimen_warning]
 
-    def _unit_conflict(self, quantity: Any, analyte: Analyte, field: str) -> str:
-        """A warning when the unit text and the UCUM code name units with different factors (unit 'mg/dL', code
-        'g/L'): the code decides, as FHIR says, but one of the two is wrong and the value may be 100 times off."""
-        if not (quantity.system == UCUM and quantity.code and quantity.unit) or quantity.unit == quantity.code:
+    def _unit_conflict(self, quantity: Any, field: str) -> str:
+        """Why a result is skipped when its unit text and its code name different units (unit 'g/L', code 'mg/dL'):
+        one of the two is wrong and the value may be 100 times off, so neither is trusted. Both are recognised by
+        `Knowledge.units` (spellings of one unit, 'mg/dl' and 'mg/dL', agree); a text sigmd does not know ('grams
+        per litre, nephelometry') says nothing either way. Empty when there is no conflict."""
+        if not (quantity.code and quantity.unit) or quantity.unit == quantity.code:
             return ""
         try:
-            shown = self.knowledge.units.find(str(quantity.unit)).factor(analyte)
-            coded = self.knowledge.units.find(str(quantity.code)).factor(analyte)
+            shown = self.knowledge.units.find(str(quantity.unit))
+            coded = self.knowledge.units.find(str(quantity.code))
         except ValueError:  # UnitError
-            return ""  # a display text sigmd does not know ("grams per litre, nephelometry") says nothing either way
-        if shown == coded:
+            return ""
+        if shown.ucum == coded.ucum:
             return ""
         return (
-            f"{field}: the unit text {quantity.unit!r} and the UCUM code {quantity.code!r} are different units; the code "
-            "was used (FHIR makes it the computable unit), but one of the two is wrong: confirm the unit"
+            f"{field}.unit {str(quantity.unit)[:40]!r} and {field}.code {str(quantity.code)[:40]!r} name different "
+            f"units ({shown.ucum} and {coded.ucum}); one of them is wrong and the value may be off by their ratio, so "
+            "sigmd does not use it: the laboratory must confirm the unit"
         )
+
+    def _specimen(self, obs: Observation, name: str) -> tuple[str, list[str]]:
+        """(why the specimen is not serum or plasma, or ''; warnings): Observation.specimen, its display, and the
+        Specimen it refers to (contained, or a Specimen of the input)."""
+        reference = getattr(obs, "specimen", None)
+        if reference is None:
+            return "", []
+        field = f"{name}.specimen"
+        target = str(reference.reference or "")
+        mentions: list[tuple[SpecimenKind, str, str]] = []  # (kind, field, value)
+        if reference.display:
+            mentions.append((kind_of_words(str(reference.display)), f"{field}.display", str(reference.display)))
+        specimen: Any = None
+        if target.startswith("#"):
+            specimen = next(
+                (
+                    c
+                    for c in getattr(obs, "contained", None) or []
+                    if c.get_resource_type() == "Specimen" and c.id == target[1:]
+                ),
+                None,
+            )
+        elif target:
+            specimen = self.specimens.get(target) or self.specimens.get(target.split("/_history", 1)[0])
+        where = f"{field} ({target[:80]}) Specimen.type" if target else f"{field} Specimen.type"
+        if specimen is not None:
+            mentions.extend(specimen_kinds(_get(specimen, "type"), where))
+        other = next((m for m in mentions if m[0] is SpecimenKind.OTHER), None)
+        if other is not None:
+            return f"{other[1]} is {other[2][:100]!r}", []
+        if any(m[0] is SpecimenKind.BLOOD for m in mentions):
+            return "", []
+        if specimen is None and not mentions:
+            about = (
+                f"{field} {target[:80]!r} is not in the input, so the specimen type is unknown"
+                if target
+                else f"{field} has no reference or display, so the specimen type is unknown"
+            )
+        elif not mentions:
+            about = f"{field} ({target[:80]}) has no type, so the specimen type is unknown"
+        else:
+            shown = ", ".join(repr(m[2][:60]) for m in mentions) or "no type"
+            about = f"{field} ({target[:80] or 'display'}) has {shown}, which sigmd does not recognise as {SpecimenKind.BLOOD}"
+        return "", [
+            f"{name}: {about}; the result was used as a serum or plasma result (the LOINC codes sigmd reads are serum "
+            "or plasma codes): confirm the specimen"
+        ]
 
     def _analyte(self, obs: Observation, name: str, records: PatientRecords) -> Analyte | None:
         if getattr(obs, "code", None) is None:  # required in FHIR, but the models accept `"code": null`
             records.note(InputNoteKind.SKIPPED, name, "it has no code, so sigmd cannot tell what was measured")
             return None
         codings = obs.code.coding or []
-        for coding in codings:
-            if coding.system == LOINC and coding.code in self.knowledge.loinc:
-                return self.knowledge.loinc[coding.code]
+        named = {
+            str(c.code): self.knowledge.loinc[str(c.code)]
+            for c in codings
+            if c.system == LOINC and c.code in self.knowledge.loinc
+        }
+        if len(set(named.values())) > 1:
+            listed = ", ".join(f"{LOINC}|{code} ({analyte})" for code, analyte in named.items())
+            records.note(
+                InputNoteKind.SKIPPED,
+                name,
+                f"{name}.code has codings for different analytes ({listed}); sigmd cannot tell which was measured",
+            )
+            return None
+        if named:
+            return next(iter(named.values()))
         near = next((c for c in codings if c.code in self.knowledge.loinc), None)
         if near is not None:
             system = f"its system is {near.system}" if near.system else "it has no system"
@@ -249,6 +353,7 @@ class ObservationReader:
         """Each patient's held Observations, in input order, once corrections and withdrawals are applied."""
         for key, candidates in self.candidates.items():
             withdrawn = self.withdrawn.get(key, set())
+            death = self.deceased(key) if self.deceased is not None else None
             dropped: dict[int, tuple[InputNoteKind, str]] = {}
             for position, candidate in enumerate(candidates):
                 if candidate.obs_id and candidate.obs_id in withdrawn:
@@ -256,6 +361,8 @@ class ObservationReader:
                         InputNoteKind.IGNORED,
                         f"{candidate.analyte}: another copy of the same id is entered-in-error or cancelled",
                     )
+                elif death is not None and candidate.collected is not None and candidate.collected > death[0]:
+                    dropped[position] = (InputNoteKind.SKIPPED, _after_death(candidate, *death))
             _apply_corrections(candidates, dropped, lambda c: c.obs_id, "the same id")
             _apply_corrections(candidates, dropped, lambda c: f"{c.analyte}|{c.when}", "the same analyte and time")
             conflicts = _conflicting_copies(candidates, dropped)
@@ -346,19 +453,40 @@ def _missing_value(obs: Observation) -> str:
     return reason
 
 
-def _reading(obs: Observation, quantity: Any, field: str) -> Reading:
-    """The value, comparator, unit (the UCUM code, else the unit text) and the first laboratory range with a bound."""
+def _after_death(candidate: HeldObservation, died: date, origin: str) -> str:
+    """Why a result collected after the patient's recorded death is skipped (fail safe: it cannot be this patient's,
+    so either it was filed to the wrong patient or the date of death is wrong; sigmd cannot tell which)."""
+    return (
+        f"{candidate.analyte}: collected on {candidate.collected}, after {origin} {died}; a result collected after "
+        "the recorded death cannot be this patient's (a misfiled result, or a wrong date of death), so sigmd does "
+        "not use it"
+    )
+
+
+def _reading(obs: Observation, quantity: Any, field: str, name: str) -> tuple[Reading, list[str]]:
+    """The value, comparator, unit (the UCUM code, else the unit text) and the laboratory's range
+    (`_reference_range`), with warnings about ranges set aside."""
     if quantity.value is None:
         raise InputError(f"{field}.value", None, "is missing")
     unit = quantity.code if quantity.system == UCUM and quantity.code else (quantity.unit or quantity.code)
     if not unit:
         raise InputError(f"{field}.unit", None, "is missing; sigmd needs the unit of every result")
-    low, high, range_unit, range_text = _reference_range(obs)
-    return Reading(str(quantity.value), str(unit), quantity.comparator, low, high, range_unit, range_text)
+    (low, high, range_unit, range_text), warnings = _reference_range(obs, name)
+    reading = Reading(str(quantity.value), str(unit), quantity.comparator, low, high, range_unit, range_text)
+    return reading, warnings
 
 
-def _reference_range(obs: Observation) -> tuple[str | None, str | None, str | None, str | None]:
-    for rng in obs.referenceRange or []:
+_Range = tuple[str | None, str | None, str | None, str | None]
+
+
+def _reference_range(obs: Observation, name: str) -> tuple[_Range, list[str]]:
+    """The laboratory's range for this patient: the one referenceRange with a bound and no `age`, `appliesTo` or
+    `type` other than normal (several that agree count as one). A range restricted to an age or a population, or
+    of another meaning (treatment, therapeutic), is not the patient's normal range; when the plain ranges differ,
+    sigmd cannot tell which applies. Each range set aside is named in a warning, with the reason."""
+    plain: list[tuple[int, _Range]] = []
+    set_aside: list[tuple[int, _Range, str]] = []
+    for index, rng in enumerate(obs.referenceRange or []):
         if rng.low is None and rng.high is None:
             continue
         low = None if rng.low is None or rng.low.value is None else str(rng.low.value)
@@ -367,8 +495,102 @@ def _reference_range(obs: Observation) -> tuple[str | None, str | None, str | No
         unit = None
         if bound is not None:
             unit = bound.code if bound.system == UCUM and bound.code else (bound.unit or bound.code)
-        return low, high, unit, rng.text
-    return None, None, None, None
+        found: _Range = (low, high, unit, rng.text)
+        why = _range_restriction(rng)
+        if why:
+            set_aside.append((index, found, why))
+        else:
+            plain.append((index, found))
+    field = f"{name}.referenceRange"
+    warnings: list[str] = []
+    chosen: tuple[int, _Range] | None = None
+    if plain and all(one[1][:3] == plain[0][1][:3] for one in plain):
+        chosen = plain[0]
+    elif plain:
+        shown = ", ".join(f"[{index}] {_range_text(found)}" for index, found in plain)
+        warnings.append(
+            f"{field}: the ranges {shown} differ and none is restricted to an age or a population, so sigmd cannot "
+            "tell which is the laboratory's range for this patient; none was used, and the result is judged against "
+            "sigmd's reference set"
+        )
+    using = f"{field}[{chosen[0]}] was used" if chosen else "the result is judged against sigmd's reference set"
+    for index, found, why in set_aside:
+        warnings.append(
+            f"{field}[{index}] ({_range_text(found)}) was not used as the laboratory's range: {why}; {using}"
+        )
+    return (chosen[1] if chosen else (None, None, None, None)), warnings
+
+
+def _range_restriction(rng: Any) -> str:
+    """Why a referenceRange is not the laboratory's normal range for every patient, or ''."""
+    reasons = []
+    if rng.age is not None:
+        low = "" if rng.age.low is None or rng.age.low.value is None else f"{rng.age.low.value}"
+        high = "" if rng.age.high is None or rng.age.high.value is None else f"{rng.age.high.value}"
+        bound = rng.age.low if rng.age.low is not None else rng.age.high
+        unit = (bound.code or bound.unit or "") if bound is not None else ""
+        reasons.append(f"it is restricted to age {low}-{high} {unit}".rstrip())
+    if rng.appliesTo:
+        reasons.append(
+            f"it applies only to {', '.join(repr(_concept_text(c)[:40]) for c in rng.appliesTo)} (appliesTo)"
+        )
+    if rng.type is not None:
+        codes = {(c.system, c.code) for c in rng.type.coding or []}
+        meanings = {code for system, code in codes if system == RANGE_MEANING}
+        if meanings != {"normal"}:
+            reasons.append(f"its type is {_concept_text(rng.type)[:40]!r}, not normal ({RANGE_MEANING}|normal)")
+    return " and ".join(reasons)
+
+
+def _range_text(found: _Range) -> str:
+    low, high, unit, text = found
+    return text or f"{low or ''}-{high or ''} {unit or ''}".strip()
+
+
+def _code_names_other_fluid(obs: Observation, name: str) -> str:
+    """Where the Observation's code says it was measured in a fluid other than serum or plasma ('IgM, CSF'), or ''."""
+    concept = obs.code
+    named = [(f"{name}.code.text", concept.text)] if concept.text else []
+    named += [(f"{name}.code.coding[{i}].display", c.display) for i, c in enumerate(concept.coding or []) if c.display]
+    for place, text in named:
+        if OTHER_WORDS.search(str(text)):
+            return f"{place} is {str(text)[:60]!r}"
+    return ""
+
+
+def specimen_kinds(concept: Any, field: str) -> list[tuple[SpecimenKind, str, str]]:
+    """What a Specimen.type (a model or JSON) says: (kind, field, value) for its text and for each
+    coding (a v2-0487 or SNOMED CT code sigmd knows, else its display)."""
+    if concept is None:
+        return []
+    found: list[tuple[SpecimenKind, str, str]] = []
+    text = _get(concept, "text")
+    if isinstance(text, str) and text:
+        found.append((kind_of_words(text), f"{field}.text", text))
+    codings = _get(concept, "coding")
+    for index, coding in enumerate(codings if isinstance(codings, list) else []):
+        system, code, display = (_get(coding, key) for key in ("system", "code", "display"))
+        place = f"{field}.coding[{index}]"
+        if isinstance(code, str) and code:
+            kind = SpecimenKind.UNKNOWN
+            if system in (V2_SPECIMEN_TYPE, V2_SPECIMEN_SOURCE, None, ""):
+                kind = kind_of_code(code)
+            elif system == SNOMED:
+                kind = SNOMED_CODES.get(code.strip(), SpecimenKind.UNKNOWN)
+            if kind is not SpecimenKind.UNKNOWN:
+                shown = f" ({display})" if isinstance(display, str) and display else ""
+                found.append((kind, place, f"{system or '(no system)'}|{code}{shown}"))
+                continue
+            if not (isinstance(display, str) and display):
+                found.append((SpecimenKind.UNKNOWN, f"{place}.code", f"{system or '(no system)'}|{code}"))
+        if isinstance(display, str) and display:
+            found.append((kind_of_words(display), f"{place}.display", display))
+    return found
+
+
+def _get(item: Any, key: str) -> Any:
+    """An element of a FHIR model or of its JSON."""
+    return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
 
 
 def _effective(obs: Observation, name: str) -> tuple[date | None, str]:

@@ -5,6 +5,28 @@ Read: PID-3 (patient identifier, to group a batch), PID-7 birth date, PID-8 sex;
 OBX-6 unit, OBX-7 reference range (the laboratory's own), OBX-8 abnormal flag, OBX-11 result status and
 OBX-14 date (else OBR-7). A message may hold several patients: each OBX belongs to the PID before it.
 
+Who the patient is (sigmd defaults, chosen to fail safe: one patient's results must never reach another's
+verdict):
+
+- PID-3.1 with its assigning authority PID-3.4 (namespace ID, else universal ID) names the patient. The same
+  identifier from two authorities is two patients, keyed `SYN200^^^SYNTHHOSP` and `SYN200^^^OTHERHOSP` (FHIR
+  refuses one id named at two servers for the same reason: they may be two people); an identifier from one
+  authority only is keyed by PID-3.1 alone, and a message of it without PID-3.4 is that patient's. Beside two
+  authorities, the identifier without one could be either patient: it is refused.
+- PID-5 (surname and given name, compared without case and spacing) must agree across a patient's messages, as
+  the birth date and sex must: a placeholder identifier (`UNKNOWN`) shared by two people refuses the patient. A
+  message without a name does not disagree. Names appear in the refusal only, never in logs.
+- PID-29, the date of death: a result collected after it (after the last day a date to the month or year
+  allows) cannot be this patient's, and is skipped with the reason rather than used with a warning, so that it
+  cannot carry a verdict. The earliest date of death given for the patient applies.
+
+The specimen: sigmd judges serum or plasma immunoglobulins. The specimen an OBR states, in OBR-15.1 (to v2.4,
+kept for backward compatibility after) or in SPM-4 of its SPM segments (v2.5 and later; they follow the OBR's
+OBX segments), is read from HL7 tables 0487 and 0070: serum, plasma or blood (SER, PLAS, BLD, SER/PLAS...) is
+used; CSF, urine, other body fluids and tissues skip the OBR's results with the reason; a code sigmd cannot
+classify is used with a warning naming it; no specimen is read as serum. An OBX-3 text naming another
+specimen (`IgM Urine`) is skipped too.
+
 Every OBX that is not used is kept in the case's input notes with the reason (not an immunoglobulin code,
 a code without a recognised coding system, a status that is not final, no collection time, a value that is
 not a number...).
@@ -51,6 +73,10 @@ file from tying up a server; the population screening commands read tabular file
 - OBX-5 values longer than `MAX_VALUE_CHARS` (64) characters are not numbers (not used, with the reason) and
   OBX-7 ranges longer than that are not used as ranges.
 
+An OBX-5 value with an HL7 escape sequence other than a separator (`\\F\\ \\S\\ \\T\\ \\R\\ \\E\\`), such as a
+formatting command (`\\.br\\`, `\\H\\`) or a character code (`\\X30\\`), is text, not a number: it is skipped
+with the reason (`0\\.br\\15` is not 015), and such an OBX-7 is not used as a range.
+
 The `hl7` parser only splits segments on carriage returns, so line endings are normalised (`\\r\\n`, `\\n`,
 `\\r`) and MLLP framing bytes (0x0b, 0x1c 0x0d) are stripped first. A batch (several MSH, with or without
 FHS/BHS/BTS/FTS envelopes) gives one case per patient.
@@ -63,13 +89,14 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sigmd.adapters.grouping import LoadedCase, PatientIndex
 from sigmd.adapters.limits import check_size
 from sigmd.adapters.results import build_result, check_date, resolve_analyte
+from sigmd.adapters.specimens import OTHER_WORDS, SpecimenKind, kind_of
 from sigmd.core.knowledge import Knowledge
 from sigmd.core.model import Analyte, InputNote, InputNoteKind, LabResult, Sex
 from sigmd.core.values import ValueFormatError, parse_reported_value
@@ -94,6 +121,9 @@ _ONE_SIDED = re.compile(r"^\s*(?P<op><=|>=|<|>)\s*(?P<value>[0-9]*\.?[0-9]+)\s*$
 _IMPRECISE_DATE = re.compile(r"^[0-9]{4}(?:[0-9]{2})?(?:[+-][0-9]{4})?$")
 """An HL7 DTM given only to the year or month: valid, but not a collection day."""
 _FINAL_ONLY = "sigmd uses final (F) or corrected (C) results only"
+_SERUM_ONLY = "sigmd judges serum IgM only"
+_SEPARATOR_ESCAPES = ("F", "S", "T", "R", "E")
+"""The HL7 escape sequences that stand for a separator character; every other one formats text."""
 _SN_COMPARATORS = ("", "=", "<", ">", "<=", ">=")
 _UTF8_CHARSETS = ("", "ASCII", "UNICODE UTF-8", "UTF-8", "UTF8")
 _LATIN1_CHARSETS = ("8859/1",)
@@ -267,22 +297,32 @@ def load_hl7v2(
         raise InputError(
             "(file)", f"{len(raw_messages)} messages", f"holds more than {MAX_MESSAGES} messages; split it"
         )
-    index = PatientIndex()
-    events: dict[str, list[_Event]] = {}
+    read: list[_PatientPart | tuple[_PatientId, InputError]] = []
     positions = _BytePositions(text)
     for raw in raw_messages:
         try:
-            read = _read_raw(hl7, raw, positions, from_bytes, knowledge, local_codes or {})
+            read.extend(_read_raw(hl7, raw, positions, from_bytes, knowledge, local_codes or {}))
         except InputError as error:
-            index.get(_patient_key_of(raw)).errors.append(error)
+            read.append((_patient_id_of(raw), error))
+    keys = _PatientKeys([item.patient if isinstance(item, _PatientPart) else item[0] for item in read])
+    index = PatientIndex()
+    events: dict[str, list[_Event]] = {}
+    people: dict[str, _Person] = {}
+    for item in read:
+        if not isinstance(item, _PatientPart):
+            index.get(keys[item[0]]).errors.append(item[1])
             continue
-        for part in read:
-            records = index.get(part.key)
-            if part.demographics is not None:
-                records.guard(records.set_demographics, *part.demographics)
-            records.warnings.extend(part.warnings)
-            records.input_notes.extend(part.notes)
-            events.setdefault(part.key, []).extend(part.events)
+        key = keys[item.patient]
+        records = index.get(key)
+        ambiguous = keys.ambiguous(item.patient, item.place)
+        if ambiguous is not None:
+            records.errors.append(ambiguous)
+        if item.demographics is not None:
+            records.guard(records.set_demographics, *item.demographics)
+        records.guard(people.setdefault(key, _Person(key)).add, item)
+        records.warnings.extend(item.warnings)
+        records.input_notes.extend(item.notes)
+        events.setdefault(key, []).extend(item.events)
     for key, patient_events in events.items():
         records = index.get(key)
         if len(patient_events) > MAX_RESULTS_PER_PATIENT:
@@ -295,6 +335,9 @@ def load_hl7v2(
             )
             continue
         results, notes = _resolve(patient_events)
+        person = people.get(key)
+        if person is not None and person.death is not None:
+            results = person.drop_after_death(results, notes)
         records.results.extend(results)
         records.input_notes.extend(notes)
     for key in index.patient_keys():
@@ -354,9 +397,10 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:80]}" if text else type(error).__name__
 
 
-def _patient_key_of(raw: _RawMessage) -> str:
-    """PID-3.1 found without the parser, so that an unreadable message refuses its patient, not a stranger."""
-    fallback = f"message {raw.number}"
+def _patient_id_of(raw: _RawMessage) -> _PatientId:
+    """PID-3.1 and PID-3.4 found without the parser, so that an unreadable message refuses its patient, not a
+    stranger."""
+    fallback = _PatientId(f"message {raw.number}")
     header = raw.segments[0] if raw.segments else ""
     if raw.number > 0 and len(header) > 7:
         field_sep, component_sep, repetition_sep, subcomponent_sep = header[3], header[4], header[5], header[7]
@@ -365,10 +409,138 @@ def _patient_key_of(raw: _RawMessage) -> str:
     for segment in raw.segments:
         if segment.startswith("PID"):
             fields = segment.split(field_sep)
-            if len(fields) > 3:
-                key = fields[3].split(repetition_sep)[0].split(component_sep)[0].split(subcomponent_sep)[0].strip()
-                return key if key and _NOT_TEXT.search(key) is None else fallback
+            if len(fields) <= 3:
+                return fallback
+            components = fields[3].split(repetition_sep)[0].split(component_sep)
+            value = components[0].split(subcomponent_sep)[0].strip()
+            authority = components[3].split(subcomponent_sep)[:2] if len(components) > 3 else []
+            if not value or _NOT_TEXT.search(fields[3]) is not None:
+                return fallback
+            return _PatientId(value, _authority(*authority))
     return fallback
+
+
+@dataclass(frozen=True)
+class _PatientId:
+    """A patient as PID-3 names them: the identifier (PID-3.1) and, when given, its assigning authority (PID-3.4)."""
+
+    value: str
+    authority: str = ""
+
+    @property
+    def written(self) -> str:
+        """As PID-3 writes it: `SYN200^^^SYNTHHOSP`, or the identifier alone when no authority is given."""
+        return f"{self.value}^^^{self.authority}" if self.authority else self.value
+
+
+def _authority(namespace: str = "", universal: str = "") -> str:
+    """PID-3.4 (HD): its namespace ID, else its universal ID; '' when neither is given."""
+    return namespace.strip() or universal.strip()
+
+
+class _PatientKeys:
+    """Each patient's key in an input, from PID-3.1 and its assigning authority (PID-3.4).
+
+    The same identifier from two authorities may be two people (like one id at two FHIR servers): they are two
+    patients, keyed as written (`SYN200^^^SYNTHHOSP`, `SYN200^^^OTHERHOSP`). An identifier that comes with one
+    authority only, or with none, is keyed by PID-3.1 alone, as before, and a message that gives no authority is
+    that patient's. Where the input names two authorities, a message without one could be either patient's: it
+    stands as its own patient and is refused (`ambiguous`).
+    """
+
+    def __init__(self, patients: list[_PatientId]) -> None:
+        self.authorities: dict[str, list[str]] = {}
+        for patient in patients:
+            known = self.authorities.setdefault(patient.value, [])
+            if patient.authority and patient.authority not in known:
+                known.append(patient.authority)
+        self.keys: dict[_PatientId, str] = {}
+        taken: dict[str, str] = {}
+        for patient in patients:
+            if patient in self.keys:
+                continue
+            key = patient.written if len(self.authorities[patient.value]) > 1 else patient.value
+            unique, number = key, 1
+            # an identifier written like another's key (`A^^^X` in PID-3.1) stays apart from it
+            while taken.setdefault(unique, patient.value) != patient.value:
+                number += 1
+                unique = f"{key} #{number}"
+            self.keys[patient] = unique
+
+    def __getitem__(self, patient: _PatientId) -> str:
+        return self.keys[patient]
+
+    def ambiguous(self, patient: _PatientId, place: str) -> InputError | None:
+        """The refusal of an identifier without authority that the input also names at two authorities or more."""
+        authorities = self.authorities[patient.value]
+        if patient.authority or len(authorities) < 2:
+            return None
+        return InputError(
+            f"{place} PID-3",
+            patient.value,
+            f"has no assigning authority (PID-3.4), and the input names this identifier at {', '.join(authorities)}; "
+            "sigmd cannot tell which of those patients it is",
+        )
+
+
+@dataclass
+class _Person:
+    """Who one patient is, beyond sex and birth date: the name (PID-5) and date of death (PID-29) the messages
+    give. A second name that disagrees refuses the patient; results dated after death are not used."""
+
+    key: str
+    family: tuple[str, str, str] | None = None
+    """The surname as compared (case and spaces folded), the name as written, and where it was given."""
+    given: tuple[str, str, str] | None = None
+    death: _Death | None = None
+
+    def add(self, part: _PatientPart) -> None:
+        """Take one message's name and date of death; a name that disagrees with an earlier one is an error."""
+        if part.name is not None:
+            family, given, written, origin = part.name
+            for known, new in ((self.family, family), (self.given, given)):
+                if known is not None and new and new != known[0]:
+                    raise InputError(
+                        origin,
+                        written,
+                        f"disagrees with {known[2]} ({known[1]!r}) for the same patient {self.key} (PID-3); "
+                        "sigmd cannot tell whether they are the same person",
+                    )
+            if self.family is None and family:
+                self.family = (family, written, origin)
+            if self.given is None and given:
+                self.given = (given, written, origin)
+        if part.death is not None and (self.death is None or part.death.last_day < self.death.last_day):
+            self.death = part.death
+
+    def drop_after_death(self, results: list[LabResult], notes: list[InputNote]) -> list[LabResult]:
+        """The results collected on or before the date of death; each later one is listed as skipped."""
+        death = self.death
+        if death is None:
+            return results
+        kept = []
+        for result in results:
+            if result.collected <= death.last_day:
+                kept.append(result)
+                continue
+            notes.append(
+                InputNote(
+                    InputNoteKind.SKIPPED,
+                    result.origin.split(" (lab flag")[0],
+                    f"{result.analyte}: collected on {result.collected}, after the date of death {death.written!r} "
+                    f"given in {death.origin}; a result dated after death cannot be this patient's",
+                )
+            )
+        return kept
+
+
+@dataclass(frozen=True)
+class _Death:
+    """PID-29: the last day the date of death allows (a date given to the month or year allows its last day)."""
+
+    last_day: date
+    written: str
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -407,12 +579,36 @@ class _Promotion:
 _Event = _Reading | _Withdrawal | _Promotion
 
 
+@dataclass(frozen=True)
+class _Specimen:
+    """A specimen stated for an OBR's results: the field (OBR-15 or SPM-4), as written, and what it is."""
+
+    field: str
+    written: str
+    kind: SpecimenKind
+
+
+@dataclass
+class _Group:
+    """The OBX segments of one OBR, read once the OBR's SPM segments (which follow its OBX) are known."""
+
+    time: str = ""
+    specimens: list[_Specimen] = field(default_factory=list)
+    ordered: bool = False
+    """Whether an OBR opened the group (else it holds what came after the PID, before any OBR)."""
+    observations: list[tuple[Any, str, _PatientPart]] = field(default_factory=list)
+
+
 @dataclass
 class _PatientPart:
     """What one message says about one patient."""
 
-    key: str
+    patient: _PatientId
+    place: str
     demographics: tuple[Sex, date, str] | None = None
+    name: tuple[str, str, str, str] | None = None
+    """PID-5: surname and given name as compared (case and spaces folded), the name as written, where."""
+    death: _Death | None = None
     events: list[_Event] = field(default_factory=list)
     notes: list[InputNote] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -427,10 +623,12 @@ class _MessageReader:
         self.local = local
         self.cursor: tuple[str, object] = (where, "")
         """The field being read and its value (stringified only for a refusal)."""
+        self.specimens: list[_Specimen] = []
+        """The specimens stated for the OBR whose OBX segments are being read (OBR-15, SPM-4)."""
 
-    def get(self, segment: Any, place: str, number: int, component: int = 1) -> str:
+    def get(self, segment: Any, place: str, number: int, component: int = 1, subcomponent: int = 1) -> str:
         """One component of the first repetition of a field, unescaped ('' when absent); a bare field is its
-        first component, and a component with subcomponents gives its first subcomponent."""
+        first component, and a component with subcomponents gives its first subcomponent (or the one asked for)."""
         name = str(segment[0])
         self.cursor = (f"{place} {name}-{number}", "")
         if number >= len(segment):
@@ -443,13 +641,13 @@ class _MessageReader:
             return ""
         repetition = value[0]
         if isinstance(repetition, str):
-            return _unescape(segment, repetition) if component == 1 else ""
+            return _unescape(segment, repetition) if component == subcomponent == 1 else ""
         if component > len(repetition):
             return ""
         part = repetition[component - 1]
-        if not isinstance(part, str):
-            part = str(part[0]) if len(part) else ""
-        return _unescape(segment, part)
+        if isinstance(part, str):
+            return _unescape(segment, part) if subcomponent == 1 else ""
+        return _unescape(segment, str(part[subcomponent - 1])) if subcomponent <= len(part) else ""
 
     def whole(self, segment: Any, place: str, number: int) -> str:
         """A whole field as written (every repetition and component)."""
@@ -472,15 +670,21 @@ class _MessageReader:
         message_type = f"{self.get(msh, self.where, 9, 1)}^{self.get(msh, self.where, 9, 2)}"
         parts: list[_PatientPart] = []
         seen: set[str] = set()
-        obr_time = ""
+        group = _Group()
         for position, segment in enumerate(segments[1:], start=2):
             name = str(segment[0])
             self.cursor = (f"{self.where} {name}", "")
             if name == "PID":
+                self._read_group(group)
                 parts.append(self._patient(segment, len(parts)))
-                obr_time = ""
+                group = _Group()
             elif name == "OBR":
-                obr_time = self.get(segment, self.where, 7)
+                self._read_group(group)
+                # an SPM before any OBR of this patient is taken to state the specimen of what follows
+                group = _Group(self.get(segment, self.where, 7), [] if group.ordered else group.specimens, True)
+                group.specimens.extend(self._specimen(segment, "OBR-15", 15))
+            elif name == "SPM":
+                group.specimens.extend(self._specimen(segment, "SPM-4", 4))
             elif name == "OBX":
                 if not parts:
                     raise InputError(f"{self.where} OBX", None, "comes before any PID segment; whose result is it?")
@@ -488,19 +692,45 @@ class _MessageReader:
                 # OBX-1 restarts under each OBR in many messages: a repeated set ID also names the segment's place
                 place = f"{self.where} OBX {set_id}" + (f" (segment {position})" if set_id in seen else "")
                 seen.add(set_id)
-                self._obx(segment, place, obr_time, parts[-1])
+                group.observations.append((segment, place, parts[-1]))
+        self._read_group(group)
         if not parts:
             raise InputError(f"{self.where} PID", None, "is missing; sigmd needs the patient's birth date and sex")
         for part in parts:
             if message_type not in ("ORU^R01", "^"):
                 part.warnings.append(f"{self.where} is {message_type}, not ORU^R01; its OBX segments were read")
             if not part.events and not part.notes:
-                part.warnings.append(f"{self.where} has no OBX segment for patient {part.key} (no results)")
+                part.warnings.append(f"{self.where} has no OBX segment for patient {part.patient.value} (no results)")
         return parts
+
+    def _specimen(self, segment: Any, field_name: str, number: int) -> list[_Specimen]:
+        """The specimen OBR-15 or SPM-4 states (none when the field is empty), with what sigmd makes of it."""
+        code = self.get(segment, self.where, number, 1).strip()
+        if (
+            field_name == "OBR-15"
+        ):  # SPS: component 1 is the specimen (code&text); `CSF^Cerebrospinal fluid` is often sent
+            text = self.get(segment, self.where, number, 1, 2).strip() or self.get(segment, self.where, number, 2)
+        else:  # SPM-4 is a CWE: code^text
+            text = self.get(segment, self.where, number, 2)
+        if not code and not text:
+            return []
+        whole = self.whole(segment, self.where, number)
+        written = whole if len(whole) <= MAX_VALUE_CHARS else f"{whole[:MAX_VALUE_CHARS]}..."
+        return [_Specimen(field_name, written, kind_of(code, text))]
+
+    def _read_group(self, group: _Group) -> None:
+        """Read the OBX segments of one OBR (with the specimen the OBR and its SPM segments state)."""
+        self.specimens = group.specimens
+        for segment, place, part in group.observations:
+            self._obx(segment, place, group.time, part)
+        group.observations.clear()
+        self.specimens = []
 
     def _patient(self, pid: Any, count: int) -> _PatientPart:
         place = self.where if count == 0 else f"{self.where} PID {count + 1}"
-        key = self.get(pid, place, 3, 1).strip() or place
+        value = self.get(pid, place, 3, 1).strip()
+        authority = _authority(self.get(pid, place, 3, 4, 1), self.get(pid, place, 3, 4, 2))
+        patient = _PatientId(value, authority) if value else _PatientId(place)
         birth_text = self.get(pid, place, 7)
         birth = _hl7_date(birth_text)
         if birth is None:
@@ -510,7 +740,15 @@ class _MessageReader:
         sex = _SEX.get(sex_text.upper() or "U")
         if sex is None:
             raise InputError(f"{place} PID-8", sex_text, "is not an HL7 sex code (F, M, O, U, A, N)")
-        return _PatientPart(key, (sex, birth, f"{place} PID"))
+        part = _PatientPart(patient, place, (sex, birth, f"{place} PID"))
+        family, given = self.get(pid, place, 5, 1).strip(), self.get(pid, place, 5, 2).strip()
+        if family or given:
+            written = f"{family}^{given}" if given else family
+            part.name = (_folded(family), _folded(given), written, f"{place} PID-5")
+        death_text = self.get(pid, place, 29).strip()
+        if death_text:
+            part.death = _Death(_last_day(death_text, f"{place} PID-29"), death_text, f"{place} PID-29")
+        return part
 
     def _analyte(self, obx: Any, place: str) -> tuple[Analyte | None, str]:
         """The analyte from OBX-3 (identifier, or alternate identifier), or None and why it is not used."""
@@ -534,6 +772,7 @@ class _MessageReader:
         return None, f"its code {written} is not an immunoglobulin code that sigmd reads"
 
     def _obx(self, obx: Any, place: str, obr_time: str, part: _PatientPart) -> None:
+        specimens = self.specimens
 
         def skip(reason: str) -> None:
             part.notes.append(InputNote(InputNoteKind.SKIPPED, place, reason))
@@ -542,6 +781,18 @@ class _MessageReader:
         if analyte is None:
             skip(why_not)
             return
+        other = next((s for s in specimens if s.kind is SpecimenKind.OTHER), None)
+        if other is not None:
+            skip(f"{analyte}: its specimen {other.written!r} ({other.field}) is {other.kind}; {_SERUM_ONLY}")
+            return
+        for number in (2, 5):
+            test_name = self.get(obx, place, 3, number)
+            if OTHER_WORDS.search(test_name):
+                skip(
+                    f"{analyte}: its test name {test_name!r} (OBX-3) names a specimen that is not serum or plasma; "
+                    f"{_SERUM_ONLY}"
+                )
+                return
         status = self.get(obx, place, 11).strip().upper()
         use, meaning = _STATUS.get(status, (None, ""))
         if use is None:
@@ -590,7 +841,16 @@ class _MessageReader:
             return
         unit = self.get(obx, place, 6)
         range_warnings: list[str] = []
-        low, high, range_text = self._range(self.get(obx, place, 7), place, range_warnings)
+        range_written = self.whole(obx, place, 7)
+        range_escape = _text_escape(obx, range_written)
+        if range_escape:
+            low = high = range_text = None
+            range_warnings.append(
+                f"{place}: reference range {range_written[:MAX_VALUE_CHARS]!r} (OBX-7) holds the HL7 escape sequence "
+                f"{range_escape!r} (formatting or a character code); it was not used"
+            )
+        else:
+            low, high, range_text = self._range(self.get(obx, place, 7), place, range_warnings)
         flag = self.get(obx, place, 8)
         self.cursor = (f"{place} OBX-5", value)
         try:
@@ -619,6 +879,12 @@ class _MessageReader:
                     f"{place} ({analyte}) has value type {value_type or '(none)'} but a numeric value; it was used"
                 )
             part.warnings.extend([*range_warnings, *warnings])
+            part.warnings.extend(
+                f"{place} ({analyte}): its specimen {s.written!r} ({s.field}) is not a specimen type sigmd knows "
+                "(HL7 tables 0487 and 0070); the result was used as a serum or plasma result"
+                for s in specimens
+                if s.kind is SpecimenKind.UNKNOWN
+            )
 
     def _value(self, obx: Any, place: str, value_type: str) -> tuple[str | None, str]:
         """OBX-5 as a reported value (`30`, `<5`; SN `<^5` is joined), or None and why it is not a number."""
@@ -627,6 +893,12 @@ class _MessageReader:
             return None, f"its value {whole[:MAX_VALUE_CHARS]!r} holds several repetitions (OBX-5), not one number"
         if len(whole) > MAX_VALUE_CHARS:
             return None, f"its value (OBX-5) is {len(whole)} characters long, too long for a number"
+        escape = _text_escape(obx, whole)
+        if escape:
+            return None, (
+                f"its value {whole!r} (OBX-5) holds the HL7 escape sequence {escape!r} (formatting or a character "
+                "code), so sigmd does not read it as a number"
+            )
         text = self.get(obx, place, 5, 1)
         if value_type == "SN" and self.components(obx, 5) > 1:
             comparator, number = self.get(obx, place, 5, 1).strip(), self.get(obx, place, 5, 2).strip()
@@ -755,6 +1027,19 @@ def _same_time(first: str, second: str) -> bool:
     return shorter >= 8 and first[:shorter] == second[:shorter]
 
 
+def _text_escape(container: Any, text: str) -> str:
+    """The first HL7 escape sequence in a field as written that stands for no separator (`\\.br\\`, `\\H\\`,
+    `\\X30\\`...), or ''. Such a field is text to display, not a number: `0\\.br\\15` is not 015."""
+    esc = str(getattr(container, "esc", "\\"))
+    if len(esc) != 1 or esc not in text:
+        return ""
+    pieces = text.split(esc)
+    for index in range(1, len(pieces) - 1, 2):
+        if pieces[index] not in _SEPARATOR_ESCAPES:
+            return f"{esc}{pieces[index]}{esc}"
+    return ""
+
+
 def _unescape(container: Any, text: str) -> str:
     """HL7 escape sequences (\\F\\, \\S\\, \\T\\, \\R\\, \\E\\, \\Xhh\\) replaced; formatting sequences dropped.
 
@@ -780,6 +1065,23 @@ def _unescape(container: Any, text: str) -> str:
             out.append(bytes.fromhex(sequence[1:]).decode("latin-1"))
         out.append(pieces[index + 1] if index + 1 < len(pieces) else "")
     return "".join(out)
+
+
+def _folded(name: str) -> str:
+    """A name part as compared: case folded, runs of spaces made one."""
+    return " ".join(name.split()).casefold()
+
+
+def _last_day(text: str, field_name: str) -> date:
+    """The last day an HL7 date (DTM, given to the day, the month or the year) allows; other text is refused."""
+    day = _hl7_date(text)
+    if day is None and _IMPRECISE_DATE.match(text):
+        year, month = int(text[:4]), int(text[4:6]) if text[4:6].isdigit() else 12
+        if 1 <= month <= 12 and 1 <= year < 9999:
+            day = (date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)) - timedelta(days=1)
+    if day is None:
+        raise InputError(field_name, text, "is not a date (YYYYMMDD, or YYYYMM or YYYY)")
+    return check_date(day, field_name, text)
 
 
 def _hl7_date(text: str) -> date | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -111,7 +111,7 @@ async def gather(
         unsatisfied = "is missing" if value is _MISSING else "is not usable (invalid FHIR R4)"
         if key not in unusable and value is not _MISSING and value is not None:
             try:
-                resources.extend(_read(value, key, f"prefetch.{key}", patient_id))
+                resources.extend(_read(value, key, f"prefetch.{key}", patient_id, fetcher.server))
                 continue
             except _UnusableError as error:
                 unsatisfied = f"is not usable ({error})"
@@ -139,9 +139,9 @@ async def _fetch(fetcher: _Fetcher, template: str, key: str, unsatisfied: str, p
             raise DataUnavailableError("the FHIR server has no Patient for context.patientId")
         return []
     try:
-        resources = _read(value, key, f"fhirServer.{key}", patient_id)
+        resources = _read(value, key, f"fhirServer.{key}", patient_id, fetcher.server)
         for page, document in enumerate(await fetcher.next_pages(value, key), start=2):
-            resources.extend(_read(document, key, f"fhirServer.{key} page {page}", patient_id))
+            resources.extend(_read(document, key, f"fhirServer.{key} page {page}", patient_id, fetcher.server))
     except _UnusableError as error:
         raise DataUnavailableError(f"the FHIR server's answer for '{key}' is not usable ({error})") from None
     return resources
@@ -154,8 +154,12 @@ class _UnusableError(ValueError):
     """A prefetch value or FHIR answer that is not what its template asks for."""
 
 
-def _read(value: Any, key: str, where: str, patient_id: str) -> list[RawResource]:
-    """The resources of one key's value, checked against the template's types and the patient in context."""
+def _read(value: Any, key: str, where: str, patient_id: str, server: str) -> list[RawResource]:
+    """The resources of one key's value, checked against the template's types and the patient in context.
+
+    The context patient is the EHR's patient on its fhirServer: a Patient read without a fullUrl is given
+    `<fhirServer>/Patient/<id>`, so that an absolute reference to it there is the same patient (the FHIR reader
+    refuses a patient named at a server it is not known to be on)."""
     types = EXPECTED_TYPES[key]
     if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
         raise _UnusableError("not a FHIR resource")
@@ -186,12 +190,14 @@ def _read(value: Any, key: str, where: str, patient_id: str) -> list[RawResource
             continue  # a searchset may carry the server's notes (search.mode outcome)
         if resource_type not in types:
             raise _UnusableError(f"{raw.where} is a {resource_type[:40]}, not {' or '.join(types)}")
-        _check_owner(raw.data, raw.where, patient_id)
+        _check_owner(raw.data, raw.where, patient_id, server)
+        if resource_type == "Patient" and server and not raw.full_url:
+            raw = replace(raw, full_url=f"{server}/Patient/{patient_id}")
         kept.append(raw)
     return kept
 
 
-def _check_owner(resource: dict[str, Any], where: str, patient_id: str) -> None:
+def _check_owner(resource: dict[str, Any], where: str, patient_id: str, server: str) -> None:
     resource_type = resource["resourceType"]
     if resource_type == "Patient":
         if resource.get("id") != patient_id:
@@ -207,14 +213,18 @@ def _check_owner(resource: dict[str, Any], where: str, patient_id: str) -> None:
         raise _UnusableError(f"{where}.subject.reference is not a string")
     if not text:
         raise ForeignDataError(f"{where} ({resource_type}) has no subject, so it is not shown to be this patient's")
-    if not _refers_to(text, patient_id):
-        raise ForeignDataError(f"{where} ({resource_type}) refers to a patient other than context.patientId")
+    if not _refers_to(text, patient_id, server):
+        raise ForeignDataError(
+            f"{where} ({resource_type}) refers to a patient other than context.patientId on the request's fhirServer"
+        )
 
 
-def _refers_to(reference: str, patient_id: str) -> bool:
-    """Whether a reference is `Patient/<id>`, absolute or relative, with or without a version."""
+def _refers_to(reference: str, patient_id: str, server: str) -> bool:
+    """Whether a reference is `Patient/<id>`, relative or absolute at the request's fhirServer, with or without a
+    version. An absolute reference at another server (or with no fhirServer to compare) may be another person with
+    the same id."""
     path = reference.split("/_history/", 1)[0]
-    return path == f"Patient/{patient_id}" or path.endswith(f"/Patient/{patient_id}")
+    return path == f"Patient/{patient_id}" or (bool(server) and path == f"{server}/Patient/{patient_id}")
 
 
 class _Fetcher:
