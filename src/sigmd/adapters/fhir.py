@@ -48,10 +48,9 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
-from weakref import WeakKeyDictionary
 
 from sigmd.adapters.fhir_observations import (
     LOINC,
@@ -129,26 +128,6 @@ __all__ = [
 _SEX = {"female": Sex.FEMALE, "male": Sex.MALE, "other": Sex.OTHER, "unknown": Sex.UNKNOWN}
 _TYPE_NAME = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-@dataclass
-class PatientFacts:
-    """What a Patient resource says that decides which records are its: its identifiers and date of death."""
-
-    identifiers: list[tuple[str, str]] = field(default_factory=list)
-    """(system or '', value) of each Patient.identifier."""
-    deceased: tuple[date, str] | None = None
-    """The last day Patient.deceasedDateTime can mean (a partial date's last day), and where it was given."""
-
-
-_FACTS: WeakKeyDictionary[PatientIndex, dict[str, PatientFacts]] = WeakKeyDictionary()
-"""Facts of the Patients read into each index (by patient key), kept beside the index for as long as it lives, so
-that every reader of one input (`cases_from_resources`, `fhir_bulk.BulkReader`) sees the same facts."""
-
-
-def patient_facts(index: PatientIndex, key: str) -> PatientFacts:
-    """The facts of one patient of `index` (empty until its Patient resource is read)."""
-    return _FACTS.setdefault(index, {}).setdefault(key, PatientFacts())
 
 
 def require_fhir_resources() -> None:
@@ -386,7 +365,7 @@ def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str])
         if alias:
             aliases[alias] = key
     records = index.get(key)
-    _note_identifiers(raw, patient_facts(index, key))
+    _note_identifiers(raw, records)
     base = raw.full_url.rpartition("Patient/")[0] if raw.full_url else ""
     if base.startswith(("http://", "https://")):
         entry = raw.where.removesuffix(".resource")
@@ -394,25 +373,25 @@ def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str])
     try:
         resource = parse_resource(raw)
         records.guard(_read_patient, resource, raw, records)
-        _note_death(resource, raw, patient_facts(index, key))
+        _note_death(resource, raw, records)
     except InputError as error:
         records.errors.append(error)
     except Exception as error:  # the refusal boundary
         records.errors.append(_unexpected(raw.where, raw.resource_type, error))
 
 
-def _note_identifiers(raw: RawResource, facts: PatientFacts) -> None:
+def _note_identifiers(raw: RawResource, records: PatientRecords) -> None:
     identifiers = raw.data.get("identifier")
     for identifier in identifiers if isinstance(identifiers, list) else []:
         if isinstance(identifier, dict) and isinstance(identifier.get("value"), str) and identifier["value"]:
             system = identifier.get("system")
-            facts.identifiers.append((system if isinstance(system, str) else "", identifier["value"]))
+            records.identifiers.append((system if isinstance(system, str) else "", identifier["value"]))
 
 
 _PARTIAL_DATE = re.compile(r"^([0-9]{4})(?:-([0-9]{2}))?$")
 
 
-def _note_death(resource: Resource, raw: RawResource, facts: PatientFacts) -> None:
+def _note_death(resource: Resource, raw: RawResource, records: PatientRecords) -> None:
     """Patient.deceasedDateTime as the last day it can mean (`2020` is read as 2020-12-31), for `fhir_observations`
     to skip results collected after it."""
     value = getattr(resource, "deceasedDateTime", None)
@@ -425,9 +404,9 @@ def _note_death(resource: Resource, raw: RawResource, facts: PatientFacts) -> No
         if 1 <= month <= 12:
             died = date(year, month, calendar.monthrange(year, month)[1])
     if died is not None:
-        earlier = facts.deceased
+        earlier = records.deceased
         if earlier is None or died < earlier[0]:
-            facts.deceased = (died, f"{_name(resource, raw)}.deceasedDateTime")
+            records.deceased = (died, f"{_name(resource, raw)}.deceasedDateTime")
 
 
 def _unexpected(where: str, value: object, error: Exception) -> InputError:
@@ -482,7 +461,7 @@ class ResourceReader:
         self.knowledge = knowledge
         self.index = index
         self.aliases = aliases
-        self.observations = ObservationReader(knowledge, lambda key: patient_facts(index, key).deceased)
+        self.observations = ObservationReader(knowledge, lambda key: index.get(key).deceased)
 
     def add_specimen(self, raw: RawResource) -> None:
         """Make a Specimen of the input known to the Observations that refer to it (`Specimen/s1`, its fullUrl)."""
@@ -573,7 +552,7 @@ class ResourceReader:
             raise InputError(field_name, _short(identifier), "is not an identifier with a value, so it names no one")
         shown = f"{system}|{value}" if system else value
         keys = [records.key] if records is not None else self.index.patient_keys()
-        known = {key: patient_facts(self.index, key).identifiers for key in keys}
+        known = {key: self.index.get(key).identifiers for key in keys}
         if records is not None and not known[records.key]:
             return records  # the reference names the patient, who lists no identifier to check it against
         matching = [key for key, ids in known.items() if any(_same_identifier(system, value, one) for one in ids)]

@@ -58,6 +58,12 @@ class PatientRecords:
     server: str = ""
     """The FHIR server base this patient was named at (an absolute fullUrl or reference), once one was seen."""
     server_origin: str = ""
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    """(system or '', value) of each identifier the patient's own record gives (FHIR Patient.identifier), against
+    which a reference by identifier is checked."""
+    deceased: tuple[date, str] | None = None
+    """The last day the recorded date of death can mean (a partial date's last day), and where it was given: a
+    result collected after it cannot be this patient's."""
 
     def named_at(self, base: str, origin: str, field_name: str, reference: object) -> None:
         """An absolute reference (or fullUrl) names this patient at server `base`. Two servers naming one id may be two
