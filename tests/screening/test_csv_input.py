@@ -194,6 +194,18 @@ def test_a_column_named_like_an_optional_one_is_refused_but_an_unrelated_extra_c
     assert (result.rows_in, result.rows_used) == (1, 1)
 
 
+@pytest.mark.parametrize("column", ["result_status", "Status", "specimen", "Specimen Type", "sample_type", "fluid"])
+def test_a_status_or_specimen_column_sigmd_does_not_read_refuses_the_file(tmp_path: Path, column: str) -> None:
+    """A column that may mark results as withdrawn, preliminary or measured in CSF would be ignored, and such results
+    judged as final serum ones: the file is refused, naming the column, while a specimen's id is no such column."""
+    lines = [(HEADER + f",{column}").encode(), (good(1) + ",entered-in-error").encode()]
+    with pytest.raises(ValueError, match=rf"{column!r} may say that some results are not final or not serum"):
+        screen(_file(tmp_path, lines), tmp_path / "out", as_of=AS_OF, progress=False, csv=True)
+    lines = [(HEADER + ",specimen_id").encode(), (good(1) + ",S1").encode()]
+    result, _ = _screen(_file(tmp_path, lines, "with_id.csv"), tmp_path / "out2")
+    assert (result.rows_in, result.rows_used) == (1, 1)
+
+
 def test_a_mapping_to_a_column_the_file_lacks_is_refused_for_parquet_too(tmp_path: Path) -> None:
     """--column pointing at no column of a Parquet file, or a Parquet file without `value`, is refused by name."""
     columns = [c for c in CANONICAL_COLUMNS if c != "value"]

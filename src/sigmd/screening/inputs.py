@@ -161,6 +161,13 @@ def prepare(
     return Prepared(target, "parquet", {name: name for name in CANONICAL_COLUMNS}, records)
 
 
+_UNREAD_QUALIFIER = re.compile(r"status|specimen|sampletype|fluid|matrix")
+"""Column names (folded) that may qualify a result in a way the long format has no place for: a result status
+(preliminary, entered in error) or a specimen (CSF, urine). Ignoring such a column could turn a withdrawn or a CSF
+result into a verdict, so the file is refused instead; identifiers and dates of them (`specimen_id`) are not."""
+_KEY_OR_DATE = re.compile(r"(?:(?<!flu)id|number|no|date|time)$")
+
+
 def _folded(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.casefold())
 
@@ -168,15 +175,20 @@ def _folded(name: str) -> str:
 def match_columns(header: list[str], mapping: dict[str, str], explicit: set[str]) -> dict[str, str]:
     """canonical column -> file column, for the columns the file has; ValueError naming every problem.
 
-    A required column that the file lacks, a column named by `--column` that the file lacks, and a
-    file column that differs from a canonical name only in case, spaces or punctuation (`Ref Low` for
-    `ref_low`, which would otherwise be ignored without a word) refuse the file. Other file columns are
-    not used.
+    A required column that the file lacks, a column named by `--column` that the file lacks, a file column
+    that differs from a canonical name only in case, spaces or punctuation (`Ref Low` for `ref_low`, which would
+    otherwise be ignored without a word), and a status or specimen column (`_UNREAD_QUALIFIER`) refuse the file.
+    Other file columns are not used.
     """
     present = set(header)
     found = {canonical: given for canonical, given in mapping.items() if given in present}
     unknown = [name for name in header if name not in found.values()]
-    problems = []
+    problems = [
+        f"{name!r} may say that some results are not final or not serum (a status or specimen column), and sigmd "
+        "does not read it: keep only final serum or plasma results, then drop or rename the column"
+        for name in unknown
+        if _UNREAD_QUALIFIER.search(_folded(name)) and not _KEY_OR_DATE.search(_folded(name))
+    ]
     for canonical, given in mapping.items():
         if canonical in found:
             continue
