@@ -98,6 +98,26 @@ def test_a_bad_ndjson_line_rejects_its_patient_and_the_rest_is_read(knowledge: K
     assert [c.patient_key for c in loaded if c.case is not None] == ["p1", "p2"]
     [refused] = [c for c in loaded if c.case is None]
     assert refused.error is not None and refused.error.field == "line 3"
+    warned = [w for c in loaded if c.case is not None for w in c.case.warnings if "line 3 of the input" in w]
+    assert len(warned) == 2, "every patient is told that an unreadable line may hold one of its results"
+
+
+def test_a_broken_ndjson_line_that_names_a_patient_refuses_that_patient(knowledge: Knowledge) -> None:
+    """A result split over two lines by a stray line break: the half that names Patient/p1 refuses p1 (its later
+    normal IgM would otherwise be missing from its verdict), not Patient/p10; the other half names no one."""
+    later = json.dumps(observation("late", "2472-9", 150, "mg/dL", "2024-06-01"))
+    cut = later.index('"subject"')
+    lines = [
+        json.dumps(patient("p1")),
+        json.dumps(patient("p10", gender="male")),
+        json.dumps(observation("early", "2472-9", 20, "mg/dL", "2024-01-01")),
+        later[:cut],
+        later[cut:],
+        json.dumps(observation("b", "2472-9", 30, "mg/dL", "2024-01-01", subject="Patient/p10")),
+    ]
+    by_key = _by_key(load_fhir_ndjson("\n".join(lines), knowledge))
+    assert by_key["p1"].case is None and by_key["p1"].error is not None and by_key["p1"].error.field == "line 5"
+    assert by_key["p10"].case is not None
 
 
 @pytest.mark.parametrize("separator", ["\n", "\r\n", "\r"])

@@ -149,6 +149,8 @@ class RawResource:
     where: str
     full_url: str = ""
     error: InputError | None = None
+    text: str = ""
+    """For a line that could not be read, its text (to find the patients it names)."""
 
     @property
     def resource_type(self) -> str:
@@ -228,7 +230,7 @@ def resources_from_ndjson(text: str) -> list[RawResource]:
         try:
             raws.extend(resources_from_document(parse_json(line, where), where))
         except InputError as error:
-            raws.append(_refused(where, error))
+            raws.append(RawResource({}, where, "", error, line))
     return raws
 
 
@@ -339,7 +341,11 @@ def cases_from_resources(
         try:
             reader.read(raw, unattributed)
         except InputError as error:
-            loose.append(error)
+            named = _patients_named(raw.text, aliases) if raw.error is not None else []
+            for key in named:
+                index.get(key).errors.append(error)
+            if not named:
+                loose.append(error)
     reader.observations.finish(index)
     for key in index.patient_keys():
         records = index.get(key)
@@ -353,7 +359,24 @@ def cases_from_resources(
     if len(keys) == 1:
         index.get(keys[0]).errors.extend(loose)
         loose = []
+    for unread in loose:
+        if unread.field.startswith("line "):
+            index.warn_all(
+                f"{unread.field} of the input could not be read and names no patient sigmd can tell; it may hold one "
+                "of this patient's results, which the verdict then misses"
+            )
     return [*index.loaded_cases(), *(LoadedCase(f"({error.field})", None, error) for error in loose)]
+
+
+def _patients_named(text: str, aliases: dict[str, str]) -> list[str]:
+    """The patients (keys) whose reference (`Patient/p1`, a fullUrl) appears in the text of a line that could not be
+    read: that line may be one of their results, so it refuses them rather than standing alone."""
+    found = []
+    for alias, key in aliases.items():
+        reference = alias if "/" in alias else f"Patient/{alias}"
+        if key not in found and re.search(rf"{re.escape(reference)}(?![A-Za-z0-9.\-])", text):
+            found.append(key)
+    return found
 
 
 def read_patient(raw: RawResource, index: PatientIndex, aliases: dict[str, str]) -> None:
