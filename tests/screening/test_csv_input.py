@@ -270,3 +270,17 @@ def test_patients_read_are_screened_or_refused_by_reason(tmp_path: Path) -> None
         "refused_by_core": 0,
     }
     assert (result.rows_in, result.rows_used, result.rows_rejected) == (10, 2, 8)
+
+
+def test_a_patient_id_with_spaces_around_it_is_the_same_patient(tmp_path: Path) -> None:
+    """`W1` and `W1 ` are one patient (as the registry's import of this format reads them): split in two, the later
+    normal IgM of `W1 ` would not count for `W1`, whose earlier low IgM would then stand alone."""
+    rows = [
+        "W1,female,1980-01-01,2024-01-10,2472-9,20,mg/dL,,,",
+        "W1 ,female,1980-01-01,2024-09-10,2472-9,150,mg/dL,,,",
+    ]
+    lines = [HEADER.encode(), *(row.encode() for row in rows)]
+    result, _ = _screen(_file(tmp_path, lines), tmp_path / "out")
+    assert (result.rows_in, result.rows_used, result.patients) == (2, 2, 1)
+    table = pq.read_table(tmp_path / "out" / "patients.parquet").to_pylist()
+    assert [(r["patient_id"], r["latest_igm_mg_dl"]) for r in table] == [("W1", 150.0)]

@@ -218,7 +218,7 @@ WITH dated AS (
     {product("high_number", "factor")} AS lab_high
   FROM base
 ), parsed AS (
-  SELECT row_no, patient_id, analyte, sex_code AS sex, birth, collected,
+  SELECT row_no, trim(patient_id) AS patient_id, analyte, sex_code AS sex, birth, collected,
     coalesce(comparator_given, value_comparator) AS comparator_code, value_mg_dl, lab_low, lab_high,
     CASE
       WHEN {LINE_PROBLEM} IS NOT NULL THEN {LINE_PROBLEM}

@@ -270,7 +270,7 @@ def _records(prepared: Prepared) -> dict[str, PatientRecords] | None:
                     )
                 origin = row.get("origin") or f"records line {index}"
                 entry = CodedText(row["text"] or "", row["code"] or "", row["system"] or "", origin)
-                lists = found.setdefault(row["patient_id"], ([], []))
+                lists = found.setdefault(row["patient_id"].strip(" "), ([], []))
                 lists[1 if row["kind"] == "medication" else 0].append(entry)
     except UnicodeDecodeError as error:
         raise ValueError(f"records: {name!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
