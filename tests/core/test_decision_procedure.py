@@ -82,11 +82,11 @@ def test_the_machine_output_and_the_report_name_the_deciding_criteria(knowledge:
 def test_a_decision_resting_on_an_implausible_result_is_at_most_provisional() -> None:
     """`decide` caps the certainty when the latest result of an analyte is implausible, and changes nothing else."""
     sure = decide(Pattern.CVID, [], Status.NORMAL, True)
-    capped = decide(Pattern.CVID, [], Status.NORMAL, True, latest_implausible=True)
+    capped = decide(Pattern.CVID, [], Status.NORMAL, True, latest_unit_doubt=True)
     assert sure.certainty is Certainty.CONFIRMED
     assert capped == replace(sure, certainty=Certainty.PROVISIONAL)
     unsure = decide(Pattern.CVID, [], Status.NORMAL, False)
-    assert decide(Pattern.CVID, [], Status.NORMAL, False, latest_implausible=True) == unsure
+    assert decide(Pattern.CVID, [], Status.NORMAL, False, latest_unit_doubt=True) == unsure
 
 
 def test_a_raised_igg_or_iga_caps_a_decision_only_beside_a_low_igm() -> None:

@@ -190,6 +190,35 @@ def test_an_iga_in_g_per_l_written_as_mg_dl_is_judged_as_reported_with_a_warning
     assert any("IgA on 2026-10-01" in w and "suggests a unit slip" in w for w in assessment.warnings)
 
 
+def test_a_persistent_iga_deficiency_resting_on_a_possible_unit_slip_is_never_confirmed(knowledge: Knowledge) -> None:
+    """IgA 1.9 and 2.1 'mg/dL' months apart (g/L written as mg/dL would be normal) with IgM and IgG normal: the pattern
+    alone would confirm selective IgA deficiency, but the verdict rests on results whose unit is in doubt, so it is
+    provisional and its summary asks for the unit to be confirmed."""
+    case = build_case(
+        knowledge,
+        *(("IgM", 100, "mg/dL", day) for day in ("2025-10-01", "2026-06-01")),
+        *(("IgG", 1000, "mg/dL", day) for day in ("2025-10-01", "2026-06-01")),
+        ("IgA", 1.9, "mg/dL", "2025-10-01"),
+        ("IgA", 2.1, "mg/dL", "2026-06-01"),
+    )
+    diagnosis = run(knowledge, case).diagnosis
+    assert (diagnosis.label, diagnosis.certainty) == ("selective_iga_deficiency", "provisional")
+    assert "the latest IgA 2.1 mg/dL on 2026-06-01 looks like g/L written as mg/dL" in diagnosis.summary
+
+
+def test_an_earlier_possible_unit_slip_does_not_hold_back_a_later_verdict(knowledge: Knowledge) -> None:
+    """Only the latest result of each analyte decides the pattern, so only a latest result in doubt caps it."""
+    case = build_case(
+        knowledge,
+        ("IgA", 1.9, "mg/dL", "2025-10-01"),
+        ("IgM", 100, "mg/dL", "2026-06-01"),
+        ("IgG", 1000, "mg/dL", "2026-06-01"),
+        ("IgA", 200, "mg/dL", "2026-06-01"),
+    )
+    diagnosis = run(knowledge, case).diagnosis
+    assert (diagnosis.label, diagnosis.certainty) == ("normal", "confirmed")
+
+
 def test_an_implausible_latest_igm_leaves_the_verdict_provisional(knowledge: Knowledge) -> None:
     """IgM '50 g/dL' is 50,000 mg/dL, more than ten times the upper limit: a monoclonal IgM can be real, so it is
     judged as reported, but a unit error could hide a low IgM behind it ('5 g/dL' meant as 5 mg/dL). The verdict is
@@ -479,3 +508,20 @@ def test_a_raised_igg_beside_a_normal_igm_changes_nothing(knowledge: Knowledge) 
     assessment = run(knowledge, case)
     assert (assessment.diagnosis.label, assessment.diagnosis.certainty) == ("normal", "confirmed")
     assert "electrophoresis_for_suppression" not in {r.advice.id for r in assessment.recommendations}
+
+
+def test_a_laboratory_range_given_only_as_text_is_named_as_not_used(knowledge: Knowledge) -> None:
+    """`reference_range: {text: "60-300 mg/dL"}` has no numeric limits: sigmd does not parse free text, so the range
+    is not used, and a warning says so (the same result with numeric limits would be judged against them)."""
+    from sigmd.adapters.case_json import case_from_dict
+
+    document = {
+        "patient": {"sex": "male", "birth_date": "1975-03-02"},
+        "results": [
+            {"analyte": "IgM", "value": 45, "unit": "mg/dL", "date": "2026-08-12", "reference_range": {"text": "60-300"}},
+            {"analyte": "IgG", "value": 1000, "unit": "mg/dL", "date": "2026-08-12"},
+            {"analyte": "IgA", "value": 180, "unit": "mg/dL", "date": "2026-08-12"},
+        ],
+    }
+    assessment = run(knowledge, case_from_dict(document, knowledge))
+    assert any("the laboratory range is given only as text ('60-300')" in w for w in assessment.warnings)

@@ -75,10 +75,14 @@ AIMS: dict[str, dict[str, tuple[float, float]]] = {
     "raised_igg": {"IgM": (-3.0, -1.3), "IgG": (0.7, 1.5)},
     "raised_other": {"IgM": (-3.0, -1.3), "IgG": (0.7, 1.5), "IgA": (-2.5, -1.5)},
     "raised_iga_other": {"IgM": (-3.0, -1.3), "IgA": (0.9, 1.8), "IgG": (-2.5, -1.5)},
+    "slip_iga": {},
+    "slip_igm": {"IgG": (-2.5, -1.5), "IgA": (-2.5, -1.5)},
 }
 """Log-offsets from the typical value per analyte of a patient aimed at a label (others normal); `any` draws every
 analyte anywhere from absent to high. The `raised` aims put a raised IgG or IgA beside a low IgM, which makes any
-verdict at most provisional (a persistent pattern `other` is otherwise confirmed). A cohort's first patients take each aim in turn (from a drawn one on), so
+verdict at most provisional (a persistent pattern `other` is otherwise confirmed); the `slip` aims write every IgA,
+or every IgM, in g/L as mg/dL, which is judged as reported (absent) but caps the certainty (a persistent selective
+IgA deficiency or CVID pattern is otherwise confirmed). A cohort's first patients take each aim in turn (from a drawn one on), so
 that every label path comes up in a few examples."""
 CAUSES = (
     ("condition", "C91.1", "ICD-10", "chronic lymphocytic leukaemia"),
@@ -231,6 +235,12 @@ def rows_of_patient(draw: st.DrawFn, pid: str, aim: str, profile: str, reference
         latest = [row for row in rows if row["loinc"] == "IgG"][-1]
         mg_dl = float(latest["value"]) / {"g/L": 0.01, "g/l": 0.01, "mg/L": 10.0}.get(latest["unit"], 1.0)
         latest.update(value=f"{mg_dl / 100:.3g}", unit="mg/dL")
+    if aim.startswith("slip_"):
+        slipped = "IgA" if aim == "slip_iga" else "IgM"
+        for row in rows:
+            if row["loinc"] in {code for code, name in ALIASES.items() if name == slipped} | {slipped}:
+                mg_dl = float(row["value"]) / {"g/L": 0.01, "g/l": 0.01, "mg/L": 10.0}.get(row["unit"], 1.0)
+                row.update(value=f"{mg_dl / 100:.3g}", unit="mg/dL", comparator="", ref_low="", ref_high="")
     if aim == "implausible":
         # The latest IgM, IgG or IgA a thousand times too high ('5 g/dL' meant as 5 mg/dL): more than the implausible
         # factor times its upper limit, so the verdict is at most provisional (the set-wise path).
@@ -310,8 +320,9 @@ def _row(
         low, high = draw(st.sampled_from(((0.4, 2.3), (0.8, 1.2), (0.1, 5.0), (0.6, None), (1.5, 3.0))))
         ref_low = f"{TYPICAL[code] * low * scale:.3g}"
         ref_high = "" if high is None else f"{TYPICAL[code] * high * scale:.3g}"
-    if messy and code == "IgG" and draw(st.integers(0, 7)) == 0:
-        # An IgG in g/L written as mg/dL: a possible unit slip, which the core does not judge (its patient's path).
+    if messy and code in ("IgG", "IgM", "IgA") and draw(st.integers(0, 7)) == 0:
+        # In g/L written as mg/dL: a possible unit slip, which the core does not judge for IgG (its patient's path)
+        # and judges as reported for IgM and IgA (the verdict is then at most provisional).
         value, unit, comparator, ref_low, ref_high = f"{mg_dl / 100:.3g}", "mg/dL", "", "", ""
     day = collected.isoformat() if collected < date(2100, 1, 1) else "2199-12-31"
     if draw(st.integers(0, 14)) == 0:

@@ -109,6 +109,12 @@ def build_result(
             f"{unit_def.source.title} ({unit_def.source.note})"
         )
     lab_range = None
+    if range_low in (None, "") and range_high in (None, "") and range_text and str(range_text).strip():
+        warnings.append(
+            f"{analyte} on {collected}: the laboratory range is given only as text ({str(range_text)[:60]!r}), "
+            "without numeric limits, so it was not used; the reference set judges the result (give the range's low "
+            "and high limits to use it)"
+        )
     if range_low not in (None, "") or range_high not in (None, ""):
         range_unit_text = range_unit or unit
         try:

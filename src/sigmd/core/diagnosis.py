@@ -79,24 +79,25 @@ def decide(
     criteria: Sequence[Judged],
     latest_igm: Status | None,
     abnormal_persistent: bool,
-    latest_implausible: bool = False,
+    latest_unit_doubt: bool = False,
     other_class_raised: bool = False,
 ) -> Decision:
     """The decision procedure, on statuses alone: the pattern, each criterion's outcome with its role, the status
     of the latest IgM, whether every result that makes the pattern abnormal is persistently abnormal, whether the
-    latest result of any analyte is implausible (`Interpretation.implausible`), and whether the latest IgG or IgA
-    is above its upper limit.
+    unit of the latest result of any analyte is in doubt (`unit_doubts`), and whether the latest IgG or IgA is above
+    its upper limit.
 
-    A decision that rests on an implausible result is at most provisional: the value may be in another unit, and a
-    unit error can hide a low result behind a high one ('5 g/dL' meant as 5 mg/dL). So is a low IgM beside a raised
-    IgG or IgA (`raised_beside_low_igm`): a monoclonal protein of one class can suppress the others (myeloma).
+    A decision that rests on a result whose unit is in doubt is at most provisional: an implausible value may be in
+    another unit, and a unit error can hide a low result behind a high one ('5 g/dL' meant as 5 mg/dL) or make a
+    normal one look absent (IgM 0.8 'mg/dL' meant as g/L). So is a low IgM beside a raised IgG or IgA
+    (`raised_beside_low_igm`): a monoclonal protein of one class can suppress the others (myeloma).
 
     `diagnose` words the decision for one patient; screening engines call this once per distinct input and join
     the answer back to their patients, so the procedure is defined here only.
     """
     decision = _decide(pattern, criteria, latest_igm, abnormal_persistent)
     suppressed = other_class_raised and latest_igm in LOW_STATUSES
-    if (latest_implausible or suppressed) and decision.certainty is Certainty.CONFIRMED:
+    if (latest_unit_doubt or suppressed) and decision.certainty is Certainty.CONFIRMED:
         return replace(decision, certainty=Certainty.PROVISIONAL)
     return decision
 
@@ -148,19 +149,19 @@ def diagnose(
         persistence(by_analyte(interps, analyte), case.patient, rule).persistent for analyte in pattern.abnormal
     )
     igm = latest(interps, Analyte.IGM)
-    implausible = implausible_latest(interps)
+    doubts = unit_doubts(interps)
     raised = raised_beside_low_igm(interps)
     decision = decide(
         pattern.pattern,
         criteria,
         None if igm is None else igm.status,
         abnormal_persistent,
-        bool(implausible),
+        bool(doubts),
         bool(raised_others(interps)),
     )
     label, certainty, decided = decision.label, decision.certainty, decision.decided_by
     factor = knowledge.thresholds.implausible_factor.value
-    limits = [_unit_check(implausible, factor)] if implausible else []
+    limits = [_unit_check(doubts, factor)] if doubts else []
     limits += [_suppression(raised)] if raised else []
     caveat = "".join(f"; provisional while {why}" for why in limits)
     caveats = tuple(f"at most provisional: {why}" for why in limits)
@@ -229,16 +230,36 @@ def _suppression(raised: tuple[Interpretation, ...]) -> str:
     )
 
 
-def implausible_latest(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:
-    """The latest result of each analyte when it is implausible for its unit (`Interpretation.implausible`)."""
+def unit_doubts(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:
+    """The latest result of each analyte when its unit is in doubt: implausible for its unit
+    (`Interpretation.implausible`), or judged as reported although its size suggests a unit slip
+    (`Interpretation.possible_unit_slip`)."""
     found = (latest(interps, analyte) for analyte in Analyte)
-    return tuple(i for i in found if i is not None and i.implausible)
+    return tuple(i for i in found if i is not None and (i.implausible or i.possible_unit_slip))
 
 
-def _unit_check(implausible: tuple[Interpretation, ...], factor: float) -> str:
-    results = " and ".join(
-        f"{i.result.analyte} {i.result.quantity.describe()} on {i.result.collected}" for i in implausible
-    )
+def _unit_check(doubts: tuple[Interpretation, ...], factor: float) -> str:
+    """Why the unit of each latest result in doubt should be confirmed."""
+    implausible = [i for i in doubts if i.implausible]
+    slipped = [i for i in doubts if not i.implausible]
+    parts = []
+    if implausible:
+        verb = "is" if len(implausible) == 1 else "are"
+        parts.append(
+            f"the latest {_listed(implausible)} {verb} more than {factor:g} times the upper reference limit: "
+            "physiologically implausible, check the unit with the laboratory"
+        )
+    if slipped:
+        verb = "looks" if len(slipped) == 1 else "look"
+        parts.append(
+            f"the latest {_listed(slipped)} {verb} like g/L written as mg/dL (100 times the value lies inside the "
+            "reference interval): confirm the unit with the laboratory"
+        )
+    return "; and ".join(parts)
+
+
+def _listed(interps: list[Interpretation]) -> str:
+    return " and ".join(f"{i.result.analyte} {i.result.quantity.describe()} on {i.result.collected}" for i in interps)
     verb = "is" if len(implausible) == 1 else "are"
     return (
         f"the latest {results} {verb} more than {factor:g} times the upper reference limit: physiologically "

@@ -62,6 +62,9 @@ class Interpretation:
     """Above `implausible_factor` times the upper limit: the unit should be checked before relying on it."""
     markedly_raised: bool = False
     """An IgM above `raised_igm` times the upper limit: serum protein electrophoresis is suggested."""
+    possible_unit_slip: bool = False
+    """An IgM or IgA judged as reported although its size suggests a unit slip (`unit_slip.warn_analytes`): the unit
+    should be confirmed before relying on it."""
 
     @property
     def z_score(self) -> float | None:
@@ -193,6 +196,7 @@ def interpret(
         notes=tuple(notes),
         implausible=implausible,
         markedly_raised=markedly_raised,
+        possible_unit_slip=bool(slip_warning),
     )
 
 

@@ -85,7 +85,7 @@ def prefilter_decisions(knowledge: Knowledge, profile_id: str) -> Any:
                     "pattern": (Pattern.NORMAL if has_igg and has_iga else Pattern.INCOMPLETE).value,
                     "igm_status": Status.NORMAL.value,
                     "abnormal_persistent": True,
-                    "latest_implausible": False,
+                    "latest_unit_doubt": False,
                     "others_raised": False,  # decide reads it only beside a low IgM
                     column(CriterionId.IGM_LOW): not_met,
                     column(CriterionId.IGM_ABSENT): not_met,

@@ -135,6 +135,11 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
     )
     slip = thresholds.unit_slip
     slip_analytes = ", ".join(f"'{a.value}'" for a in slip.analytes) or "''"
+    # `interpret._looks_like_unit_slip` for the analytes judged as reported with a warning (their verdict is then at
+    # most provisional); the products are IEEE's on every engine, as in Python (v is far below any overflow).
+    warn_analytes = ", ".join(f"'{a.value}'" for a in slip.warn_analytes) or "''"
+    below = f"CAST('{float(slip.below_fraction)!r}' AS DOUBLE)"
+    read_factor = f"CAST('{float(slip.read_factor)!r}' AS DOUBLE)"
     rule = thresholds.persistence
     # The core's product of two doubles (`interpret`), exact IEEE on every engine (`product`: infinite on overflow).
     implausible = f"CAST('{float(thresholds.implausible_factor.value)!r}' AS DOUBLE)"
@@ -250,7 +255,9 @@ WITH keyed AS (
     {_above("v", "upper")} AS is_high,
     (analyte IN ({slip_analytes}) AND lower > 0 AND v < {slip.below_fraction} * lower)
       OR (limit_in_sql AND {_near("v", "low_limit")}) AS needs_core,
-    coalesce(v > {product("upper", implausible)}, false) AS implausible
+    coalesce(v > {product("upper", implausible)}, false) AS implausible,
+    coalesce(analyte IN ({warn_analytes}) AND lower > 0 AND v < {below} * lower
+      AND lower <= v * {read_factor} AND v * {read_factor} <= upper, false) AS slip_warned
   FROM applied
 ), own AS (
   SELECT *,
@@ -292,7 +299,7 @@ WITH keyed AS (
   FROM runs
 ), patients AS (
   SELECT patient_id, bool_or(needs_core) AS needs_core,
-    coalesce(bool_or(pos = n AND implausible), false) AS latest_implausible,
+    coalesce(bool_or(pos = n AND (implausible OR slip_warned)), false) AS latest_unit_doubt,
     count(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN 1 END) AS low_igm_results,
     min(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN collected END) AS index_date, {latest_igm},
     {", ".join(per_analyte)}
@@ -301,7 +308,7 @@ WITH keyed AS (
   SELECT p.*, {pattern} AS pattern, coalesce(f.secondary_named, false) AS secondary_named
   FROM patients p LEFT JOIN record_flags f ON f.patient_id = p.patient_id
 )
-SELECT patient_id, needs_core, low_igm_results, pattern, igm_status, latest_implausible,
+SELECT patient_id, needs_core, low_igm_results, pattern, igm_status, latest_unit_doubt,
   coalesce({g}_status = 'high' OR {a}_status = 'high', false) AS others_raised,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
   {outcome_columns},
@@ -357,7 +364,7 @@ DECISION_KEY = (
     "pattern",
     "igm_status",
     "abnormal_persistent",
-    "latest_implausible",
+    "latest_unit_doubt",
     "others_raised",
     *(column(c) for c in CRITERIA_SETWISE),
 )
@@ -381,7 +388,7 @@ def decisions(
             judged,
             None if status is None else Status(status),
             bool(combination["abnormal_persistent"]),
-            bool(combination["latest_implausible"]),
+            bool(combination["latest_unit_doubt"]),
             bool(combination["others_raised"]),
         )
         answers.append({**combination, "label": decision.label.value, "certainty": decision.certainty.value})
