@@ -518,7 +518,13 @@ def test_a_laboratory_range_given_only_as_text_is_named_as_not_used(knowledge: K
     document = {
         "patient": {"sex": "male", "birth_date": "1975-03-02"},
         "results": [
-            {"analyte": "IgM", "value": 45, "unit": "mg/dL", "date": "2026-08-12", "reference_range": {"text": "60-300"}},
+            {
+                "analyte": "IgM",
+                "value": 45,
+                "unit": "mg/dL",
+                "date": "2026-08-12",
+                "reference_range": {"text": "60-300"},
+            },
             {"analyte": "IgG", "value": 1000, "unit": "mg/dL", "date": "2026-08-12"},
             {"analyte": "IgA", "value": 180, "unit": "mg/dL", "date": "2026-08-12"},
         ],

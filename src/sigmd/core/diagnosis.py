@@ -260,8 +260,3 @@ def _unit_check(doubts: tuple[Interpretation, ...], factor: float) -> str:
 
 def _listed(interps: list[Interpretation]) -> str:
     return " and ".join(f"{i.result.analyte} {i.result.quantity.describe()} on {i.result.collected}" for i in interps)
-    verb = "is" if len(implausible) == 1 else "are"
-    return (
-        f"the latest {results} {verb} more than {factor:g} times the upper reference limit: physiologically "
-        "implausible, check the unit with the laboratory"
-    )
