@@ -87,6 +87,19 @@ def test_a_match_reviewed_as_not_causal_is_recorded_but_not_counted(knowledge: K
     assert any("reviewed and not causal: IgM low before clozapine" in w for w in assessment.warnings)
 
 
+def test_a_malignancy_reviewed_as_not_causal_is_still_not_excluded(knowledge: Knowledge) -> None:
+    """CLL coded C91.1 and marked reviewed, not causal: the clinician's review is shown, but primary SIgMD needs
+    leukaemia and lymphoma excluded, which a review does not do, so the verdict stays provisional (a reviewed drug,
+    above, still lets it be confirmed)."""
+    conditions = [{"text": "CLL, watch and wait", "code": "C91.1", "system": "ICD-10", "reviewed_not_causal": True}]
+    assessment = run(
+        knowledge, build_case(knowledge, *LOW_IGM_TWICE, conditions=conditions, medications=[], **NORMAL_BLOOD_COUNT)
+    )
+    assert (assessment.diagnosis.label, assessment.diagnosis.certainty) == ("partial_sigmd", "provisional")
+    excluded = next(c for c in assessment.criteria if c.id == "secondary_causes_excluded")
+    assert excluded.outcome == "unknown" and "malignancy on record is not excluded by a review" in excluded.reason
+
+
 @pytest.mark.parametrize("brand", ["Clozaril", "LEPONEX 100 mg", "Mabthera", "Tegretol retard", "Cellcept"])
 def test_brand_names_are_recognised(knowledge: Knowledge, brand: str) -> None:
     """Common brand names of causative drugs are matched in free text."""

@@ -17,7 +17,7 @@ from sigmd.core.interpret import Interpretation, Status
 from sigmd.core.knowledge import CriterionId, CriterionSpec, Label, Role, Thresholds
 from sigmd.core.model import IGG_SUBCLASSES, Analyte, Case, VaccineResult
 from sigmd.core.provenance import Source
-from sigmd.core.secondary import SecondaryMatch
+from sigmd.core.secondary import MatchStatus, SecondaryMatch
 from sigmd.core.timeline import LOW_STATUSES, NOT_LOW_STATUSES, by_analyte, latest, persistence
 from sigmd.core.vaccines import IMPAIRED, Classification, PneumococcalResponse
 
@@ -152,6 +152,23 @@ def _secondary_causes_excluded(evidence: Evidence) -> Finding:
         )
         names = ", ".join(sorted({m.cause.name for m in evidence.secondary_matches}))
         return Finding(Outcome.NOT_MET, f"possible secondary cause: {names}", facts + reviewed)
+    malignant = sorted(
+        {
+            m.cause.name
+            for m in evidence.reviewed_matches
+            if m.cause.category == "malignancy" and m.status is not MatchStatus.DOES_NOT_COUNT
+        }
+    )
+    if malignant:
+        # A clinician may set a misread record aside, but not a malignancy: the IDF requires leukaemia and lymphoma
+        # to be excluded before a low IgM is called primary, which a review that it is "not causal" does not do.
+        verb = "was" if len(malignant) == 1 else "were"
+        return Finding(
+            Outcome.UNKNOWN,
+            f"{'; '.join(malignant)} {verb} reviewed as not causal, but a malignancy on record is not excluded by a "
+            "review: primary SIgMD needs leukaemia, lymphoma and myeloma excluded, so the verdict stays provisional",
+            reviewed,
+        )
     missing = [
         name for name, value in (("conditions", case.conditions), ("medications", case.medications)) if value is None
     ]
