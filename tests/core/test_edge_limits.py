@@ -531,3 +531,29 @@ def test_a_laboratory_range_given_only_as_text_is_named_as_not_used(knowledge: K
     }
     assessment = run(knowledge, case_from_dict(document, knowledge))
     assert any("the laboratory range is given only as text ('60-300')" in w for w in assessment.warnings)
+
+
+def test_a_low_igm_long_after_the_latest_igg_and_iga_is_not_confirmed_as_selective(knowledge: Knowledge) -> None:
+    """IgG and IgA low twice in 2023 (a persistent CVID pattern with the low IgM of 2026) but not measured since: the
+    IgM is more than the 12-month horizon after them, so the verdict is provisional and asks for them again."""
+    case = build_case(
+        knowledge,
+        *(("IgG", 300, "mg/dL", day) for day in ("2023-01-10", "2023-07-10")),
+        *(("IgA", 20, "mg/dL", day) for day in ("2023-01-10", "2023-07-10")),
+        *(("IgM", 15, "mg/dL", day) for day in ("2023-01-10", "2023-07-10", "2026-01-10", "2026-07-10")),
+    )
+    diagnosis = run(knowledge, case).diagnosis
+    assert (diagnosis.label, diagnosis.certainty) == ("cvid_pattern", "provisional")
+    assert "measure IgG and IgA again" in diagnosis.summary
+
+
+def test_igg_and_iga_within_the_horizon_of_the_igm_leave_the_verdict_confirmed(knowledge: Knowledge) -> None:
+    """The same pattern with IgG and IgA measured beside the latest IgM is confirmed."""
+    case = build_case(
+        knowledge,
+        *(("IgG", 300, "mg/dL", day) for day in ("2026-01-10", "2026-07-10")),
+        *(("IgA", 20, "mg/dL", day) for day in ("2026-01-10", "2026-07-10")),
+        *(("IgM", 15, "mg/dL", day) for day in ("2026-01-10", "2026-07-10")),
+    )
+    diagnosis = run(knowledge, case).diagnosis
+    assert (diagnosis.label, diagnosis.certainty) == ("cvid_pattern", "confirmed")

@@ -77,12 +77,14 @@ AIMS: dict[str, dict[str, tuple[float, float]]] = {
     "raised_iga_other": {"IgM": (-3.0, -1.3), "IgA": (0.9, 1.8), "IgG": (-2.5, -1.5)},
     "slip_iga": {},
     "slip_igm": {"IgG": (-2.5, -1.5), "IgA": (-2.5, -1.5)},
+    "outdated": {"IgM": (-3.0, -1.3), "IgG": (-2.5, -1.5), "IgA": (-2.5, -1.5)},
 }
 """Log-offsets from the typical value per analyte of a patient aimed at a label (others normal); `any` draws every
 analyte anywhere from absent to high. The `raised` aims put a raised IgG or IgA beside a low IgM, which makes any
 verdict at most provisional (a persistent pattern `other` is otherwise confirmed); the `slip` aims write every IgA,
 or every IgM, in g/L as mg/dL, which is judged as reported (absent) but caps the certainty (a persistent selective
-IgA deficiency or CVID pattern is otherwise confirmed). A cohort's first patients take each aim in turn (from a drawn one on), so
+IgA deficiency or CVID pattern is otherwise confirmed); `outdated` adds two IgM results a year or more after the last
+IgG and IgA, whose persistent CVID pattern is then no longer confirmed. A cohort's first patients take each aim in turn (from a drawn one on), so
 that every label path comes up in a few examples."""
 CAUSES = (
     ("condition", "C91.1", "ICD-10", "chronic lymphocytic leukaemia"),
@@ -241,6 +243,17 @@ def rows_of_patient(draw: st.DrawFn, pid: str, aim: str, profile: str, reference
             if row["loinc"] in {code for code, name in ALIASES.items() if name == slipped} | {slipped}:
                 mg_dl = float(row["value"]) / {"g/L": 0.01, "g/l": 0.01, "mg/L": 10.0}.get(row["unit"], 1.0)
                 row.update(value=f"{mg_dl / 100:.3g}", unit="mg/dL", comparator="", ref_low="", ref_high="")
+    if aim == "outdated":
+        # The first panel twice, 200 days apart (a persistent CVID pattern), then two IgM results alone, the first
+        # about a year after the second panel (either side of the 12-month horizon) and one 200 days later.
+        first = min(date.fromisoformat(row["collected_date"][:10]) for row in rows)
+        panel = [row for row in rows if row["collected_date"][:10] == first.isoformat()]
+        second = first + timedelta(days=200)
+        rows = panel + [dict(row, collected_date=second.isoformat()) for row in panel]
+        igm = next(row for row in panel if row["loinc"] == "IgM")
+        later = second + timedelta(days=draw(st.sampled_from((364, 365, 366, 400))))
+        for when in (later, later + timedelta(days=200)):
+            rows.append(dict(igm, collected_date=min(when, AS_OF).isoformat()))
     if aim == "implausible":
         # The latest IgM, IgG or IgA a thousand times too high ('5 g/dL' meant as 5 mg/dL): more than the implausible
         # factor times its upper limit, so the verdict is at most provisional (the set-wise path).

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
+from sigmd.core.ages import AgeSpec
 from sigmd.core.interpret import Interpretation, Status
 from sigmd.core.knowledge import CriterionId, Knowledge, Label, Role, RuleProfile
 from sigmd.core.model import Analyte, Case
@@ -81,23 +82,26 @@ def decide(
     abnormal_persistent: bool,
     latest_unit_doubt: bool = False,
     other_class_raised: bool = False,
+    others_outdated: bool = False,
 ) -> Decision:
     """The decision procedure, on statuses alone: the pattern, each criterion's outcome with its role, the status
     of the latest IgM, whether every result that makes the pattern abnormal is persistently abnormal, whether the
-    unit of the latest result of any analyte is in doubt (`unit_doubts`), and whether the latest IgG or IgA is above
-    its upper limit.
+    unit of the latest result of any analyte is in doubt (`unit_doubts`), whether the latest IgG or IgA is above its
+    upper limit, and whether it was taken longer than the result horizon before the latest IgM (`outdated_others`).
 
     A decision that rests on a result whose unit is in doubt is at most provisional: an implausible value may be in
     another unit, and a unit error can hide a low result behind a high one ('5 g/dL' meant as 5 mg/dL) or make a
     normal one look absent (IgM 0.8 'mg/dL' meant as g/L). So is a low IgM beside a raised IgG or IgA
-    (`raised_beside_low_igm`): a monoclonal protein of one class can suppress the others (myeloma).
+    (`raised_beside_low_igm`): a monoclonal protein of one class can suppress the others (myeloma); and one beside an
+    IgG or IgA taken long before it: whether IgG and IgA are still normal, which makes the low IgM selective, is not
+    known.
 
     `diagnose` words the decision for one patient; screening engines call this once per distinct input and join
     the answer back to their patients, so the procedure is defined here only.
     """
     decision = _decide(pattern, criteria, latest_igm, abnormal_persistent)
-    suppressed = other_class_raised and latest_igm in LOW_STATUSES
-    if (latest_unit_doubt or suppressed) and decision.certainty is Certainty.CONFIRMED:
+    beside_low_igm = (other_class_raised or others_outdated) and latest_igm in LOW_STATUSES
+    if (latest_unit_doubt or beside_low_igm) and decision.certainty is Certainty.CONFIRMED:
         return replace(decision, certainty=Certainty.PROVISIONAL)
     return decision
 
@@ -151,6 +155,8 @@ def diagnose(
     igm = latest(interps, Analyte.IGM)
     doubts = unit_doubts(interps)
     raised = raised_beside_low_igm(interps)
+    horizon = knowledge.thresholds.result_horizon.horizon
+    outdated = outdated_others(interps, horizon)
     decision = decide(
         pattern.pattern,
         criteria,
@@ -158,11 +164,14 @@ def diagnose(
         abnormal_persistent,
         bool(doubts),
         bool(raised_others(interps)),
+        bool(outdated),
     )
     label, certainty, decided = decision.label, decision.certainty, decision.decided_by
     factor = knowledge.thresholds.implausible_factor.value
     limits = [_unit_check(doubts, factor)] if doubts else []
     limits += [_suppression(raised)] if raised else []
+    if outdated and igm is not None and igm.status in LOW_STATUSES:
+        limits.append(_outdated(outdated, igm, horizon))
     caveat = "".join(f"; provisional while {why}" for why in limits)
     caveats = tuple(f"at most provisional: {why}" for why in limits)
     by_id = {c.id: c for c in criteria}
@@ -205,6 +214,23 @@ def diagnose(
         transient = "IgM was low earlier and has normalised (transient, not SIgMD); " if normalised else ""
         summary = f"{transient}IgM is not low under profile '{profile.id}'; {pattern.reason}"
     return Diagnosis(label, certainty, profile.id, summary + caveat, (*words, *caveats), decided)
+
+
+def outdated_others(interps: tuple[Interpretation, ...], horizon: AgeSpec) -> tuple[Interpretation, ...]:
+    """The latest IgG and IgA results taken longer than `horizon` (the result horizon) before the latest IgM."""
+    igm = latest(interps, Analyte.IGM)
+    if igm is None:
+        return ()
+    found = (latest(interps, analyte) for analyte in (Analyte.IGG, Analyte.IGA))
+    return tuple(i for i in found if i is not None and igm.result.collected > horizon.reached_on(i.result.collected))
+
+
+def _outdated(outdated: tuple[Interpretation, ...], igm: Interpretation, horizon: AgeSpec) -> str:
+    verb = "was" if len(outdated) == 1 else "were"
+    return (
+        f"the latest {_listed(list(outdated))} {verb} taken more than {horizon} before the latest IgM "
+        f"({igm.result.collected}): measure IgG and IgA again to show the low IgM is selective"
+    )
 
 
 def raised_others(interps: tuple[Interpretation, ...]) -> tuple[Interpretation, ...]:

@@ -133,7 +133,7 @@ def _decide(db: Engine, knowledge: Knowledge, judged: Pass, join: str = "", cond
         )
     name = f"decided_{judged.name}"
     text = pa.string()
-    flags = ("abnormal_persistent", "latest_unit_doubt", "others_raised", "any_low_igm")
+    flags = ("abnormal_persistent", "latest_unit_doubt", "others_raised", "others_outdated", "any_low_igm")
     types = {c: pa.bool_() if c in flags else text for c in DECIDED_KEY}
     schema = pa.schema(
         [(c, types[c]) for c in DECIDED_KEY]

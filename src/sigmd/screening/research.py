@@ -86,7 +86,8 @@ def prefilter_decisions(knowledge: Knowledge, profile_id: str) -> Any:
                     "igm_status": Status.NORMAL.value,
                     "abnormal_persistent": True,
                     "latest_unit_doubt": False,
-                    "others_raised": False,  # decide reads it only beside a low IgM
+                    "others_raised": False,  # decide reads these two only beside a low IgM
+                    "others_outdated": False,
                     column(CriterionId.IGM_LOW): not_met,
                     column(CriterionId.IGM_ABSENT): not_met,
                     column(CriterionId.IGG_NORMAL): met if has_igg else unknown,

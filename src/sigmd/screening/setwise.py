@@ -229,6 +229,7 @@ def judge_sql(judged: Pass, knowledge: Knowledge, horizon: int, among: str = "co
     z = f"CASE WHEN igm_from_lab = 0 THEN {z_sql('igm_value', 'igm_cmp', 'igm_lower', 'igm_upper')} END"
     child = _add("birth", rule.child_below.months, rule.child_below.days)
     adult_end = _add("run_first", rule.min_span_adult.months, rule.min_span_adult.days)
+    outdated = thresholds.result_horizon.horizon
     child_end = _add("run_first", rule.min_span_child.months, rule.min_span_child.days)
     return f"""
 WITH keyed AS (
@@ -302,6 +303,8 @@ WITH keyed AS (
     coalesce(bool_or(pos = n AND (implausible OR slip_warned)), false) AS latest_unit_doubt,
     count(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN 1 END) AS low_igm_results,
     min(CASE WHEN analyte = 'IgM' AND status IN {low_statuses} THEN collected END) AS index_date, {latest_igm},
+    max(CASE WHEN analyte = 'IgG' AND pos = n THEN collected END) AS igg_date,
+    max(CASE WHEN analyte = 'IgA' AND pos = n THEN collected END) AS iga_date,
     {", ".join(per_analyte)}
   FROM persisted GROUP BY patient_id
 ), patterned AS (
@@ -310,6 +313,8 @@ WITH keyed AS (
 )
 SELECT patient_id, needs_core, low_igm_results, pattern, igm_status, latest_unit_doubt,
   coalesce({g}_status = 'high' OR {a}_status = 'high', false) AS others_raised,
+  coalesce(igm_date > {_add("igg_date", outdated.months, outdated.days)}, false)
+    OR coalesce(igm_date > {_add("iga_date", outdated.months, outdated.days)}, false) AS others_outdated,
   {main_persistent} AND (pattern <> '{Pattern.IGG_SUBCLASS_ONLY.value}' OR ({sub_persistent})) AS abnormal_persistent,
   {outcome_columns},
   {igm_course_sql(low_statuses, ok_statuses)} AS igm_course, igm_date AS latest_igm_date,
@@ -366,6 +371,7 @@ DECISION_KEY = (
     "abnormal_persistent",
     "latest_unit_doubt",
     "others_raised",
+    "others_outdated",
     *(column(c) for c in CRITERIA_SETWISE),
 )
 """The columns of a judged patient that `decide` reads: one combination per distinct row."""
@@ -390,6 +396,7 @@ def decisions(
             bool(combination["abnormal_persistent"]),
             bool(combination["latest_unit_doubt"]),
             bool(combination["others_raised"]),
+            bool(combination["others_outdated"]),
         )
         answers.append({**combination, "label": decision.label.value, "certainty": decision.certainty.value})
     return answers
