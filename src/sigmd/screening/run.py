@@ -168,19 +168,7 @@ def screen(
             content_set = content_tables(knowledge, knowledge.profiles[profile_id], set_id, every_set=sensitivity)
             for name, table in content_set.tables.items():
                 db.register(name, table)
-            prof = knowledge.profiles[profile_id]
-            funnel = funnel_profile(knowledge, prof)
-            options = classify.Options(
-                as_of=as_of.isoformat(),
-                minus_2sd=prof.low_limit.value == "minus_2sd",
-                igm_cutoffs=bool(prof.igm_cutoffs),
-                absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
-                set_id=set_id,
-                implausible_factor=knowledge.thresholds.implausible_factor.value,
-                lab_range_max_ratio=knowledge.thresholds.lab_range_max_ratio.value,
-                funnel_minus_2sd=None if funnel is None else funnel.low_limit.value == "minus_2sd",
-                funnel_igm_cutoffs=funnel is not None and bool(funnel.igm_cutoffs),
-            )
+            options = row_options(knowledge, profile_id, set_id, as_of)
             steps.next("checking rows against age-matched limits")
             db.materialise("rows", classify.rows_sql(options, content_set.day_horizon))
             db.materialise("patients", classify.patients_sql())
@@ -204,6 +192,23 @@ def screen(
     result.timings = steps.timings
     print(f"rows in: {result.rows_in}  used: {result.rows_used}  rejected: {result.rows_rejected}")
     return result
+
+
+def row_options(knowledge: Knowledge, profile_id: str, set_id: str, as_of: date) -> classify.Options:
+    """The choices the row rules (`classify.rows_sql`) read for a run under this profile, set and as-of date."""
+    profile = knowledge.profiles[profile_id]
+    funnel = funnel_profile(knowledge, profile)
+    return classify.Options(
+        as_of=as_of.isoformat(),
+        minus_2sd=profile.low_limit.value == "minus_2sd",
+        igm_cutoffs=bool(profile.igm_cutoffs),
+        absent_igm_mg_dl=knowledge.thresholds.absent[Analyte.IGM].value,
+        set_id=set_id,
+        implausible_factor=knowledge.thresholds.implausible_factor.value,
+        lab_range_max_ratio=knowledge.thresholds.lab_range_max_ratio.value,
+        funnel_minus_2sd=None if funnel is None else funnel.low_limit.value == "minus_2sd",
+        funnel_igm_cutoffs=funnel is not None and bool(funnel.igm_cutoffs),
+    )
 
 
 class _Steps:
