@@ -89,16 +89,27 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from enum import StrEnum
+from datetime import date
 from typing import Any
 
 from sigmd.adapters.grouping import LoadedCase, PatientIndex
+from sigmd.adapters.hl7v2_corrections import STATUS, Event, Promotion, Reading, Use, Withdrawal, resolve, time_key
+from sigmd.adapters.hl7v2_patients import (
+    IMPRECISE_DATE,
+    Death,
+    PatientId,
+    PatientKeys,
+    Person,
+    authority,
+    folded,
+    hl7_date,
+    last_day,
+)
 from sigmd.adapters.limits import check_size
 from sigmd.adapters.results import build_result, check_date, resolve_analyte
 from sigmd.adapters.specimens import OTHER_WORDS, SpecimenKind, kind_of
 from sigmd.core.knowledge import Knowledge
-from sigmd.core.model import Analyte, InputNote, InputNoteKind, LabResult, Sex
+from sigmd.core.model import Analyte, InputNote, InputNoteKind, Sex
 from sigmd.core.values import ValueFormatError, parse_reported_value
 from sigmd.errors import InputError
 
@@ -118,8 +129,6 @@ _NUMERIC_TYPES = ("NM", "SN")
 _ENVELOPE = ("FHS", "BHS", "BTS", "FTS")
 _RANGE = re.compile(r"^\s*(?P<low>[0-9]*\.?[0-9]+)\s*(?:-|–|to)\s*(?P<high>[0-9]*\.?[0-9]+)\s*$")
 _ONE_SIDED = re.compile(r"^\s*(?P<op><=|>=|<|>)\s*(?P<value>[0-9]*\.?[0-9]+)\s*$")
-_IMPRECISE_DATE = re.compile(r"^[0-9]{4}(?:[0-9]{2})?(?:[+-][0-9]{4})?$")
-"""An HL7 DTM given only to the year or month: valid, but not a collection day."""
 _FINAL_ONLY = "sigmd uses final (F) or corrected (C) results only"
 _SERUM_ONLY = "sigmd judges serum IgM only"
 _SEPARATOR_ESCAPES = ("F", "S", "T", "R", "E")
@@ -130,36 +139,6 @@ _LATIN1_CHARSETS = ("8859/1",)
 _NOT_TEXT = re.compile("[\ud800-\udfff]")
 """A lone surrogate: from bytes, one that was not UTF-8 (kept by the `surrogateescape` decoder so that its
 position can be named); in text given as such, a character that is not text."""
-
-
-class _Use(StrEnum):
-    """What the reader does with an OBX of a given result status."""
-
-    FINAL = "final"
-    CORRECTION = "correction"
-    WITHDRAWAL = "withdrawal"
-    NOT_FINAL = "not final"
-    NO_RESULT = "no result"
-
-
-_STATUS: dict[str, tuple[_Use, str]] = {
-    "F": (_Use.FINAL, "final"),
-    "U": (_Use.FINAL, "changed to final"),
-    "V": (_Use.FINAL, "verified final"),
-    "B": (_Use.FINAL, "final, appended report"),
-    "C": (_Use.CORRECTION, "corrected"),
-    "A": (_Use.CORRECTION, "amended"),
-    "D": (_Use.WITHDRAWAL, "deleted"),
-    "W": (_Use.WITHDRAWAL, "posted as wrong"),
-    "P": (_Use.NOT_FINAL, "preliminary"),
-    "R": (_Use.NOT_FINAL, "entered, not verified"),
-    "S": (_Use.NOT_FINAL, "partial"),
-    "I": (_Use.NO_RESULT, "pending"),
-    "O": (_Use.NO_RESULT, "order detail only"),
-    "N": (_Use.NO_RESULT, "not asked"),
-    "X": (_Use.NO_RESULT, "results cannot be obtained"),
-}
-"""HL7 table 0085 (http://terminology.hl7.org/CodeSystem/v2-0085) and what sigmd does with each status."""
 
 
 def _hl7() -> Any:
@@ -297,17 +276,17 @@ def load_hl7v2(
         raise InputError(
             "(file)", f"{len(raw_messages)} messages", f"holds more than {MAX_MESSAGES} messages; split it"
         )
-    read: list[_PatientPart | tuple[_PatientId, InputError]] = []
+    read: list[_PatientPart | tuple[PatientId, InputError]] = []
     positions = _BytePositions(text)
     for raw in raw_messages:
         try:
             read.extend(_read_raw(hl7, raw, positions, from_bytes, knowledge, local_codes or {}))
         except InputError as error:
             read.append((_patient_id_of(raw), error))
-    keys = _PatientKeys([item.patient if isinstance(item, _PatientPart) else item[0] for item in read])
+    keys = PatientKeys([item.patient if isinstance(item, _PatientPart) else item[0] for item in read])
     index = PatientIndex()
-    events: dict[str, list[_Event]] = {}
-    people: dict[str, _Person] = {}
+    events: dict[str, list[Event]] = {}
+    people: dict[str, Person] = {}
     for item in read:
         if not isinstance(item, _PatientPart):
             index.get(keys[item[0]]).errors.append(item[1])
@@ -319,7 +298,7 @@ def load_hl7v2(
             records.errors.append(ambiguous)
         if item.demographics is not None:
             records.guard(records.set_demographics, *item.demographics)
-        records.guard(people.setdefault(key, _Person(key)).add, item)
+        records.guard(people.setdefault(key, Person(key)).add, item.name, item.death)
         records.warnings.extend(item.warnings)
         records.input_notes.extend(item.notes)
         events.setdefault(key, []).extend(item.events)
@@ -334,7 +313,7 @@ def load_hl7v2(
                 )
             )
             continue
-        results, notes = _resolve(patient_events)
+        results, notes = resolve(patient_events)
         person = people.get(key)
         if person is not None and person.death is not None:
             results = person.drop_after_death(results, notes)
@@ -397,10 +376,10 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:80]}" if text else type(error).__name__
 
 
-def _patient_id_of(raw: _RawMessage) -> _PatientId:
+def _patient_id_of(raw: _RawMessage) -> PatientId:
     """PID-3.1 and PID-3.4 found without the parser, so that an unreadable message refuses its patient, not a
     stranger."""
-    fallback = _PatientId(f"message {raw.number}")
+    fallback = PatientId(f"message {raw.number}")
     header = raw.segments[0] if raw.segments else ""
     if raw.number > 0 and len(header) > 7:
         field_sep, component_sep, repetition_sep, subcomponent_sep = header[3], header[4], header[5], header[7]
@@ -413,170 +392,11 @@ def _patient_id_of(raw: _RawMessage) -> _PatientId:
                 return fallback
             components = fields[3].split(repetition_sep)[0].split(component_sep)
             value = components[0].split(subcomponent_sep)[0].strip()
-            authority = components[3].split(subcomponent_sep)[:2] if len(components) > 3 else []
+            assigner = components[3].split(subcomponent_sep)[:2] if len(components) > 3 else []
             if not value or _NOT_TEXT.search(fields[3]) is not None:
                 return fallback
-            return _PatientId(value, _authority(*authority))
+            return PatientId(value, authority(*assigner))
     return fallback
-
-
-@dataclass(frozen=True)
-class _PatientId:
-    """A patient as PID-3 names them: the identifier (PID-3.1) and, when given, its assigning authority (PID-3.4)."""
-
-    value: str
-    authority: str = ""
-
-    @property
-    def written(self) -> str:
-        """As PID-3 writes it: `SYN200^^^SYNTHHOSP`, or the identifier alone when no authority is given."""
-        return f"{self.value}^^^{self.authority}" if self.authority else self.value
-
-
-def _authority(namespace: str = "", universal: str = "") -> str:
-    """PID-3.4 (HD): its namespace ID, else its universal ID; '' when neither is given."""
-    return namespace.strip() or universal.strip()
-
-
-class _PatientKeys:
-    """Each patient's key in an input, from PID-3.1 and its assigning authority (PID-3.4).
-
-    The same identifier from two authorities may be two people (like one id at two FHIR servers): they are two
-    patients, keyed as written (`SYN200^^^SYNTHHOSP`, `SYN200^^^OTHERHOSP`). An identifier that comes with one
-    authority only, or with none, is keyed by PID-3.1 alone, as before, and a message that gives no authority is
-    that patient's. Where the input names two authorities, a message without one could be either patient's: it
-    stands as its own patient and is refused (`ambiguous`).
-    """
-
-    def __init__(self, patients: list[_PatientId]) -> None:
-        self.authorities: dict[str, list[str]] = {}
-        for patient in patients:
-            known = self.authorities.setdefault(patient.value, [])
-            if patient.authority and patient.authority not in known:
-                known.append(patient.authority)
-        self.keys: dict[_PatientId, str] = {}
-        taken: dict[str, str] = {}
-        for patient in patients:
-            if patient in self.keys:
-                continue
-            key = patient.written if len(self.authorities[patient.value]) > 1 else patient.value
-            unique, number = key, 1
-            # an identifier written like another's key (`A^^^X` in PID-3.1) stays apart from it
-            while taken.setdefault(unique, patient.value) != patient.value:
-                number += 1
-                unique = f"{key} #{number}"
-            self.keys[patient] = unique
-
-    def __getitem__(self, patient: _PatientId) -> str:
-        return self.keys[patient]
-
-    def ambiguous(self, patient: _PatientId, place: str) -> InputError | None:
-        """The refusal of an identifier without authority that the input also names at two authorities or more."""
-        authorities = self.authorities[patient.value]
-        if patient.authority or len(authorities) < 2:
-            return None
-        return InputError(
-            f"{place} PID-3",
-            patient.value,
-            f"has no assigning authority (PID-3.4), and the input names this identifier at {', '.join(authorities)}; "
-            "sigmd cannot tell which of those patients it is",
-        )
-
-
-@dataclass
-class _Person:
-    """Who one patient is, beyond sex and birth date: the name (PID-5) and date of death (PID-29) the messages
-    give. A second name that disagrees refuses the patient; results dated after death are not used."""
-
-    key: str
-    family: tuple[str, str, str] | None = None
-    """The surname as compared (case and spaces folded), the name as written, and where it was given."""
-    given: tuple[str, str, str] | None = None
-    death: _Death | None = None
-
-    def add(self, part: _PatientPart) -> None:
-        """Take one message's name and date of death; a name that disagrees with an earlier one is an error."""
-        if part.name is not None:
-            family, given, written, origin = part.name
-            for known, new in ((self.family, family), (self.given, given)):
-                if known is not None and new and new != known[0]:
-                    raise InputError(
-                        origin,
-                        written,
-                        f"disagrees with {known[2]} ({known[1]!r}) for the same patient {self.key} (PID-3); "
-                        "sigmd cannot tell whether they are the same person",
-                    )
-            if self.family is None and family:
-                self.family = (family, written, origin)
-            if self.given is None and given:
-                self.given = (given, written, origin)
-        if part.death is not None and (self.death is None or part.death.last_day < self.death.last_day):
-            self.death = part.death
-
-    def drop_after_death(self, results: list[LabResult], notes: list[InputNote]) -> list[LabResult]:
-        """The results collected on or before the date of death; each later one is listed as skipped."""
-        death = self.death
-        if death is None:
-            return results
-        kept = []
-        for result in results:
-            if result.collected <= death.last_day:
-                kept.append(result)
-                continue
-            notes.append(
-                InputNote(
-                    InputNoteKind.SKIPPED,
-                    result.origin.split(" (lab flag")[0],
-                    f"{result.analyte}: collected on {result.collected}, after the date of death {death.written!r} "
-                    f"given in {death.origin}; a result dated after death cannot be this patient's",
-                )
-            )
-        return kept
-
-
-@dataclass(frozen=True)
-class _Death:
-    """PID-29: the last day the date of death allows (a date given to the month or year allows its last day)."""
-
-    last_day: date
-    written: str
-    origin: str
-
-
-@dataclass(frozen=True)
-class _Reading:
-    """A usable OBX: its result, the test and collection time it stands for, and what its status does."""
-
-    result: LabResult
-    time: str
-    use: _Use
-    status: str
-    unfinished: str = ""
-    """For a result that is not final: why it is not used (unless a later U makes it final)."""
-
-    @property
-    def origin(self) -> str:
-        return self.result.origin.split(" (lab flag")[0]
-
-
-@dataclass(frozen=True)
-class _Withdrawal:
-    analyte: Analyte
-    time: str
-    status: str
-    origin: str
-
-
-@dataclass(frozen=True)
-class _Promotion:
-    """OBX-11 U without a value: the preliminary result of that analyte and time is now final."""
-
-    analyte: Analyte
-    time: str
-    origin: str
-
-
-_Event = _Reading | _Withdrawal | _Promotion
 
 
 @dataclass(frozen=True)
@@ -603,13 +423,13 @@ class _Group:
 class _PatientPart:
     """What one message says about one patient."""
 
-    patient: _PatientId
+    patient: PatientId
     place: str
     demographics: tuple[Sex, date, str] | None = None
     name: tuple[str, str, str, str] | None = None
     """PID-5: surname and given name as compared (case and spaces folded), the name as written, where."""
-    death: _Death | None = None
-    events: list[_Event] = field(default_factory=list)
+    death: Death | None = None
+    events: list[Event] = field(default_factory=list)
     notes: list[InputNote] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -729,10 +549,10 @@ class _MessageReader:
     def _patient(self, pid: Any, count: int) -> _PatientPart:
         place = self.where if count == 0 else f"{self.where} PID {count + 1}"
         value = self.get(pid, place, 3, 1).strip()
-        authority = _authority(self.get(pid, place, 3, 4, 1), self.get(pid, place, 3, 4, 2))
-        patient = _PatientId(value, authority) if value else _PatientId(place)
+        assigner = authority(self.get(pid, place, 3, 4, 1), self.get(pid, place, 3, 4, 2))
+        patient = PatientId(value, assigner) if value else PatientId(place)
         birth_text = self.get(pid, place, 7)
-        birth = _hl7_date(birth_text)
+        birth = hl7_date(birth_text)
         if birth is None:
             raise InputError(f"{place} PID-7", birth_text, "is not a birth date (YYYYMMDD)")
         check_date(birth, f"{place} PID-7", birth_text)
@@ -744,10 +564,10 @@ class _MessageReader:
         family, given = self.get(pid, place, 5, 1).strip(), self.get(pid, place, 5, 2).strip()
         if family or given:
             written = f"{family}^{given}" if given else family
-            part.name = (_folded(family), _folded(given), written, f"{place} PID-5")
+            part.name = (folded(family), folded(given), written, f"{place} PID-5")
         death_text = self.get(pid, place, 29).strip()
         if death_text:
-            part.death = _Death(_last_day(death_text, f"{place} PID-29"), death_text, f"{place} PID-29")
+            part.death = Death(last_day(death_text, f"{place} PID-29"), death_text, f"{place} PID-29")
         return part
 
     def _analyte(self, obx: Any, place: str) -> tuple[Analyte | None, str]:
@@ -794,25 +614,25 @@ class _MessageReader:
                 )
                 return
         status = self.get(obx, place, 11).strip().upper()
-        use, meaning = _STATUS.get(status, (None, ""))
+        use, meaning = STATUS.get(status, (None, ""))
         if use is None:
             shown = f"is {status!r}, not a code of HL7 table 0085" if status else "is empty (the field is required)"
             skip(f"{analyte}: its result status (OBX-11) {shown}; {_FINAL_ONLY}")
             return
-        if use is _Use.NO_RESULT:
+        if use is Use.NO_RESULT:
             skip(f"{analyte}: its result status is {status} ({meaning})")
             return
         unfinished = f"{analyte}: its result status is {status} ({meaning}); {_FINAL_ONLY}"
         own_time = self.get(obx, place, 14).strip()
         time_text = own_time or obr_time.strip()
         time_field = "OBX-14" if own_time or not time_text else "OBR-7"
-        collected = _hl7_date(time_text)
-        if collected is None and time_text and not _IMPRECISE_DATE.match(time_text):
-            if use is _Use.NOT_FINAL:
+        collected = hl7_date(time_text)
+        if collected is None and time_text and not IMPRECISE_DATE.match(time_text):
+            if use is Use.NOT_FINAL:
                 skip(unfinished)
                 return
             raise InputError(f"{place} {time_field}", time_text, "is not a date (YYYYMMDD[HHMM])")
-        if collected is None and use in (_Use.WITHDRAWAL, _Use.CORRECTION):
+        if collected is None and use in (Use.WITHDRAWAL, Use.CORRECTION):
             raise InputError(
                 f"{place} {time_field}",
                 time_text,
@@ -822,22 +642,22 @@ class _MessageReader:
         if collected is None:
             skip(
                 unfinished
-                if use is _Use.NOT_FINAL
+                if use is Use.NOT_FINAL
                 else f"{analyte}: its collection time {time_text!r} ({time_field}) is not precise to the day"
                 if time_text
                 else f"{analyte}: it has no collection time in OBX-14 or OBR-7"
             )
             return
-        if use is _Use.WITHDRAWAL:
-            part.events.append(_Withdrawal(analyte, _time_key(time_text), status, place))
+        if use is Use.WITHDRAWAL:
+            part.events.append(Withdrawal(analyte, time_key(time_text), status, place))
             return
         if status == "U" and not self.whole(obx, place, 5).strip():
-            part.events.append(_Promotion(analyte, _time_key(time_text), place))
+            part.events.append(Promotion(analyte, time_key(time_text), place))
             return
         value_type = self.get(obx, place, 2).strip().upper()
         value, why_not = self._value(obx, place, value_type)
         if value is None:
-            skip(unfinished if use is _Use.NOT_FINAL else f"{analyte}: {why_not}")
+            skip(unfinished if use is Use.NOT_FINAL else f"{analyte}: {why_not}")
             return
         unit = self.get(obx, place, 6)
         range_warnings: list[str] = []
@@ -868,12 +688,12 @@ class _MessageReader:
                 origin=f"{place}{f' (lab flag {flag})' if flag else ''}",
             )
         except InputError:
-            if use is not _Use.NOT_FINAL:
+            if use is not Use.NOT_FINAL:
                 raise
             skip(unfinished)  # an unfinished result sigmd would not use refuses no one
             return
-        part.events.append(_Reading(result, _time_key(time_text), use, status, unfinished))
-        if use is not _Use.NOT_FINAL:
+        part.events.append(Reading(result, time_key(time_text), use, status, unfinished))
+        if use is not Use.NOT_FINAL:
             if value_type not in _NUMERIC_TYPES:
                 part.warnings.append(
                     f"{place} ({analyte}) has value type {value_type or '(none)'} but a numeric value; it was used"
@@ -933,100 +753,6 @@ class _MessageReader:
         return None, None, None
 
 
-def _resolve(events: list[_Event]) -> tuple[list[LabResult], list[InputNote]]:
-    """Apply corrections, withdrawals and promotions in input order: the results that stand, and notes on the
-    others."""
-    active: list[_Reading] = []
-    pending: list[_Reading] = []
-    notes: list[InputNote] = []
-
-    def matching(readings: list[_Reading], analyte: Analyte, time: str) -> list[_Reading]:
-        return [r for r in readings if r.result.analyte is analyte and _same_time(r.time, time)]
-
-    def add_final(reading: _Reading) -> None:
-        corrections = [r for r in matching(active, reading.result.analyte, reading.time) if r.use is _Use.CORRECTION]
-        if not corrections:
-            active.append(reading)
-            return
-        notes.append(
-            InputNote(
-                InputNoteKind.REPLACED,
-                reading.origin,
-                f"{reading.result.analyte}: {corrections[-1].origin} (OBX-11 {corrections[-1].status}) came "
-                "earlier and corrects the same result, so the correction stands",
-            )
-        )
-
-    for event in events:
-        if isinstance(event, _Withdrawal):
-            meaning = _STATUS[event.status][1]
-            gone = matching(active, event.analyte, event.time)
-            for reading in gone:
-                notes.append(
-                    InputNote(
-                        InputNoteKind.IGNORED,
-                        reading.origin,
-                        f"{event.analyte} {reading.result.reported_value} {reading.result.reported_unit} was "
-                        f"withdrawn by {event.origin} (OBX-11 {event.status}: {meaning})",
-                    )
-                )
-            active = [r for r in active if r not in gone]
-            removed = f"; it removed {len(gone)} earlier result(s)" if gone else "; no earlier result matched"
-            notes.append(
-                InputNote(
-                    InputNoteKind.IGNORED,
-                    event.origin,
-                    f"{event.analyte}: its result status is {event.status} ({meaning}){removed}",
-                )
-            )
-        elif isinstance(event, _Promotion):
-            promoted = matching(pending, event.analyte, event.time)
-            pending = [r for r in pending if r not in promoted]
-            for reading in promoted:
-                add_final(reading)
-            if not promoted:
-                notes.append(
-                    InputNote(
-                        InputNoteKind.SKIPPED,
-                        event.origin,
-                        f"{event.analyte}: its result status is U (changed to final) without a value, and no "
-                        "preliminary result of that collection time came before it",
-                    )
-                )
-        elif event.use is _Use.NOT_FINAL:
-            pending.append(event)
-        elif event.use is _Use.CORRECTION:
-            same = matching(active, event.result.analyte, event.time)
-            for reading in same:
-                notes.append(
-                    InputNote(
-                        InputNoteKind.REPLACED,
-                        reading.origin,
-                        f"{reading.result.analyte} {reading.result.reported_value} {reading.result.reported_unit} "
-                        f"was corrected by {event.origin} (OBX-11 {event.status}) to {event.result.reported_value} "
-                        f"{event.result.reported_unit}",
-                    )
-                )
-            active = [r for r in active if r not in same]
-            active.append(event)
-        else:
-            add_final(event)
-    notes.extend(InputNote(InputNoteKind.SKIPPED, r.origin, r.unfinished) for r in pending)
-    return [r.result for r in active], notes
-
-
-def _time_key(text: str) -> str:
-    """A collection time's digits to the minute (YYYYMMDDHHMM at most), without seconds or time zone."""
-    digits = re.match(r"\s*([0-9]*)", text)
-    return (digits.group(1) if digits else "")[:12]
-
-
-def _same_time(first: str, second: str) -> bool:
-    """Two collection times are the same when they agree to the precision both give (the day at least)."""
-    shorter = min(len(first), len(second))
-    return shorter >= 8 and first[:shorter] == second[:shorter]
-
-
 def _text_escape(container: Any, text: str) -> str:
     """The first HL7 escape sequence in a field as written that stands for no separator (`\\.br\\`, `\\H\\`,
     `\\X30\\`...), or ''. Such a field is text to display, not a number: `0\\.br\\15` is not 015."""
@@ -1065,33 +791,6 @@ def _unescape(container: Any, text: str) -> str:
             out.append(bytes.fromhex(sequence[1:]).decode("latin-1"))
         out.append(pieces[index + 1] if index + 1 < len(pieces) else "")
     return "".join(out)
-
-
-def _folded(name: str) -> str:
-    """A name part as compared: case folded, runs of spaces made one."""
-    return " ".join(name.split()).casefold()
-
-
-def _last_day(text: str, field_name: str) -> date:
-    """The last day an HL7 date (DTM, given to the day, the month or the year) allows; other text is refused."""
-    day = _hl7_date(text)
-    if day is None and _IMPRECISE_DATE.match(text):
-        year, month = int(text[:4]), int(text[4:6]) if text[4:6].isdigit() else 12
-        if 1 <= month <= 12 and 1 <= year < 9999:
-            day = (date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)) - timedelta(days=1)
-    if day is None:
-        raise InputError(field_name, text, "is not a date (YYYYMMDD, or YYYYMM or YYYY)")
-    return check_date(day, field_name, text)
-
-
-def _hl7_date(text: str) -> date | None:
-    digits = text.strip()[:8]
-    if len(digits) != 8 or not digits.isdigit() or not digits.isascii():
-        return None
-    try:
-        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
-    except ValueError:
-        return None
 
 
 def read_code_map(text: str, knowledge: Knowledge) -> dict[str, Analyte]:
