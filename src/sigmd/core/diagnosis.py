@@ -247,10 +247,9 @@ def raised_beside_low_igm(interps: tuple[Interpretation, ...]) -> tuple[Interpre
 
 
 def _suppression(raised: tuple[Interpretation, ...]) -> str:
-    results = " and ".join(f"{i.result.analyte} {i.result.quantity.describe()} on {i.result.collected}" for i in raised)
     verb = "is" if len(raised) == 1 else "are"
     return (
-        f"the latest {results} {verb} above the upper reference limit beside a low IgM: a monoclonal protein "
+        f"the latest {_listed(list(raised))} {verb} above the upper reference limit beside a low IgM: a monoclonal protein "
         "(myeloma) can suppress the other immunoglobulins, so request serum protein electrophoresis with "
         "immunofixation"
     )
