@@ -102,8 +102,9 @@ class Person:
                     raise InputError(
                         origin,
                         written,
-                        f"disagrees with {known[2]} ({known[1]!r}) for the same patient {self.key} (PID-3); "
-                        "sigmd cannot tell whether they are the same person",
+                        f"disagrees with the name in {known[2]} for the same patient {self.key} (PID-3); sigmd "
+                        "cannot tell whether they are the same person (the other name is not repeated here, so that "
+                        "a problem text never carries a name)",
                     )
             if self.family is None and family:
                 self.family = (family, written, origin)
